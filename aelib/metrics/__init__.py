@@ -1,0 +1,1 @@
+"""Metric functions: reconstruction error and projection quality."""

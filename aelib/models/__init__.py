@@ -1,0 +1,53 @@
+"""Autoencoder families, registered by key.
+
+>>> from aelib.models import build_model, list_models
+>>> model = build_model("fcae", input_shape=(28, 28, 1), latent_dim=40)
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+
+from aelib.models.base import Autoencoder
+from aelib.models.registry import get_model_class, list_models, register_model
+
+import importlib
+
+# Importing a family module registers it; this order is the order of list_models().
+FAMILY_MODULES = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae")
+for _name in FAMILY_MODULES:
+    try:
+        importlib.import_module(f"aelib.models.{_name}")
+    except ModuleNotFoundError as _err:  # a family not written yet; anything else is a real error
+        if _err.name != f"aelib.models.{_name}":
+            raise
+
+
+def build_model(family: str, *, input_shape=(28, 28, 1), latent_dim: int, **options: Any) -> Autoencoder:
+    """Build an untrained autoencoder of ``family``.
+
+    Raises:
+        ValueError: unknown family (listing the known ones), ``latent_dim < 1``,
+            a latent size that does not fit the input, or a bad option.
+    """
+    cls = get_model_class(family)
+    try:
+        return cls(input_shape=input_shape, latent_dim=latent_dim, **options)
+    except TypeError as err:  # unknown keyword
+        raise ValueError(f"Bad option for family {family!r}: {err}. Options given: {sorted(options)}") from None
+
+
+def load_model(path: str | Path) -> Autoencoder:
+    """Load a ``.keras`` file written by ``model.save``; a clear error if it is missing or corrupt."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"No saved model at {path}. Train the run again (the study redoes incomplete runs).")
+    try:
+        return keras.saving.load_model(path, compile=False)
+    except Exception as err:  # corrupt zip, wrong file, incompatible config
+        raise ValueError(f"Could not load the model saved at {path}: {err}. Delete the file and rerun the study.") from err
+
+
+__all__ = ["Autoencoder", "build_model", "list_models", "load_model", "register_model", "get_model_class"]

@@ -1,0 +1,198 @@
+"""The common interface of every autoencoder family.
+
+A family subclasses :class:`Autoencoder`, builds ``self.encoder`` (x → z) and
+``self.decoder`` (z → x̂) as functional Keras models in ``build_networks``,
+and adds its own loss terms in ``extra_losses``. Keras' own ``train_step`` and
+``test_step`` call ``compute_loss``, so validation loss includes every term;
+each term has its own ``keras.metrics.Mean`` and so its own column in
+``history``.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from aelib import losses
+
+
+def _check_positive_int(name: str, value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
+    return int(value)
+
+
+@keras.saving.register_keras_serializable(package="aelib")
+class Autoencoder(keras.Model):
+    """Base class: ``encode``, ``decode``, ``reconstruct``, ``.keras`` round trip.
+
+    Args:
+        input_shape: shape of one sample, e.g. ``(28, 28, 1)`` or ``(2048,)``.
+        latent_dim: size of the code ``z``.
+        depth: hidden layers of fully connected parts (STUDY.md §2 depth rule).
+        seed: seed of every initialiser and random draw inside the model.
+        output_activation: ``"sigmoid"`` for data in [0, 1], ``"linear"`` for
+            unbounded features.
+    """
+
+    family: str = "base"
+    #: Names of the loss terms besides ``reconstruction`` this family logs.
+    loss_terms: tuple[str, ...] = ()
+    #: Largest code size a family allows relative to the input size.
+    max_latent_ratio: float = 1.0
+
+    def __init__(
+        self,
+        input_shape: tuple[int, ...] = (28, 28, 1),
+        latent_dim: int = 2,
+        *,
+        depth: int = 3,
+        seed: int = 0,
+        output_activation: str = "sigmoid",
+        name: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(name=name or self.family, **kwargs)
+        if isinstance(input_shape, int):
+            input_shape = (input_shape,)
+        try:
+            shape = tuple(int(s) for s in input_shape)
+        except (TypeError, ValueError):
+            raise ValueError(f"Expected input_shape as a tuple of positive ints. Received: input_shape={input_shape!r}") from None
+        if not shape or any(s < 1 for s in shape):
+            raise ValueError(f"Expected input_shape as a tuple of positive ints. Received: input_shape={input_shape!r}")
+        self.sample_shape = shape
+        self.input_dim = int(math.prod(shape))
+        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
+        max_latent = int(self.input_dim * self.max_latent_ratio)
+        if self.latent_dim > max_latent:
+            raise ValueError(
+                f"latent_dim={self.latent_dim} does not fit family {self.family!r} with input_shape={shape} "
+                f"({self.input_dim} values): expected latent_dim <= {max_latent}."
+            )
+        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
+            raise ValueError(f"Expected depth >= 0 (an integer). Received: depth={depth!r}")
+        self.depth = int(depth)
+        self.seed = int(seed)
+        if output_activation not in ("sigmoid", "linear"):
+            raise ValueError(
+                f"Expected output_activation in ('sigmoid', 'linear'). Received: output_activation={output_activation!r}"
+            )
+        self.output_activation = output_activation
+        self.seed_generator = keras.random.SeedGenerator(self.seed)
+        self._init_seed = self.seed
+        self.trackers = {
+            term: keras.metrics.Mean(name=term) for term in ("reconstruction", *self.loss_terms)
+        }
+        self.build_networks()
+        self.built = True
+
+    # ----- to override -------------------------------------------------
+    def build_networks(self) -> None:
+        """Create ``self.encoder`` and ``self.decoder`` (functional models)."""
+        raise NotImplementedError
+
+    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
+        """Family-specific loss terms as scalar tensors, keyed by name."""
+        return {}
+
+    def reconstruction_loss(self, target, reconstruction):
+        """Mean squared error over every value of every sample."""
+        return losses.mse(target, reconstruction)
+
+    # ----- helpers for subclasses --------------------------------------
+    def next_initializer_seed(self) -> int:
+        self._init_seed += 1
+        return self._init_seed
+
+    def dense(self, units: int, activation: str | None = None, name: str | None = None) -> keras.layers.Dense:
+        return keras.layers.Dense(
+            units,
+            activation=activation,
+            kernel_initializer=keras.initializers.GlorotUniform(seed=self.next_initializer_seed()),
+            name=name,
+        )
+
+    # ----- forward pass and losses --------------------------------------
+    def call(self, x, training: bool = False) -> dict:
+        z = self.encoder(x, training=training)
+        return {"reconstruction": self.decoder(z, training=training), "z": z}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        target = x if y is None else y
+        terms = {"reconstruction": self.reconstruction_loss(target, y_pred["reconstruction"])}
+        terms.update(self.extra_losses(x, y_pred, training))
+        total = 0.0
+        for name, value in terms.items():
+            self.trackers[name].update_state(value)
+            total = total + value
+        for loss in self.losses:  # activity regularisers, if a family uses them
+            total = total + loss
+        return total
+
+    # ----- numpy interface -----------------------------------------------
+    def _check_input(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype="float32")
+        if x.shape[1:] != self.sample_shape:
+            if x.ndim >= 2 and int(np.prod(x.shape[1:])) == self.input_dim:
+                x = x.reshape((x.shape[0], *self.sample_shape))
+            else:
+                raise ValueError(
+                    f"Expected inputs of shape (n, {', '.join(map(str, self.sample_shape))}) for {self.family!r}. "
+                    f"Received: shape={x.shape}"
+                )
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"Inputs contain NaN or infinite values ({int((~np.isfinite(x)).sum())} of {x.size}).")
+        return x
+
+    def encode(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """Codes of ``x``: an array of shape (n, latent_dim)."""
+        x = self._check_input(x)
+        return np.asarray(self.encoder.predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+
+    def decode(self, z, *, batch_size: int = 512) -> np.ndarray:
+        """Decoded samples of shape (n, *input_shape)."""
+        z = np.asarray(z, dtype="float32")
+        if z.ndim != 2 or z.shape[1] != self.latent_dim:
+            raise ValueError(f"Expected codes of shape (n, {self.latent_dim}). Received: shape={z.shape}")
+        if not np.all(np.isfinite(z)):
+            raise ValueError("Codes contain NaN or infinite values.")
+        return np.asarray(self.decoder.predict(z, batch_size=batch_size, verbose=0), dtype="float32")
+
+    def reconstruct(self, x, *, batch_size: int = 512) -> np.ndarray:
+        """``decode(encode(x))`` on clean inputs, without any training-time noise."""
+        return self.decode(self.encode(x, batch_size=batch_size), batch_size=batch_size)
+
+    # ----- serialisation ---------------------------------------------------
+    def get_config(self) -> dict:
+        return {
+            "input_shape": list(self.sample_shape),
+            "latent_dim": self.latent_dim,
+            "depth": self.depth,
+            "seed": self.seed,
+            "output_activation": self.output_activation,
+            "name": self.name,
+            **self.options(),
+        }
+
+    def options(self) -> dict:
+        """Family hyperparameters, as passed to ``__init__``."""
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict):
+        config = dict(config)
+        config.pop("trainable", None)
+        config.pop("dtype", None)
+        return cls(**config)
+
+
+def fully_connected(model: Autoencoder, input_dim: int, latent_dim: int, widths, *, code_activation=None,
+                    hidden_activation: str = "relu", prefix: str = "enc"):
+    """Stack of dense layers ``input_dim → widths… → latent_dim`` as a list of layers."""
+    layers = [model.dense(w, hidden_activation, name=f"{prefix}_dense_{i}") for i, w in enumerate(widths)]
+    layers.append(model.dense(latent_dim, code_activation, name=f"{prefix}_code"))
+    return layers
