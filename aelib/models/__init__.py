@@ -14,6 +14,7 @@ from aelib.models.base import Autoencoder
 from aelib.models.registry import get_model_class, list_models, register_model
 
 import importlib
+import inspect
 
 # Importing a family module registers it; this order is the order of list_models().
 FAMILY_MODULES = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae")
@@ -33,10 +34,28 @@ def build_model(family: str, *, input_shape=(28, 28, 1), latent_dim: int, **opti
             a latent size that does not fit the input, or a bad option.
     """
     cls = get_model_class(family)
-    try:
-        return cls(input_shape=input_shape, latent_dim=latent_dim, **options)
-    except TypeError as err:  # unknown keyword
-        raise ValueError(f"Bad option for family {family!r}: {err}. Options given: {sorted(options)}") from None
+    allowed = model_options(family)
+    unknown = sorted(set(options) - set(allowed))
+    if unknown:
+        raise ValueError(
+            f"Bad option for family {family!r}: {', '.join(unknown)}. Options it takes: {', '.join(sorted(allowed))}."
+        )
+    return cls(input_shape=input_shape, latent_dim=latent_dim, **options)
+
+
+def model_options(family: str) -> dict[str, Any]:
+    """Every keyword option of ``family`` with its default value."""
+    cls = get_model_class(family)
+    options: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        init = klass.__dict__.get("__init__")
+        if init is None or klass.__module__.startswith("keras"):
+            continue
+        for name, param in inspect.signature(init).parameters.items():
+            if name in ("self", "input_shape", "latent_dim", "name") or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
+                continue
+            options[name] = param.default
+    return options
 
 
 def load_model(path: str | Path) -> Autoencoder:
@@ -50,4 +69,4 @@ def load_model(path: str | Path) -> Autoencoder:
         raise ValueError(f"Could not load the model saved at {path}: {err}. Delete the file and rerun the study.") from err
 
 
-__all__ = ["Autoencoder", "build_model", "list_models", "load_model", "register_model", "get_model_class"]
+__all__ = ["Autoencoder", "build_model", "list_models", "load_model", "register_model", "get_model_class", "model_options"]
