@@ -1,0 +1,117 @@
+"""Training runs shared by every step: a model is trained once per
+configuration and reused by the later analyses."""
+from __future__ import annotations
+
+import dataclasses
+import functools
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aelib.data import load_dataset_with_info
+from aelib.metrics.reconstruction import mean_image_rmse, rmse_per_sample, summarize
+from aelib.models import build_model, load_model, model_options
+from aelib.study.store import RunStore, atomic_write_csv
+from aelib.training import TrainConfig, train
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainSpec:
+    """Everything that defines a trained model (and so its run folder)."""
+
+    family: str
+    latent_dim: int
+    dataset: str = "mnist"
+    depth: int = 3
+    seed: int = 0
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    patience: int = 3
+    validation_fraction: float = 0.1
+    n_train: int | None = None
+    n_test: int | None = None
+    options: tuple = ()  # sorted (key, value) pairs of family options
+
+    @classmethod
+    def make(cls, family: str, latent_dim: int, *, options: dict | None = None, **kwargs: Any) -> "TrainSpec":
+        model_options(family)  # unknown family → ValueError now, not deep inside a run
+        return cls(family=family, latent_dim=int(latent_dim), options=tuple(sorted((options or {}).items())), **kwargs)
+
+    def config(self) -> dict:
+        out = dataclasses.asdict(self)
+        out["options"] = dict(self.options)
+        return out
+
+    def train_config(self, verbose: int = 2) -> TrainConfig:
+        return TrainConfig(
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            learning_rate=self.learning_rate,
+            validation_fraction=self.validation_fraction,
+            patience=self.patience,
+            seed=self.seed,
+            verbose=verbose,
+        )
+
+
+@functools.lru_cache(maxsize=16)
+def cached_dataset(name: str, split: str, n: int | None, seed: int = 0):
+    """Load a dataset once per process (arrays are read-only to keep it safe to share)."""
+    x, y, info = load_dataset_with_info(name, split, n=n, seed=seed)
+    x.setflags(write=False)
+    y.setflags(write=False)
+    return x, y, info
+
+
+def _verbose() -> int:
+    return int(os.environ.get("AELIB_VERBOSE", "0"))
+
+
+def _train_fn(spec: TrainSpec):
+    def fn(run_dir: Path) -> dict:
+        x_train, _, info_train = cached_dataset(spec.dataset, "train", spec.n_train)
+        x_test, _, info_test = cached_dataset(spec.dataset, "test", spec.n_test)
+        model = build_model(spec.family, input_shape=x_train.shape[1:], latent_dim=spec.latent_dim,
+                            depth=spec.depth, seed=spec.seed, **dict(spec.options))
+        start = time.perf_counter()
+        history = train(model, np.array(x_train), spec.train_config(verbose=_verbose()))
+        train_seconds = time.perf_counter() - start
+        atomic_write_csv(run_dir / "history.csv", history)
+        tmp = run_dir / "model.partial.keras"
+        model.save(tmp)
+        os.replace(tmp, run_dir / "model.keras")
+        rmse = rmse_per_sample(x_test, model.reconstruct(x_test))
+        np.save(run_dir / "test_rmse.npy", rmse.astype("float32"))
+        baseline = mean_image_rmse(x_train, x_test)
+        return {
+            **summarize(rmse, prefix="rmse"),
+            "mean_image_rmse": float(baseline.mean()),
+            "epochs_trained": int(len(history)),
+            "final_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
+            "train_seconds": train_seconds,
+            "n_params": int(model.count_params()),
+            "data_source": info_train["source"],
+            "data_stand_in": bool(info_train.get("stand_in", False)),
+            "n_train_used": int(len(x_train)),
+            "n_test_used": int(len(x_test)),
+            "test_source": info_test["source"],
+        }
+
+    return fn
+
+
+def ensure_trained(store: RunStore, spec: TrainSpec):
+    """Train ``spec`` unless its run is complete; returns the store's RunResult."""
+    return store.run("train", spec.config(), _train_fn(spec))
+
+
+def load_trained(store: RunStore, spec: TrainSpec):
+    """The trained model of ``spec`` (training it first if needed)."""
+    result = ensure_trained(store, spec)
+    if result.status == "failed":
+        raise RuntimeError(f"Training {spec.family} z={spec.latent_dim} failed: {result.error} (see {result.path})")
+    return load_model(result.path / "model.keras")

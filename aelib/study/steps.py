@@ -1,0 +1,126 @@
+"""Methodology steps 1–3: architecture search, latent sweep, reconstruction."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aelib import plots
+from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
+
+RMSE_COLUMNS = ["rmse_mean", "rmse_std", "rmse_median", "rmse_ci95_low", "rmse_ci95_high"]
+RUN_COLUMNS = ["family", "dataset", "depth", "latent_dim", "seed", *RMSE_COLUMNS, "mean_image_rmse",
+               "epochs_trained", "train_seconds", "n_params", "data_source", "data_stand_in", "n_train_used",
+               "n_test_used"]
+
+
+def _train_table(study: Study, results) -> pd.DataFrame:
+    rows = [{**r.config, **r.metrics} for r in results if r.metrics is not None]
+    frame = pd.DataFrame(rows)
+    if frame.empty:
+        return pd.DataFrame(columns=RUN_COLUMNS)
+    return frame[[c for c in RUN_COLUMNS if c in frame]].sort_values(["family", "depth", "latent_dim", "seed"])
+
+
+def architecture_search(study: Study, *, families: Sequence[str] = ("fcae",), depths: Sequence[int] = (1, 2, 3, 4, 5, 6),
+                        z_values: Sequence[int] = (10, 20, 40, 80, 160, 320), seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    """Depth × z grid of test RMSE (STUDY.md §2); writes ``architecture.csv``,
+    ``architecture_best.csv`` and one heatmap per family. Returns the best depth per family."""
+    families = check_families(families)
+    z_values = check_latent_sizes(z_values)
+    if not depths or any(int(d) < 1 for d in depths):
+        raise ValueError(f"Expected depths >= 1. Received: depths={list(depths)!r}")
+    results = study.train_grid("01 architecture", families, z_values, seeds, depths=[int(d) for d in depths])
+    runs = _train_table(study, results)
+    study.write_table("architecture_runs", runs)
+    if runs.empty:
+        return pd.DataFrame(columns=["family", "best_depth", "mean_rmse"])
+    cells = aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean"])
+    study.write_table("architecture", cells)
+    best_rows = []
+    for family, part in cells.groupby("family"):
+        by_depth = part.groupby("depth")["rmse_mean"].mean()
+        best_rows.append({"family": family, "best_depth": int(by_depth.idxmin()), "mean_rmse": float(by_depth.min()),
+                          **{f"mean_rmse_depth{d}": float(v) for d, v in by_depth.items()}})
+        grid = part.pivot(index="depth", columns="latent_dim", values="rmse_mean")
+        fig = plots.heatmap(grid, title=f"{family}: test RMSE by depth and z ({study.dataset})", xlabel="latent size z",
+                            ylabel="hidden layers")
+        plots.save_figure(fig, study.figures / f"architecture_{family}")
+    best = pd.DataFrame(best_rows)
+    study.write_table("architecture_best", best)
+    return best
+
+
+def latent_sweep(study: Study, *, families: Sequence[str], z_values: Sequence[int], seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+    """Train every family at every z and seed (STUDY.md §3); writes the per-run table,
+    ``rmse_by_z.csv`` (mean over seeds with a 95 % interval) and the RMSE-vs-z figure."""
+    families = check_families(families)
+    results = study.train_grid("02 latent sweep", families, z_values, seeds)
+    runs = _train_table(study, results)
+    study.write_table("latent_sweep_runs", runs)
+    if runs.empty:
+        return runs
+    by_z = aggregate_seeds(runs, ["family", "latent_dim"], ["rmse_mean", "mean_image_rmse", "train_seconds"])
+    if by_z["n_seeds"].max() == 1:  # one seed: show the interval over test samples instead
+        single = runs.set_index(["family", "latent_dim"])
+        for side in ("low", "high"):
+            by_z[f"rmse_mean_ci95_{side}"] = [single.loc[(f, z), f"rmse_ci95_{side}"].mean() for f, z in zip(by_z.family, by_z.latent_dim)]
+        by_z["interval"] = "95% over test samples (one seed)"
+    else:
+        by_z["interval"] = "95% t-interval over seeds"
+    study.write_table("rmse_by_z", by_z)
+    fig = plots.curve_by_family(by_z, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
+                                xlabel="latent size z (log)", ylabel="test RMSE",
+                                title=f"Reconstruction error against z ({study.dataset}, {runs['data_source'].iloc[0]})")
+    baseline = float(runs["mean_image_rmse"].iloc[0])
+    fig.axes[0].axhline(baseline, color="0.4", lw=0.8, ls=":", label="mean image")
+    fig.axes[0].legend(fontsize=8, ncol=2, frameon=False)
+    plots.save_figure(fig, study.figures / "rmse_vs_z")
+    return by_z
+
+
+def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Sequence[int], seed: int = 0,
+                         n_images: int = 10) -> pd.DataFrame:
+    """Step 4 figures: originals and reconstructions for several z, one grid per family,
+    and the per-sample RMSE distribution per (family, z)."""
+    families = check_families(families)
+    z_values = check_latent_sizes(z_values)
+    x_test, y_test, info = study.data("test")
+    # one image per class, so every digit appears
+    picks = [int(np.flatnonzero(y_test == c)[0]) for c in np.unique(y_test)][:n_images]
+    originals = x_test[picks]
+    rows = []
+
+    def one(family):
+        def thunk():
+            images, labels = [originals], ["original"]
+            for z in z_values:
+                model = study.model(family, z, seed)
+                images.append(model.reconstruct(originals))
+                labels.append(f"z={z}")
+                errors = np.load(study.store.path_for("train", study.spec(family, z, seed).config()) / "test_rmse.npy")
+                rows.append({"family": family, "latent_dim": z, "seed": seed, "rmse_mean": float(errors.mean()),
+                             "rmse_p10": float(np.quantile(errors, 0.1)), "rmse_median": float(np.median(errors)),
+                             "rmse_p90": float(np.quantile(errors, 0.9)), "data_source": info["source"]})
+            fig = plots.image_grid(images, labels, title=f"{family}: originals and reconstructions ({info['source']})")
+            plots.save_figure(fig, study.figures / f"reconstructions_{family}")
+            return {"figure": f"reconstructions_{family}"}
+        return thunk
+
+    from aelib.study.store import RunResult
+
+    items = []
+    for family in families:
+        def run(family=family):
+            path = study.figures / f"reconstructions_{family}.png"
+            try:
+                one(family)()
+                return RunResult("figure", {"family": family}, path, "complete", metrics={})
+            except Exception as err:  # a failed model must not stop the other families
+                return RunResult("figure", {"family": family}, path, "failed", error=f"{type(err).__name__}: {err}")
+        items.append((f"reconstruction grid {family}", run))
+    study.run_all("03 reconstruction", items)
+    table = pd.DataFrame(rows)
+    study.write_table("reconstruction_spread", table)
+    return table

@@ -1,0 +1,193 @@
+"""A study: where its results go, how its models are trained, and what it ran."""
+from __future__ import annotations
+
+import dataclasses
+import json
+import platform
+import time
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from aelib.models import list_models, model_options
+from aelib.study.progress import Progress
+from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
+from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json
+
+
+class StudyFailures(RuntimeError):
+    """Some runs failed; everything else was computed and written."""
+
+
+def check_families(families: Sequence[str] | str) -> list[str]:
+    if isinstance(families, str):
+        families = list_models() if families == "all" else [f.strip() for f in families.split(",") if f.strip()]
+    families = list(families)
+    if not families:
+        raise ValueError("Expected at least one family. Received: families=[]")
+    for family in families:
+        model_options(family)  # ValueError naming the known ones
+    return families
+
+
+def check_latent_sizes(z_values: Iterable[int]) -> list[int]:
+    z_values = list(z_values)
+    bad = [z for z in z_values if isinstance(z, bool) or not isinstance(z, (int, np.integer)) or z < 1]
+    if bad or not z_values:
+        raise ValueError(f"Expected latent sizes as integers >= 1. Received: z_values={z_values!r}")
+    return [int(z) for z in z_values]
+
+
+def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
+    """Mean and a Student-t interval over seeds (degenerate for one value)."""
+    v = np.asarray(values, dtype=float)
+    mean = float(v.mean())
+    if len(v) < 2:
+        return mean, mean, mean
+    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
+def aggregate_seeds(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
+    """Mean and 95 % t-interval over seeds for each ``values`` column, per ``keys``."""
+    rows = []
+    for key, part in frame.groupby(list(keys), sort=True):
+        key = key if isinstance(key, tuple) else (key,)
+        row = dict(zip(keys, key))
+        row["n_seeds"] = int(part["seed"].nunique()) if "seed" in part else len(part)
+        for value in values:
+            if value not in part:
+                continue
+            mean, low, high = mean_interval(part[value].dropna())
+            row[value] = mean
+            row[f"{value}_ci95_low"] = low
+            row[f"{value}_ci95_high"] = high
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+@dataclasses.dataclass
+class Study:
+    """Settings shared by the steps of one study and the folders it writes.
+
+    ``out_dir`` holds ``runs/`` (the resumable run store), ``tables/``,
+    ``figures/`` and ``provenance/``.
+    """
+
+    out_dir: Path
+    dataset: str = "mnist"
+    depth: int = 3
+    epochs: int = 20
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    patience: int = 3
+    validation_fraction: float = 0.1
+    n_train: int | None = None
+    n_test: int | None = None
+    family_options: dict = dataclasses.field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.out_dir = Path(self.out_dir)
+        self.store = RunStore(self.out_dir / "runs")
+        self.tables = self.out_dir / "tables"
+        self.figures = self.out_dir / "figures"
+        for folder in (self.tables, self.figures):
+            folder.mkdir(parents=True, exist_ok=True)
+        unknown = set(self.family_options) - set(list_models())
+        if unknown:
+            raise ValueError(f"family_options names unknown families: {sorted(unknown)}. Known: {list_models()}")
+        self.results: list[RunResult] = []
+
+    def spec(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None) -> TrainSpec:
+        return TrainSpec.make(
+            family, latent_dim, options=self.family_options.get(family, {}), dataset=self.dataset,
+            depth=self.depth if depth is None else depth, seed=seed, epochs=self.epochs, batch_size=self.batch_size,
+            learning_rate=self.learning_rate, patience=self.patience, validation_fraction=self.validation_fraction,
+            n_train=self.n_train, n_test=self.n_test,
+        )
+
+    def data(self, split: str, dataset: str | None = None, n: int | None = None):
+        dataset = dataset or self.dataset
+        if n is None:
+            n = self.n_train if split == "train" else self.n_test
+        return cached_dataset(dataset, split, n)
+
+    def run_all(self, label: str, items: list[tuple[str, Callable[[], RunResult]]]) -> list[RunResult]:
+        """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised."""
+        progress = Progress(len(items), label=label)
+        out = []
+        for what, thunk in items:
+            progress.starting(what)
+            result = thunk()
+            progress.update(result)
+            out.append(result)
+        print(progress.summary(), flush=True)
+        self.results.extend(out)
+        return out
+
+    def train_grid(self, label: str, families, z_values, seeds=(0,), depths=None) -> list[RunResult]:
+        families = check_families(families)
+        z_values = check_latent_sizes(z_values)
+        depths = [None] if depths is None else list(depths)
+        items = []
+        for family in families:
+            for depth in depths:
+                for z in z_values:
+                    for seed in seeds:
+                        spec = self.spec(family, z, seed, depth=depth)
+                        what = f"train {family} z={z}" + (f" depth={depth}" if depth is not None else "") + f" seed={seed}"
+                        items.append((what, lambda spec=spec: ensure_trained(self.store, spec)))
+        return self.run_all(label, items)
+
+    def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
+        return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> Path:
+        path = self.tables / f"{name}.csv"
+        atomic_write_csv(path, frame)
+        return path
+
+    def failures(self) -> list[RunResult]:
+        return [r for r in self.results if r.status == "failed"]
+
+    def record(self, step: str, parameters: dict[str, Any]) -> Path:
+        """Write what ran: parameters, library versions, data sources, counts and failures."""
+        import keras
+        import sklearn
+        import tensorflow as tf
+
+        sources = {}
+        for split in ("train", "test"):
+            try:
+                sources[split] = self.data(split)[2]
+            except Exception as err:  # provenance must not hide the real result
+                sources[split] = {"error": str(err)}
+        counts = {s: sum(r.status == s for r in self.results) for s in ("complete", "skipped", "failed")}
+        info = {
+            "step": step,
+            "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+            "parameters": parameters,
+            "data_sources": sources,
+            "runs": counts,
+            "failures": [{"kind": r.kind, "config": r.config, "error": r.error, "path": str(r.path)} for r in self.failures()],
+            "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
+                         "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__},
+            "machine": platform.platform(),
+        }
+        path = self.out_dir / "provenance" / f"{step}.json"
+        atomic_write_json(path, info)
+        return path
+
+    def finish(self, step: str, parameters: dict[str, Any]) -> dict:
+        """Record the step; raise :class:`StudyFailures` listing failed runs (after all was written)."""
+        path = self.record(step, parameters)
+        info = json.loads(path.read_text())
+        print(f"{step}: {info['runs']}; provenance in {path}")
+        if info["failures"]:
+            lines = "\n".join(f"  - {f['kind']} {f['config'].get('family')} z={f['config'].get('latent_dim')}: {f['error']}"
+                              for f in info["failures"])
+            raise StudyFailures(f"{len(info['failures'])} run(s) failed in {step}:\n{lines}")
+        return info
