@@ -179,9 +179,7 @@ def load_dataset_with_info(
             f"Expected n <= {n_available} (images available in the {name} {split} split "
             f"from {info['source']}). Received: n={n}"
         )
-    if n is None or n == n_available:
-        x, y = np.array(x), np.array(y)  # own copies; sources may cache theirs
-    else:
+    if n is not None and n < n_available:  # every source returns fresh arrays, so no copy otherwise
         idx = stratified_indices(y, int(n), int(seed))
         x, y = x[idx], y[idx]
     x = np.ascontiguousarray(x, dtype=np.float32).reshape(-1, IMAGE_SIZE, IMAGE_SIZE, 1)
@@ -231,7 +229,7 @@ def stratified_indices(y: np.ndarray, n: int, seed: int = 0) -> np.ndarray:
 
 
 def _check_name(name: str) -> str:
-    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else name
+    key = name.strip().lower().replace("-", "_") if isinstance(name, str) else None
     if key not in TFDS_NAMES:
         raise ValueError(f"Unknown dataset. Expected one of {list(TFDS_NAMES)}. Received: name={name!r}")
     return key
@@ -244,7 +242,8 @@ def _load_full(
     skipped: list[dict[str, str]] = []
     if source in ("auto", "tfds"):
         if source == "auto" and offline:
-            skipped.append({"source": "tensorflow-datasets", "reason": "offline mode (offline=True or AELIB_OFFLINE=1)"})
+            reason = "offline mode (offline=True or AELIB_OFFLINE=1)"
+            skipped.append({"source": "tensorflow-datasets", "reason": reason})
         else:
             try:
                 x, y, info = _load_tfds(name, split, data_dir, offline)
@@ -287,7 +286,9 @@ class _Skip(Exception):
     """tensorflow-datasets cannot be used; the message says why."""
 
 
-def _load_tfds(name: str, split: str, data_dir: str | None, offline: bool) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
+def _load_tfds(
+    name: str, split: str, data_dir: str | None, offline: bool
+) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A split through tensorflow-datasets, without network when it is already prepared."""
     try:
         import tensorflow_datasets as tfds  # slow; only here
@@ -312,7 +313,8 @@ def _load_tfds(name: str, split: str, data_dir: str | None, offline: bool) -> tu
         )
     except Exception as exc:
         raise _Skip(f"tfds.load({tfds_name!r}, split={split!r}) failed ({type(exc).__name__}: {exc})") from exc
-    x, y = _normalise(name, np.asarray(images).reshape(-1, IMAGE_SIZE, IMAGE_SIZE), np.asarray(labels), where=f"tfds {tfds_name}")
+    images = np.asarray(images).reshape(-1, IMAGE_SIZE, IMAGE_SIZE)
+    x, y = _normalise(name, images, np.asarray(labels), where=f"tfds {tfds_name}")
     info = {
         "source": "tensorflow-datasets",
         "path": str(builder.data_dir),
@@ -565,7 +567,7 @@ def _split_fonts(split: str) -> tuple[str, ...]:
     return tuple(f for f, t in zip(fonts, is_test) if t == (split == "test"))
 
 
-@functools.lru_cache(maxsize=64)
+@functools.lru_cache(maxsize=1024)
 def _font(path: str, size: int):  # -> PIL.ImageFont.FreeTypeFont
     from PIL import ImageFont
 
@@ -576,22 +578,26 @@ def _render_glyph(font_path: str, char: str, rng: np.random.Generator) -> np.nda
     """One letter, jittered, then fitted in 20×20 and centred by mass in 28×28 like MNIST (uint8)."""
     from PIL import Image, ImageDraw, ImageFilter
 
-    size = int(rng.integers(40, 57))  # font size in pixels at the high resolution
-    stroke = int(rng.choice([0, 1, 1, 2, 2, 3]))  # extra dilation radius → thicker pens
+    size = int(rng.integers(32, 45))  # font size in pixels (about twice the final 20-pixel box)
+    stroke = int(rng.choice([0, 0, 1, 1, 2]))  # extra dilation radius → thicker pens
     stretch = float(rng.uniform(0.85, 1.15))  # horizontal scale
     angle = float(rng.uniform(-10.0, 10.0))  # degrees, counter-clockwise
     shift = rng.integers(-1, 2, size=2)  # translation after centring, pixels
     canvas = 3 * size
     img = Image.new("L", (canvas, canvas), 0)
     ImageDraw.Draw(img).text((canvas // 2, canvas // 2), char, fill=255, font=_font(font_path, size), anchor="mm")
+    x0, y0, x1, y1 = img.getbbox() or (0, 0, canvas, canvas)
+    pad = stroke + 2  # crop early: the filters below cost per pixel
+    img = img.crop((max(0, x0 - pad), max(0, y0 - pad), min(canvas, x1 + pad), min(canvas, y1 + pad)))
     if stroke:
         img = img.filter(ImageFilter.MaxFilter(2 * stroke + 1))
-    img = img.resize((max(1, round(canvas * stretch)), canvas), Image.BICUBIC)
+    img = img.resize((max(1, round(img.width * stretch)), img.height), Image.BICUBIC)
     img = img.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=0)
-    bbox = img.point(lambda v: 255 if v > 24 else 0).getbbox()
-    if bbox is None:
+    ink = np.asarray(img) > 24  # ignore faint resampling halos in the bounding box
+    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
+    if not len(rows):
         raise DataError(f"Font {font_path} rendered {char!r} as an empty image.")
-    img = img.crop(bbox)
+    img = img.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
     w, h = img.size
     scale = 20.0 / max(w, h)
     box = np.asarray(
@@ -600,10 +606,13 @@ def _render_glyph(font_path: str, char: str, rng: np.random.Generator) -> np.nda
     rows, cols = np.indices(box.shape)
     mass = box.sum()
     com = np.array([(rows * box).sum() / mass, (cols * box).sum() / mass])
-    top, left = np.rint((IMAGE_SIZE - 1) / 2 - com).astype(int) + shift
-    out = np.zeros((IMAGE_SIZE + 2 * 20, IMAGE_SIZE + 2 * 20))  # margin so any offset fits, then crop
-    out[20 + top:20 + top + box.shape[0], 20 + left:20 + left + box.shape[1]] = box
-    return np.clip(np.rint(out[20:20 + IMAGE_SIZE, 20:20 + IMAGE_SIZE]), 0, 255).astype(np.uint8)
+    # Centre of mass to the middle, then the shift; clamped so no ink is cut off.
+    top, left = np.clip(
+        np.rint((IMAGE_SIZE - 1) / 2 - com).astype(int) + shift, 0, IMAGE_SIZE - np.array(box.shape)
+    )
+    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE))
+    out[top:top + box.shape[0], left:left + box.shape[1]] = box
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 @functools.lru_cache(maxsize=2)
