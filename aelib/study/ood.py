@@ -1,0 +1,228 @@
+"""Methodology step 6: complementary data.
+
+Models trained on ``study.dataset`` reconstruct its test split and the test
+splits of data sets unlike it (EMNIST letters and Fashion-MNIST for MNIST).
+Per-sample RMSE tells how well each family adapts, and the ROC AUC of that RMSE
+tells how well it flags the unfamiliar images (in-distribution = negatives,
+complementary = positives).
+
+Each (family, z, seed, evaluated data set) is one store run of kind ``"ood"``
+holding the per-sample RMSE (``rmse.npy``) and a few reconstructions
+(``examples.npz``), so a rerun skips it and the table is rebuilt from the runs.
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aelib import plots
+from aelib.data import list_datasets, stratified_indices
+from aelib.metrics.ood import roc_auc
+from aelib.metrics.reconstruction import rmse_per_sample, summarize
+from aelib.study.store import RunResult
+from aelib.study.study import Study, check_families, check_latent_sizes
+
+IN_DISTRIBUTION = "in-distribution"
+COMPLEMENTARY = "complementary"
+OOD_COLUMNS = ["family", "latent_dim", "seed", "dataset", "role", "rmse_mean", "rmse_std", "rmse_median",
+               "rmse_ci95_low", "rmse_ci95_high", "auroc", "n_eval", "data_source", "stand_in", "train_dataset"]
+
+
+def source_label(dataset: str, info: dict) -> str:
+    """Legend text naming where the data came from, e.g. ``emnist_letters (font stand-in)``."""
+    source = str(info.get("source", "?"))
+    if info.get("stand_in"):
+        what = "font stand-in" if "font" in source else f"stand-in: {source}"
+        return f"{dataset} ({what})"
+    return f"{dataset} ({source})"
+
+
+def example_indices(y: np.ndarray, n_images: int) -> np.ndarray:
+    """The first image of each class in turn (then the next of each), ``n_images`` in all."""
+    y = np.asarray(y)
+    per_class = [list(np.flatnonzero(y == c)) for c in np.unique(y)]
+    picks: list[int] = []
+    while len(picks) < min(n_images, len(y)):
+        for members in per_class:
+            if members and len(picks) < n_images:
+                picks.append(int(members.pop(0)))
+    return np.asarray(picks, dtype=np.int64)
+
+
+class ModelCache:
+    """Loads a trained model only when a run actually needs it, and keeps the last one."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.key = None
+        self.model = None
+
+    def __call__(self, family: str, latent_dim: int, seed: int):
+        key = (family, latent_dim, seed)
+        if key != self.key:
+            self.model = None  # release the previous model before loading the next
+            self.model = self.study.model(family, latent_dim, seed)
+            self.key = key
+        return self.model
+
+
+def _eval_data(study: Study, dataset: str, role: str, n_ood: int):
+    """In-distribution: the study's test split. Complementary: ``n_ood`` test images, stratified."""
+    if role == IN_DISTRIBUTION:
+        return study.data("test")
+    x, y, info = study.data("test", dataset=dataset, n=None)
+    if n_ood < len(y):
+        x, y, info = study.data("test", dataset=dataset, n=n_ood)
+    return x, y, info
+
+
+def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int, seed: int) -> list[str]:
+    if isinstance(complementary, str):
+        complementary = [complementary]
+    complementary = list(dict.fromkeys(complementary))
+    unknown = [d for d in complementary if d not in list_datasets()]
+    if unknown:
+        raise ValueError(f"Unknown complementary data set(s) {unknown}. Known: {list(list_datasets())}")
+    if study.dataset in complementary:
+        raise ValueError(f"The training data set {study.dataset!r} cannot also be complementary. Received: {complementary}")
+    if not complementary:
+        raise ValueError("Expected at least one complementary data set. Received: complementary=[]")
+    for name, value in (("n_ood", n_ood), ("n_images", n_images)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"Expected seed >= 0 (an integer). Received: seed={seed!r}")
+    return complementary
+
+
+def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
+             complementary: Sequence[str] = ("emnist_letters", "fashion_mnist"), n_ood: int = 1000, seed: int = 0,
+             n_images: int = 8) -> pd.DataFrame:
+    """Reconstruction of in-distribution and complementary test data (STUDY.md §4, step 6).
+
+    Args:
+        study: the study; its models (trained on ``study.dataset``) are reused or trained.
+        families: registry keys (or ``"all"``).
+        z_values: latent sizes.
+        complementary: data sets unlike the training data, evaluated on their test splits.
+        n_ood: complementary images per data set (a stratified subset; all when fewer exist).
+        seed: the training seed of the models evaluated. The complementary subset is
+            fixed (subset seed 0), so every model sees the same images.
+        n_images: images per row of the reconstruction grids.
+
+    Returns:
+        The ``ood_rmse.csv`` table: one row per (family, z, seed, data set).
+
+    Writes:
+        ``tables/ood_rmse.csv``; figures ``ood_rmse_vs_z`` (one panel per family,
+        in-distribution beside complementary curves), ``ood_auroc_vs_z`` and
+        ``ood_reconstructions_<family>_<dataset>`` (originals and reconstructions for each z).
+    """
+    families = check_families(families)
+    z_values = check_latent_sizes(z_values)
+    complementary = _check_ood_args(study, complementary, n_ood, n_images, seed)
+    seed = int(seed)
+    models = ModelCache(study)
+    evaluated = [(study.dataset, IN_DISTRIBUTION), *[(d, COMPLEMENTARY) for d in complementary]]
+
+    def config(family: str, z: int, dataset: str, role: str) -> dict:
+        return {"family": family, "latent_dim": z, "seed": seed, "dataset": dataset, "role": role,
+                "n_eval": None if role == IN_DISTRIBUTION else int(n_ood), "subset_seed": 0, "n_images": int(n_images),
+                "train": study.spec(family, z, seed).config()}
+
+    def evaluate(family: str, z: int, dataset: str, role: str):
+        def fn(run_dir) -> dict:
+            x, y, info = _eval_data(study, dataset, role, n_ood)
+            model = models(family, z, seed)
+            rmse = rmse_per_sample(x, model.reconstruct(x))
+            np.save(run_dir / "rmse.npy", rmse.astype("float32"))
+            picks = example_indices(y, n_images)
+            np.savez_compressed(run_dir / "examples.npz", original=x[picks], reconstruction=model.reconstruct(x[picks]))
+            metrics = {**summarize(rmse, prefix="rmse"), "n_eval": int(len(x)), "data_source": info["source"],
+                       "stand_in": bool(info.get("stand_in", False)), "label": source_label(dataset, info),
+                       "auroc": None}
+            if role == COMPLEMENTARY:
+                ref = study.store.run("ood", config(family, z, study.dataset, IN_DISTRIBUTION),
+                                      evaluate(family, z, study.dataset, IN_DISTRIBUTION))
+                if ref.status == "failed":
+                    raise RuntimeError(f"the in-distribution run it is compared with failed: {ref.error}")
+                negatives = np.load(ref.path / "rmse.npy")
+                labels = np.r_[np.zeros(len(negatives)), np.ones(len(rmse))]
+                metrics["auroc"] = roc_auc(labels, np.r_[negatives, rmse])
+                metrics["n_in_distribution"] = int(len(negatives))
+            return metrics
+        return fn
+
+    items = []
+    for family in families:
+        for z in z_values:
+            for dataset, role in evaluated:
+                what = f"ood {family} z={z} seed={seed} on {dataset} ({role})"
+                items.append((what, lambda f=family, z=z, d=dataset, r=role:
+                              study.store.run("ood", config(f, z, d, r), evaluate(f, z, d, r))))
+    results = study.run_all("06 complementary data", items)
+    models.model = None
+
+    rows = [{**{k: v for k, v in r.config.items() if k not in ("train", "subset_seed", "n_images")},
+             **{k: v for k, v in r.metrics.items() if k != "seconds"}, "train_dataset": study.dataset, "run_dir": str(r.path)}
+            for r in results if r.metrics is not None]
+    if not rows:
+        table = pd.DataFrame(columns=OOD_COLUMNS)
+        study.write_table("ood_rmse", table)
+        return table
+    frame = pd.DataFrame(rows)
+    frame["auroc"] = pd.to_numeric(frame["auroc"], errors="coerce")
+    order = {d: i for i, (d, _) in enumerate(evaluated)}
+    frame = frame.assign(_order=frame["dataset"].map(order)).sort_values(["family", "latent_dim", "_order"])
+    table = frame.reindex(columns=OOD_COLUMNS).reset_index(drop=True)
+    study.write_table("ood_rmse", table)
+    _figures(study, frame, families, z_values, evaluated, n_images)
+    return table
+
+
+def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_images: int) -> None:
+    import matplotlib.pyplot as plt
+
+    present = [f for f in families if f in set(frame["family"])]
+    cols = min(3, len(present))
+    rows = -(-len(present) // cols)
+    plots.set_style()
+    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True)
+    for ax, family in zip(axes.flat, present):
+        part = frame[frame["family"] == family]
+        plots.curve_by_family(part, x="latent_dim", y="rmse_mean", low="rmse_ci95_low", high="rmse_ci95_high",
+                              hue="label", ax=ax, xlabel="latent size z (log)", ylabel="RMSE", title=family)
+    for ax in list(axes.flat)[len(present):]:
+        ax.set_visible(False)
+    fig.suptitle(f"Reconstruction error in and out of distribution (trained on {study.dataset})", fontsize=11)
+    fig.tight_layout()
+    plots.save_figure(fig, study.figures / "ood_rmse_vs_z")
+
+    comp = frame[frame["role"] == COMPLEMENTARY].dropna(subset=["auroc"])
+    if not comp.empty:
+        fig = plots.curve_by_family(comp, x="latent_dim", y="auroc", style="label", xlabel="latent size z (log)",
+                                    ylabel=f"AUROC (RMSE: {study.dataset} test vs complementary)",
+                                    title="Flagging complementary data by reconstruction error")
+        fig.axes[0].axhline(0.5, color="0.4", lw=0.8, ls=":")
+        plots.save_figure(fig, study.figures / "ood_auroc_vs_z")
+
+    for family in present:
+        for dataset, role in evaluated:
+            if role != COMPLEMENTARY:
+                continue
+            part = frame[(frame["family"] == family) & (frame["dataset"] == dataset)].sort_values("latent_dim")
+            if part.empty:
+                continue
+            images, labels = [], []
+            for _, row in part.iterrows():
+                with np.load(f"{row['run_dir']}/examples.npz") as saved:
+                    if not images:
+                        images.append(saved["original"])
+                        labels.append("original")
+                    images.append(saved["reconstruction"])
+                    labels.append(f"z={int(row['latent_dim'])}")
+            fig = plots.image_grid(images, labels, n=n_images,
+                                   title=f"{family} trained on {study.dataset}: {part['label'].iloc[0]}")
+            plots.save_figure(fig, study.figures / f"ood_reconstructions_{family}_{dataset}")

@@ -1,0 +1,70 @@
+"""Study profiles: the parameters each step notebook gets.
+
+``quick`` runs offline on two CPU cores in minutes; ``thesis`` is the seed
+study's full grids with several seeds, for GPUs.
+"""
+from __future__ import annotations
+
+import copy
+
+STEPS = (
+    "01_architecture",
+    "02_latent_sweep",
+    "03_reconstruction",
+    "04_latent_space",
+    "05_ood_reconstruction",
+    "06_generative",
+    "07_augmentation",
+    "08_summary",
+)
+
+SEED_Z_GRID = [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 20, 30, 40, 50, 60, 70, 80, 90, 100, 200, 300, 400, 500, 600, 700]
+
+PROFILES: dict[str, dict] = {
+    "quick": {
+        "common": {"epochs": 15, "batch_size": 64, "patience": 3, "seeds": [0], "n_train": None, "n_test": None},
+        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"], "epochs": 10},
+        "02_latent_sweep": {"z_values": [2, 10, 40]},
+        "03_reconstruction": {"z_values": [2, 10, 40]},
+        "04_latent_space": {"z_values": [2, 10, 40], "umap_z": [2, 40], "n_points": 1000},
+        "05_ood_reconstruction": {"z_values": [2, 10, 40], "n_ood": 1000},
+        "06_generative": {"z_values": [2, 40], "levels": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], "n_samples": 500},
+        "07_augmentation": {"aug_seeds": [0, 1, 2]},
+        "08_summary": {"z_values": [2, 10, 40], "chosen_z": [2, 40]},
+    },
+    "thesis": {
+        "common": {"epochs": 100, "batch_size": 128, "patience": 10, "seeds": [0, 1, 2], "n_train": None, "n_test": None},
+        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 20, 40, 80, 160, 320], "arch_families": ["fcae"]},
+        "02_latent_sweep": {"z_values": SEED_Z_GRID},
+        "03_reconstruction": {"z_values": [2, 10, 40, 100, 700]},
+        "04_latent_space": {"z_values": SEED_Z_GRID, "umap_z": [2, 40, 100], "n_points": 5000},
+        "05_ood_reconstruction": {"z_values": SEED_Z_GRID, "n_ood": 5000},
+        "06_generative": {"z_values": [2, 40], "levels": [round(0.1 * i, 1) for i in range(11)], "n_samples": 2000},
+        "07_augmentation": {"aug_seeds": [0, 1, 2, 3, 4]},
+        "08_summary": {"z_values": SEED_Z_GRID, "chosen_z": [2, 40, 100]},
+    },
+}
+
+# Parameters that only some steps take (the rest go to every step).
+STEP_ONLY = {"depths", "arch_families", "umap_z", "k", "n_points", "n_ood", "complementary", "levels", "mode",
+             "n_samples", "aug_seeds", "perturbations", "thresholds", "source", "image_dir", "csv_path",
+             "aug_latent_dim", "chosen_z", "grid_seed", "analysis_seed"}
+
+
+def step_parameters(profile: str, step: str, overrides: dict | None = None) -> dict:
+    """Parameters for ``step`` under ``profile``, with ``overrides`` applied where the step takes them."""
+    if profile not in PROFILES:
+        raise ValueError(f"Unknown profile {profile!r}. Known profiles: {', '.join(PROFILES)}")
+    if step not in STEPS:
+        raise ValueError(f"Unknown step {step!r}. Known steps: {', '.join(STEPS)}")
+    params = copy.deepcopy(PROFILES[profile]["common"])
+    step_params = copy.deepcopy(PROFILES[profile].get(step, {}))
+    params.update(step_params)
+    for key, value in (overrides or {}).items():
+        if key == "z_values" and "z_values" not in step_params:
+            continue
+        if key in STEP_ONLY and key not in step_params:
+            continue
+        params[key] = value
+    params["profile"] = profile
+    return params

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Run the test suite, setting up the environment first on a fresh machine.
+#   ./run_tests.sh            # the default suite
+#   ./run_tests.sh -k data    # any pytest options
+set -euo pipefail
+cd "$(dirname "$0")"
+./scripts/setup_env.sh
+export AELIB_OFFLINE=1 TF_CPP_MIN_LOG_LEVEL=3
+exec .venv/bin/python -m pytest "$@"

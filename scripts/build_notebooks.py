@@ -1,0 +1,181 @@
+"""Write the step notebooks (without outputs) from the cell texts below.
+
+The notebooks under notebooks/ are the committed source that papermill runs;
+this script keeps their shared cells (install, record) identical. Edit here,
+run `python scripts/build_notebooks.py`, commit both.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+
+REPO_URL = "https://github.com/aelib-study/aelib"  # where the "Open in Colab" links point; change for your fork
+
+INSTALL = '''# Colab or a fresh kernel: install aelib if it is not importable (does nothing otherwise).
+import importlib.util, os, subprocess, sys
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+if importlib.util.find_spec("aelib") is None:
+    source = os.environ.get("AELIB_PIP_SOURCE", "git+REPO_URL")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
+import tensorflow as tf
+print("GPU:", tf.config.list_physical_devices("GPU") or "none (CPU run)")'''.replace("REPO_URL", REPO_URL)
+
+COMMON = '''profile = "quick"  # "quick" (offline CPU defaults) or "thesis" (the seed's grids); informational
+out_dir = "results/quick"  # where runs/, tables/ and figures/ go (e.g. a Google Drive folder on Colab)
+families = "all"  # "all", or a list of keys such as ["fcae", "vae"]
+dataset = "mnist"  # "mnist", "fashion_mnist" or "emnist_letters"
+seeds = [0]  # list of ints; several seeds give mean and 95 % intervals
+epochs = 15  # int, at least 1: maximum epochs (early stopping on a validation split)
+batch_size = 64  # int, at least 1
+learning_rate = 0.001  # positive float (Adam)
+patience = 3  # int, at least 0: early-stopping patience in epochs
+depth = 3  # hidden layers of fully connected parts (STUDY.md §2)
+n_train = None  # None for the whole training split, or an int (stratified subset)
+n_test = None  # None for the whole test split, or an int
+family_options = {}  # per-family hyperparameters, e.g. {"vae": {"beta": 1.0}, "dae": {"corruption": "masking"}}'''
+
+STUDY = '''from pathlib import Path
+from aelib.study.study import Study, check_families
+study = Study(Path(out_dir), dataset=dataset, depth=depth, epochs=epochs, batch_size=batch_size,
+              learning_rate=learning_rate, patience=patience, n_train=n_train, n_test=n_test,
+              family_options=family_options)
+families = check_families(families)'''
+
+RECORD = '''# Record parameters, versions and data sources; fail the notebook (after everything was written) if runs failed.
+study.finish(STEP, {k: v for k, v in globals().items() if k in PARAMETER_NAMES})'''
+
+STEPS = {
+    "01_architecture": {
+        "title": "Step 1 — architecture search",
+        "what": "Trains the fully connected families over depths 1–6 × latent sizes and picks the depth with the best test RMSE (STUDY.md §2).",
+        "params": '''depths = [1, 2, 3, 4, 5, 6]  # hidden layers to compare (ints, at least 1)
+z_values = [10, 40]  # latent sizes; the seed used [10, 20, 40, 80, 160, 320]
+arch_families = ["fcae"]  # families with fully connected depth (fcae; vae, sae… also follow the depth rule)''',
+        "body": '''from aelib.study.steps import architecture_search
+best = architecture_search(study, families=arch_families, depths=depths, z_values=z_values, seeds=seeds)
+best''',
+        "show": ["architecture_fcae.png"],
+    },
+    "02_latent_sweep": {
+        "title": "Step 2 — latent sweep",
+        "what": "Trains every family at every latent size z and seed, and reports test RMSE against z (STUDY.md §3).",
+        "params": '''z_values = [2, 10, 40]  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100''',
+        "body": '''from aelib.study.steps import latent_sweep
+by_z = latent_sweep(study, families=families, z_values=z_values, seeds=seeds)
+by_z[["family", "latent_dim", "n_seeds", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]]''',
+        "show": ["rmse_vs_z.png"],
+    },
+    "03_reconstruction": {
+        "title": "Step 3 — reconstruction",
+        "what": "Shows originals beside their reconstructions for several z and the spread of per-sample RMSE (STUDY.md §4, step 4).",
+        "params": '''z_values = [2, 10, 40]  # latent sizes whose trained models are shown (trained by step 2, or now if missing)
+grid_seed = 0  # which seed's models to show''',
+        "body": '''from aelib.study.steps import reconstruction_grids
+spread = reconstruction_grids(study, families=families, z_values=z_values, seed=grid_seed)
+spread''',
+        "show": ["reconstructions_{family}.png"],
+    },
+    "04_latent_space": {
+        "title": "Step 4 — latent space",
+        "what": "Measures the encoder as a dimensionality reduction (trustworthiness, continuity, stress, neighbourhood hit, Shepard goodness), probes the class information in the codes, and draws UMAP views (STUDY.md §4, step 5).",
+        "params": '''z_values = [2, 10, 40]  # latent sizes to analyse
+umap_z = [2, 40]  # latent sizes drawn with UMAP (codes with z up to 2 are plotted directly); the seed showed 2, 40, 100
+k = 7  # neighbours for the measures: at least 1 and below n_points / 2
+n_points = 1000  # test points used for the measures and the plots
+analysis_seed = 0  # seed of the trained models and of UMAP''',
+        "body": '''from aelib.study.latent import latent_space_step
+quality = latent_space_step(study, families=families, z_values=z_values, umap_z=umap_z, k=k, n_points=n_points,
+                            seed=analysis_seed)
+quality''',
+        "show": ["latent_measures_vs_z.png"],
+    },
+    "05_ood_reconstruction": {
+        "title": "Step 5 — complementary data",
+        "what": "Models trained on MNIST reconstruct EMNIST letters and Fashion-MNIST; RMSE and how well it separates them from MNIST, against z (STUDY.md §4, step 6).",
+        "params": '''z_values = [2, 10, 40]  # latent sizes
+complementary = ["emnist_letters", "fashion_mnist"]  # datasets unlike the training data
+n_ood = 1000  # test images per complementary set''',
+        "body": '''from aelib.study.ood import ood_step
+ood = ood_step(study, families=families, z_values=z_values, complementary=complementary, n_ood=n_ood)
+ood''',
+        "show": ["ood_rmse_vs_z.png"],
+    },
+    "06_generative": {
+        "title": "Step 6 — generative capacity",
+        "what": "Perturbs codes by up to p (0–100 %), decodes them and scores what comes out: RMSE to the originals, label consistency and Fréchet distance under a small classifier (STUDY.md §4, step 7).",
+        "params": '''z_values = [2, 40]  # latent sizes (2 and 40 at least)
+levels = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # maximum perturbation p, fractions in [0, 1]
+mode = "relative"  # "relative" (z·(1+u), the seed's protocol) or "additive" (z + u·σ)
+n_samples = 1000  # test codes perturbed per level''',
+        "body": '''from aelib.study.generative import generative_step
+gen = generative_step(study, families=families, z_values=z_values, levels=levels, mode=mode, seeds=seeds,
+                      n_samples=n_samples)
+gen''',
+        "show": ["generative_rmse_vs_p.png"],
+    },
+    "07_augmentation": {
+        "title": "Step 7 — data augmentation on artwork features",
+        "what": "Same-artist verification with and without autoencoder-made synthetic features (STUDY.md §6); offline, an image set with a long-tailed class distribution stands in for Painter by Numbers.",
+        "params": '''source = "standin"  # "standin" (offline) or "painter_by_numbers" (needs image_dir and csv_path)
+image_dir = None  # Painter by Numbers image folder (Kaggle layout)
+csv_path = None  # its train_info.csv
+aug_latent_dim = 64  # z of the feature autoencoder (2048 → 1536 → 1024 → 512 → z)
+aug_seeds = [0, 1, 2]  # seeds per setting (pairs, pair model, autoencoder)
+perturbations = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]  # maximum perturbation p for experiments 1 and 3
+thresholds = [5, 10, 20, 40]  # minimum works per class below which classes are topped up (experiment 2)''',
+        "body": '''from aelib.augmentation import run_augmentation_study
+aug = run_augmentation_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dim=aug_latent_dim,
+                             seeds=tuple(aug_seeds), perturbations=tuple(perturbations), thresholds=tuple(thresholds),
+                             out_dir=Path(out_dir) / "augmentation")
+aug["summary"] if isinstance(aug, dict) and "summary" in aug else aug''',
+        "show": [],
+    },
+    "08_summary": {
+        "title": "Step 8 — summary and comparison",
+        "what": "Consolidates every step into ranked comparison tables (CSV, LaTeX, Markdown), fits RMSE(z) per family, adds a PCA baseline, and writes REPORT.md (STUDY.md §5).",
+        "params": '''z_values = [2, 10, 40]  # latent sizes of the PCA baseline and the tables
+chosen_z = [2, 40]  # latent sizes at which the latent measures are compared''',
+        "body": '''from aelib.report import summarize_study
+summary = summarize_study(study, families=families, z_values=z_values, chosen_z=chosen_z, profile=profile)
+summary''',
+        "show": [],
+    },
+}
+
+
+def build(name: str, spec: dict) -> nbformat.NotebookNode:
+    nb = nbformat.v4.new_notebook()
+    badge = f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{REPO_URL.split('github.com/')[1]}/blob/main/notebooks/{name}.ipynb)"
+    nb.cells.append(nbformat.v4.new_markdown_cell(f"# {spec['title']}\n\n{spec['what']}\n\n{badge}"))
+    params = nbformat.v4.new_code_cell(COMMON + "\n" + spec["params"])
+    params.metadata["tags"] = ["parameters"]
+    nb.cells.append(params)
+    nb.cells.append(nbformat.v4.new_code_cell(INSTALL))
+    names = [line.split("=")[0].strip() for line in (COMMON + "\n" + spec["params"]).splitlines() if "=" in line]
+    nb.cells.append(nbformat.v4.new_code_cell(STUDY + f"\nSTEP = {name!r}\nPARAMETER_NAMES = {names!r}"))
+    nb.cells.append(nbformat.v4.new_code_cell(spec["body"]))
+    if spec["show"]:
+        show = "from IPython.display import Image, display\n"
+        for figure in spec["show"]:
+            if "{family}" in figure:
+                show += f"for family in families:\n    path = study.figures / f\"{figure}\"\n    if path.exists():\n        display(Image(filename=str(path)))\n"
+            else:
+                show += f"path = study.figures / \"{figure}\"\nif path.exists():\n    display(Image(filename=str(path)))\n"
+        nb.cells.append(nbformat.v4.new_code_cell(show.rstrip()))
+    nb.cells.append(nbformat.v4.new_code_cell(RECORD))
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["language_info"] = {"name": "python"}
+    return nb
+
+
+def main() -> None:
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    folder.mkdir(exist_ok=True)
+    for name, spec in STEPS.items():
+        nbformat.write(build(name, spec), folder / f"{name}.ipynb")
+        print("wrote", folder / f"{name}.ipynb")
+
+
+if __name__ == "__main__":
+    main()
