@@ -82,6 +82,10 @@ def plan(args) -> list[dict]:
         overrides["dataset"] = args.dataset
     if args.epochs:
         overrides["epochs"] = args.epochs
+    if args.n_train:
+        overrides["n_train"] = args.n_train
+    if args.n_test:
+        overrides["n_test"] = args.n_test
     if args.seeds:
         overrides["seeds"] = [int(v) for v in args.seeds.split(",")]
     out_dir = Path(args.out or REPO / "results" / args.profile).resolve()
@@ -183,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--z", help="comma-separated latent sizes, replacing the profile's grid")
     run.add_argument("--dataset", help="training dataset: mnist (default), fashion_mnist, emnist_letters")
     run.add_argument("--epochs", type=int, help="maximum epochs, replacing the profile's")
+    run.add_argument("--n-train", type=int, help="training samples (stratified subset; default: the whole split)")
+    run.add_argument("--n-test", type=int, help="test samples (stratified subset; default: the whole split)")
     run.add_argument("--seeds", help="comma-separated seeds, replacing the profile's")
     run.add_argument("--out", help="results folder (default results/<profile>); e.g. a Google Drive folder")
     run.add_argument("--shard", help="i/n: run only shard i of n (families split round-robin)")

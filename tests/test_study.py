@@ -1,0 +1,101 @@
+"""The study end to end: papermill notebooks, resume after kill -9, failures, shards."""
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from aelib.study import cli
+from aelib.study.steps import latent_sweep
+from aelib.study.study import Study, StudyFailures
+
+REPO = Path(__file__).resolve().parents[1]
+TINY = ["--n-train", "300", "--n-test", "100", "--epochs", "2"]
+
+
+def _cli(out, *args, **kwargs):
+    return subprocess.run([sys.executable, "-m", "aelib.study.cli", "run", "--out", str(out), *TINY, *args],
+                          cwd=REPO, capture_output=True, text=True, **kwargs)
+
+
+def test_failed_run_does_not_stop_the_others(tmp_path):
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=50, family_options={"vanilla": {"output_activation": "bogus"}})
+    table = latent_sweep(study, families=["vanilla", "fcae"], z_values=[2])
+    assert list(table["family"]) == ["fcae"]
+    assert [r.status for r in study.results] == ["failed", "complete"]
+    with pytest.raises(StudyFailures, match="vanilla z=2.*output_activation"):
+        study.finish("02_latent_sweep", {})
+    assert (tmp_path / "provenance" / "02_latent_sweep.json").is_file()
+
+
+def test_bad_study_parameters_fail_before_any_run(tmp_path):
+    study = Study(tmp_path)
+    with pytest.raises(ValueError, match="Could not interpret family identifier: 'vanila'"):
+        latent_sweep(study, families=["vanila"], z_values=[2])
+    with pytest.raises(ValueError, match=r"Received: z_values=\[0\]"):
+        latent_sweep(study, families=["fcae"], z_values=[0])
+    with pytest.raises(ValueError, match="unknown families"):
+        Study(tmp_path, family_options={"nope": {}})
+
+
+def test_notebooks_end_to_end_and_resume_after_kill(tmp_path):
+    out = tmp_path / "study"
+    args = ["--steps", "02,03", "--families", "vanilla,fcae", "--z", "1,2"]
+    proc = subprocess.Popen([sys.executable, "-m", "aelib.study.cli", "run", "--out", str(out), *TINY, *args],
+                            cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    runs = out / "runs" / "train"
+    deadline = time.time() + 240
+    while time.time() < deadline and not list(runs.glob("*/metrics.json")):
+        time.sleep(0.5)
+    os.killpg(proc.pid, signal.SIGKILL)  # kill -9 mid-study, kernel included
+    proc.wait()
+    first = {p: p.stat().st_mtime_ns for p in runs.glob("*/metrics.json")}
+    assert first, "no run finished before the deadline"
+
+    done = _cli(out, *args, timeout=600)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    for path, mtime in first.items():
+        assert path.stat().st_mtime_ns == mtime, f"{path} was redone"
+    table = pd.read_csv(out / "tables" / "latent_sweep_runs.csv")
+    assert len(table) == 4 and not table.duplicated(["family", "latent_dim", "seed"]).any()
+    assert {"rmse_mean", "data_source", "n_train_used"} <= set(table.columns)
+    assert set(table["n_train_used"]) == {300}
+    for name in ("rmse_vs_z.png", "rmse_vs_z.pdf", "reconstructions_fcae.png"):
+        assert (out / "figures" / name).is_file()
+    assert (out / "executed" / "02_latent_sweep.ipynb").is_file()
+    assert "already complete" in done.stdout
+
+    again = _cli(out, *args, timeout=600)  # nothing left to do: every run skipped, same table
+    assert again.returncode == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "latent_sweep_runs.csv"), table)
+
+
+def test_cli_rejects_bad_arguments(tmp_path):
+    assert cli.main(["run", "--families", "nope", "--out", str(tmp_path), "--dry-run"]) == 2
+    assert cli.main(["run", "--steps", "42", "--out", str(tmp_path), "--dry-run"]) == 2
+    assert cli.main(["run", "--shard", "3/2", "--out", str(tmp_path), "--dry-run"]) == 2
+
+
+def test_shards_cover_every_family_exactly_once():
+    families = [f"f{i}" for i in range(10)]
+    for n in (1, 2, 3, 4, 10, 12):
+        seen = [f for i in range(n) for f in cli.shard_families(families, (i, n))]
+        assert sorted(seen) == sorted(families)
+
+
+def test_plan_applies_profile_and_overrides(tmp_path):
+    parser_args = ["run", "--profile", "thesis", "--steps", "02", "--families", "fcae", "--z", "3,5", "--out", str(tmp_path)]
+    import argparse
+
+    ns = argparse.Namespace(profile="thesis", steps="02,06", families="fcae", z="3,5", dataset=None, epochs=None,
+                            seeds=None, n_train=None, n_test=None, out=str(tmp_path), shard=None)
+    units = cli.plan(ns)
+    assert [u["step"] for u in units] == ["02_latent_sweep", "06_generative"]
+    assert units[0]["parameters"]["z_values"] == [3, 5] and units[0]["parameters"]["seeds"] == [0, 1, 2]
+    assert units[0]["parameters"]["families"] == ["fcae"]
+    assert parser_args  # the same options parse on the command line
+    assert cli.main(parser_args + ["--dry-run"]) == 0
