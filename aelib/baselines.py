@@ -1,0 +1,46 @@
+"""A linear reference for every curve: PCA with z components."""
+from __future__ import annotations
+
+import numpy as np
+
+
+class PCABaseline:
+    """PCA fitted on training inputs; ``encode``/``decode``/``reconstruct`` like a family.
+
+    Reconstructions are clipped to [0, 1] when ``clip`` is set, as images are.
+    """
+
+    family = "pca"
+
+    def __init__(self, latent_dim: int, *, seed: int = 0, clip: bool = True) -> None:
+        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
+            raise ValueError(f"Expected latent_dim >= 1 (an integer). Received: latent_dim={latent_dim!r}")
+        self.latent_dim = int(latent_dim)
+        self.seed = seed
+        self.clip = clip
+        self._shape = None
+
+    def fit(self, x) -> "PCABaseline":
+        from sklearn.decomposition import PCA
+
+        x = np.asarray(x, dtype=np.float64)
+        self._shape = x.shape[1:]
+        flat = x.reshape(len(x), -1)
+        if self.latent_dim > min(flat.shape):
+            raise ValueError(f"latent_dim={self.latent_dim} does not fit PCA on {flat.shape[0]} samples of "
+                             f"{flat.shape[1]} values: expected latent_dim <= {min(flat.shape)}.")
+        self._pca = PCA(n_components=self.latent_dim, svd_solver="full", random_state=self.seed).fit(flat)
+        return self
+
+    def encode(self, x) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return self._pca.transform(x.reshape(len(x), -1)).astype("float32")
+
+    def decode(self, z) -> np.ndarray:
+        out = self._pca.inverse_transform(np.asarray(z, dtype=np.float64))
+        if self.clip:
+            out = np.clip(out, 0.0, 1.0)
+        return out.reshape((len(out), *self._shape)).astype("float32")
+
+    def reconstruct(self, x) -> np.ndarray:
+        return self.decode(self.encode(x))

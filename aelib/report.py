@@ -1,0 +1,329 @@
+"""Step 8: consolidated comparison over families, thesis outputs and REPORT.md.
+
+Every table is written three ways — CSV for machines, LaTeX (booktabs, ready
+to ``\\input``) for the thesis, Markdown for the report — from the tables the
+earlier steps wrote, plus a PCA baseline at the same z values and a power-law
+model of RMSE(z) per family checked on z values left out of the fit.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aelib import plots
+from aelib.baselines import PCABaseline
+from aelib.metrics.reconstruction import rmse_per_sample
+from aelib.study.store import atomic_write_text
+from aelib.study.study import Study, check_latent_sizes
+
+# ------------------------------------------------------------------ fits
+
+
+def power_law(z, a, b, c):
+    return a * np.power(np.asarray(z, dtype=float), -b) + c
+
+
+def fit_power_law(z: Sequence[float], rmse: Sequence[float]) -> dict:
+    """Least-squares fit of RMSE(z) = a·z^(−b) + c.
+
+    Raises:
+        ValueError: fewer than 3 points, or non-positive z.
+    """
+    from scipy.optimize import curve_fit
+
+    z = np.asarray(z, dtype=float)
+    y = np.asarray(rmse, dtype=float)
+    if len(z) < 3 or len(z) != len(y):
+        raise ValueError(f"Expected at least 3 (z, rmse) points of equal length. Received: {len(z)} z and {len(y)} rmse values")
+    if np.any(z <= 0) or not np.all(np.isfinite(y)):
+        raise ValueError("Expected z > 0 and finite RMSE values.")
+    p0 = (max(y[0] - y[-1], 1e-3), 0.5, max(float(y.min()) * 0.9, 0.0))
+    params, _ = curve_fit(power_law, z, y, p0=p0, bounds=([0.0, 0.0, 0.0], [np.inf, 5.0, np.inf]), maxfev=20000)
+    pred = power_law(z, *params)
+    ss_res = float(np.sum((y - pred) ** 2))
+    ss_tot = float(np.sum((y - y.mean()) ** 2))
+    return {"a": float(params[0]), "b": float(params[1]), "c": float(params[2]),
+            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
+
+
+def held_out_check(z: Sequence[float], rmse: Sequence[float]) -> dict:
+    """Leave-one-out over z: fit on the others, predict the one left out.
+    Needs 4 points or more (3 to fit)."""
+    z = np.asarray(z, dtype=float)
+    y = np.asarray(rmse, dtype=float)
+    if len(z) < 4:
+        return {"heldout_n": 0, "heldout_mean_abs_rel_error": float("nan"), "heldout_max_abs_rel_error": float("nan")}
+    errors = []
+    for i in range(len(z)):
+        keep = np.arange(len(z)) != i
+        fit = fit_power_law(z[keep], y[keep])
+        errors.append(abs(power_law(z[i], fit["a"], fit["b"], fit["c"]) - y[i]) / y[i])
+    return {"heldout_n": len(z), "heldout_mean_abs_rel_error": float(np.mean(errors)),
+            "heldout_max_abs_rel_error": float(np.max(errors))}
+
+
+# ------------------------------------------------------------------ output helpers
+
+
+def write_table(frame: pd.DataFrame, stem: Path, *, caption: str, float_format: str = "%.4f") -> list[Path]:
+    """``stem``.csv, .tex (booktabs) and .md; returns the paths."""
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(stem.with_suffix(".csv"), frame.to_csv(index=False))
+    latex = frame.to_latex(index=False, float_format=lambda v: float_format % v, caption=caption,
+                           label=f"tab:{stem.name}", na_rep="--", escape=True)
+    atomic_write_text(stem.with_suffix(".tex"), latex)
+    atomic_write_text(stem.with_suffix(".md"), markdown(frame))
+    return [stem.with_suffix(s) for s in (".csv", ".tex", ".md")]
+
+
+def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
+    if frame.empty:
+        return "_(no rows)_\n"
+    return frame.to_markdown(index=False, floatfmt=f".{digits}g") + "\n"
+
+
+def _read(study: Study, name: str) -> pd.DataFrame:
+    path = study.tables / f"{name}.csv"
+    if not path.is_file():
+        return pd.DataFrame()
+    try:
+        return pd.read_csv(path)
+    except pd.errors.EmptyDataError:
+        return pd.DataFrame()
+
+
+def _fmt_ci(mean, low, high, digits=4) -> str:
+    if pd.isna(mean):
+        return "–"
+    if pd.isna(low) or pd.isna(high) or np.isclose(low, high):
+        return f"{mean:.{digits}f}"
+    return f"{mean:.{digits}f} ± {(high - low) / 2:.{digits}f}"
+
+
+# ------------------------------------------------------------------ PCA baseline
+
+
+def pca_rows(study: Study, z_values: Sequence[int], complementary: Sequence[str]) -> pd.DataFrame:
+    x_train, _, _ = study.data("train")
+    x_test, _, info = study.data("test")
+    others = {}
+    for name in complementary:
+        try:
+            others[name] = study.data("test", dataset=name, n=min(1000, study.n_test or 1000))[0]
+        except Exception as err:  # a missing complementary set leaves its column empty
+            print(f"PCA baseline: skipping {name}: {err}")
+    rows = []
+    for z in z_values:
+        if z > min(len(x_train), int(np.prod(x_train.shape[1:]))):
+            continue
+        pca = PCABaseline(z).fit(x_train)
+        rows.append({"family": "pca", "latent_dim": z, "dataset": study.dataset, "role": "in-distribution",
+                     "rmse_mean": float(rmse_per_sample(x_test, pca.reconstruct(x_test)).mean()),
+                     "data_source": info["source"]})
+        for name, x in others.items():
+            rows.append({"family": "pca", "latent_dim": z, "dataset": name, "role": "complementary",
+                         "rmse_mean": float(rmse_per_sample(x, pca.reconstruct(x)).mean())})
+    return pd.DataFrame(rows)
+
+
+# ------------------------------------------------------------------ the summary
+
+
+def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool]) -> pd.DataFrame:
+    """Rank families per criterion (1 = best) and overall (mean rank)."""
+    frame = pd.DataFrame(criteria)
+    ranks = pd.DataFrame(index=frame.index)
+    for col in frame:
+        ranks[f"rank_{col}"] = frame[col].rank(ascending=not higher_is_better[col], method="min")
+    out = pd.concat([frame, ranks], axis=1)
+    rank_cols = [c for c in out if c.startswith("rank_")]
+    out["mean_rank"] = out[rank_cols].mean(axis=1)
+    out["rank_overall"] = out["mean_rank"].rank(method="min")
+    return out.sort_values("rank_overall").reset_index().rename(columns={"index": "family"})
+
+
+def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence[int], chosen_z: Sequence[int] = (2, 40),
+                    profile: str = "quick", complementary: Sequence[str] = ("emnist_letters", "fashion_mnist")) -> pd.DataFrame:
+    """Write the consolidated tables, figures and ``REPORT.md``; return the ranking."""
+    z_values = check_latent_sizes(z_values)
+    chosen_z = check_latent_sizes(chosen_z)
+    out = study.out_dir / "summary"
+    out.mkdir(parents=True, exist_ok=True)
+    sections: list[str] = []
+    criteria: dict[str, pd.Series] = {}
+    better: dict[str, bool] = {}
+
+    # --- reconstruction per z, with the PCA baseline
+    by_z = _read(study, "rmse_by_z")
+    ood = _read(study, "ood_rmse")
+    pca = pca_rows(study, z_values, complementary)
+    if not by_z.empty:
+        by_z = by_z[by_z["family"].isin(families)]
+        wide = by_z.assign(cell=[_fmt_ci(m, lo, hi) for m, lo, hi in
+                                 zip(by_z["rmse_mean"], by_z["rmse_mean_ci95_low"], by_z["rmse_mean_ci95_high"])])
+        table = wide.pivot(index="family", columns="latent_dim", values="cell")
+        if not pca.empty:
+            pin = pca[pca["role"] == "in-distribution"].set_index("latent_dim")["rmse_mean"]
+            table.loc["pca (baseline)"] = [f"{pin[z]:.4f}" if z in pin else "–" for z in table.columns]
+        table.columns = [f"z={c}" for c in table.columns]
+        table = table.reset_index()
+        write_table(table, out / "rmse_by_z", caption="Test RMSE by family and latent size (mean ± half 95\\% interval)")
+        sections.append("## Reconstruction (test RMSE by z)\n\n" + by_z.attrs.get("note", "") + markdown(table)
+                        + "\n![RMSE against z](../figures/rmse_vs_z.png)\n")
+        criteria["rmse"] = by_z.groupby("family")["rmse_mean"].mean()
+        better["rmse"] = False
+        # power-law fits
+        fits = []
+        for family, part in by_z.groupby("family"):
+            part = part.sort_values("latent_dim")
+            try:
+                fit = fit_power_law(part["latent_dim"], part["rmse_mean"])
+                fit.update(held_out_check(part["latent_dim"], part["rmse_mean"]))
+            except (ValueError, RuntimeError) as err:
+                fit = {"note": str(err)}
+            fits.append({"family": family, "n_z": len(part), **fit})
+        fits = pd.DataFrame(fits)
+        write_table(fits, out / "rmse_power_law", caption="Fit of RMSE(z) = a z^{-b} + c per family, with leave-one-out error")
+        sections.append("## Predicting performance: RMSE(z) = a·z^(−b) + c\n\nLeave-one-out over z: each z is predicted "
+                        "from a fit on the others (needs 4 z values or more).\n\n" + markdown(fits))
+    else:
+        sections.append("## Reconstruction\n\n_Step 02 has not written rmse_by_z.csv yet._\n")
+
+    # --- complementary data
+    if not ood.empty:
+        ood = ood[ood["family"].isin(families)]
+        comp = ood[ood["role"] == "complementary"]
+        cols = ["family", "latent_dim", "dataset", "rmse_mean", "auroc"] + [c for c in ("data_source", "stand_in") if c in comp]
+        both = pd.concat([comp[cols], pca[pca["role"] == "complementary"]] if not pca.empty else [comp[cols]], ignore_index=True)
+        table = both.pivot_table(index=["family", "dataset"], columns="latent_dim", values="rmse_mean").reset_index()
+        table.columns = [c if isinstance(c, str) else f"z={c}" for c in table.columns]
+        write_table(table, out / "ood_rmse", caption="RMSE on complementary data (models trained on MNIST)")
+        auc = comp.pivot_table(index=["family", "dataset"], columns="latent_dim", values="auroc").reset_index()
+        auc.columns = [c if isinstance(c, str) else f"z={c}" for c in auc.columns]
+        write_table(auc, out / "ood_auroc", caption="ROC AUC of per-sample RMSE separating MNIST from complementary data")
+        sources = ", ".join(sorted({f"{d}: {s}" for d, s in zip(comp["dataset"], comp.get("data_source", comp["dataset"]))}))
+        sections.append(f"## Complementary data\n\nSources: {sources}.\n\n" + markdown(table) + "\nROC AUC:\n\n" + markdown(auc)
+                        + "\n![OOD RMSE](../figures/ood_rmse_vs_z.png)\n")
+        criteria["ood_rmse"] = comp.groupby("family")["rmse_mean"].mean()
+        better["ood_rmse"] = False
+        criteria["ood_auroc"] = comp.groupby("family")["auroc"].mean()
+        better["ood_auroc"] = True
+    else:
+        sections.append("## Complementary data\n\n_Step 05 has not written ood_rmse.csv yet._\n")
+
+    # --- latent space at chosen z
+    latent = _read(study, "latent_quality")
+    if not latent.empty:
+        latent = latent[latent["family"].isin(families) & latent["latent_dim"].isin(chosen_z)]
+        cols = [c for c in ("trustworthiness", "continuity", "stress_seed", "stress_scaled", "neighborhood_hit",
+                            "neighborhood_hit_self", "shepard_goodness", "probe_logreg_accuracy", "probe_knn_accuracy") if c in latent]
+        agg = latent.groupby(["family", "latent_dim"])[cols].mean().reset_index()
+        write_table(agg, out / "latent_quality", caption="Latent-space quality at chosen z (k = 7); stress_scaled is the scale-normalised form")
+        sections.append("## Latent space (chosen z)\n\n`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
+                        "`stress_scaled` rescales the codes optimally first (latent spaces have arbitrary scale).\n\n"
+                        + markdown(agg) + "\n![measures](../figures/latent_measures_vs_z.png)\n\n![UMAP](../figures/latent_umap.png)\n")
+        for col, hib in (("trustworthiness", True), ("continuity", True), ("stress_scaled", False),
+                         ("neighborhood_hit", True), ("shepard_goodness", True), ("probe_knn_accuracy", True)):
+            if col in agg:
+                criteria[col] = agg.groupby("family")[col].mean()
+                better[col] = hib
+    else:
+        sections.append("## Latent space\n\n_Step 04 has not written latent_quality.csv yet._\n")
+
+    # --- generative capacity
+    gen = _read(study, "generative")
+    if not gen.empty:
+        gen = gen[gen["family"].isin(families)]
+        perturbed = gen[gen["level"].notna()] if "level" in gen else gen
+        value_cols = [c for c in ("rmse_mean", "label_consistency", "frechet") if c in perturbed]
+        curves = perturbed.groupby(["family", "latent_dim", "level"])[value_cols].mean().reset_index()
+        write_table(curves, out / "generative", caption="Decoded perturbed codes against the maximum perturbation p")
+        sections.append("## Generative capacity\n\n" + markdown(curves)
+                        + "\n![RMSE vs p](../figures/generative_rmse_vs_p.png)\n")
+        if "label_consistency" in curves:
+            criteria["label_consistency"] = curves.groupby("family")["label_consistency"].mean()
+            better["label_consistency"] = True
+        if "frechet" in curves:
+            criteria["frechet"] = curves.groupby("family")["frechet"].mean()
+            better["frechet"] = False
+    else:
+        sections.append("## Generative capacity\n\n_Step 06 has not written generative.csv yet._\n")
+
+    # --- augmentation
+    aug_path = study.out_dir / "augmentation" / "augmentation_summary.csv"
+    if aug_path.is_file():
+        aug = pd.read_csv(aug_path)
+        write_table(aug, out / "augmentation", caption="Same-artist verification AUC with and without augmentation")
+        sections.append("## Data augmentation (fcae on features)\n\n" + markdown(aug)
+                        + "\n![exp 1](../augmentation/experiment1.png)\n")
+    else:
+        sections.append("## Data augmentation\n\n_Step 07 has not written augmentation_summary.csv yet._\n")
+
+    ranking = rank_table(criteria, better) if criteria else pd.DataFrame()
+    if not ranking.empty:
+        write_table(ranking, out / "ranking", caption="Rank of each family per criterion (1 = best) and overall")
+        _plot_ranks(ranking, study.figures / "ranking")
+
+    failures = _failures(study)
+    report = _report_text(study, profile, ranking, sections, failures)
+    atomic_write_text(study.out_dir / "REPORT.md", report)
+    print(f"Wrote {study.out_dir / 'REPORT.md'} and tables in {out}")
+    return ranking
+
+
+def _plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    ranks = ranking.set_index("family")[[c for c in ranking if c.startswith("rank_") and c != "rank_overall"]]
+    ranks.columns = [c.removeprefix("rank_") for c in ranks.columns]
+    fig = plots.heatmap(ranks, fmt=".0f", cmap="viridis", title="Rank per criterion (1 = best)")
+    plots.save_figure(fig, stem)
+    plt.close("all")
+
+
+def _failures(study: Study) -> pd.DataFrame:
+    frame = study.store.failures()
+    return frame[[c for c in ("kind", "family", "latent_dim", "seed", "error") if c in frame]] if not frame.empty else frame
+
+
+def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame) -> str:
+    prov_dir = study.out_dir / "provenance"
+    ran = []
+    sources = set()
+    for path in sorted(prov_dir.glob("*.json")) if prov_dir.is_dir() else []:
+        info = json.loads(path.read_text())
+        if "runs" in info:
+            ran.append(f"| {info['step']} | {info['when']} | {info['runs'].get('complete', 0)} | "
+                       f"{info['runs'].get('skipped', 0)} | {info['runs'].get('failed', 0)} |")
+        for split, src in (info.get("data_sources") or {}).items():
+            if isinstance(src, dict) and "source" in src:
+                sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
+                            + (" — STAND-IN" if src.get("stand_in") else ""))
+    head = [
+        f"# Autoencoder comparison — profile `{profile}`",
+        "",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} from `{study.out_dir}`.",
+        "",
+        "## What ran",
+        "",
+        "| step | when | ran | already complete | failed |",
+        "|---|---|---|---|---|",
+        *ran,
+        "",
+        "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",
+        "",
+        "## Overall ranking",
+        "",
+        (markdown(ranking[["family", "mean_rank", "rank_overall", *[c for c in ranking if c.startswith("rank_") and c != "rank_overall"]]])
+         if not ranking.empty else "_no criteria available yet_\n"),
+        "![ranks](figures/ranking.png)",
+        "",
+    ]
+    body = [s.replace("](../figures/", "](figures/").replace("](../augmentation/", "](augmentation/") for s in sections]
+    tail = ["## Failures", "", markdown(failures) if not failures.empty else "None.", ""]
+    return "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(tail)

@@ -1,0 +1,146 @@
+"""Step 5 of STUDY.md §4: the latent space as a dimensionality reduction.
+
+Per (family, z): the five projection measures (original images → codes) on a
+stratified subset of the test split, how much class information the codes
+keep (a logistic-regression probe and a k-NN classifier fitted on training
+codes, scored on test codes), and for chosen z a UMAP view of the codes
+coloured by class (codes with z ≤ 2 are drawn as they are) with the UMAP
+embedding's own quality (codes → 2-D).
+"""
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from aelib import plots
+from aelib.metrics.projection import projection_quality
+from aelib.study.store import RunResult
+from aelib.study.study import Study, check_families, check_latent_sizes
+
+MEASURES = {  # column → axis label
+    "trustworthiness": "trustworthiness",
+    "continuity": "continuity",
+    "stress_scaled": "normalised stress (scale-normalised)",
+    "neighborhood_hit": "neighbourhood hit",
+    "shepard_goodness": "Shepard goodness (ρ+1)/2",
+    "probe_logreg_accuracy": "logistic-regression probe accuracy",
+    "probe_knn_accuracy": "k-NN probe accuracy",
+}
+
+
+def class_probes(z_train, y_train, z_test, y_test, *, k: int = 7, seed: int = 0) -> dict:
+    """Accuracy of a standardised logistic regression and of a k-NN classifier
+    fitted on training codes and scored on test codes."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.neighbors import KNeighborsClassifier
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    logreg = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000, random_state=seed))
+    logreg.fit(z_train, y_train)
+    knn = KNeighborsClassifier(n_neighbors=k).fit(z_train, y_train)
+    return {"probe_logreg_accuracy": float(logreg.score(z_test, y_test)),
+            "probe_knn_accuracy": float(knn.score(z_test, y_test))}
+
+
+def umap_embedding(codes: np.ndarray, *, seed: int = 0) -> np.ndarray:
+    """2-D view of the codes: UMAP (seeded) for z > 2, the codes themselves otherwise."""
+    if codes.shape[1] <= 2:
+        return codes if codes.shape[1] == 2 else np.column_stack([codes[:, 0], np.zeros(len(codes))])
+    import umap
+
+    return umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(codes).astype("float32")
+
+
+def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequence[int], umap_z: Sequence[int] = (2, 40),
+                      k: int = 7, n_points: int = 1000, seed: int = 0) -> pd.DataFrame:
+    """Measures and probes per (family, z) into ``latent_quality.csv``; UMAP figures; measures against z."""
+    families = check_families(families)
+    z_values = check_latent_sizes(z_values)
+    umap_z = check_latent_sizes(umap_z) if umap_z else []
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k < n_points / 2:
+        raise ValueError(f"Expected 1 <= k < n_points/2. Received: k={k!r}, n_points={n_points!r}")
+    x_test, y_test, info = study.data("test", n=n_points)
+    x_train, y_train, _ = study.data("train")
+    flat = x_test.reshape(len(x_test), -1)
+
+    def evaluate(family: str, z: int):
+        spec = study.spec(family, z, seed)
+        config = {**spec.config(), "k": k, "n_points": len(x_test), "umap": z in umap_z}
+
+        def fn(run_dir):
+            model = study.model(family, z, seed)
+            codes = model.encode(x_test)
+            if not np.all(np.isfinite(codes)):
+                raise ValueError(f"{family} z={z}: codes contain NaN or infinite values")
+            row = projection_quality(flat, codes, y_test, k=k, seed=seed)
+            row.update(class_probes(model.encode(x_train), y_train, codes, y_test, k=k, seed=seed))
+            if z in umap_z:
+                emb = umap_embedding(codes, seed=seed)
+                np.save(run_dir / "embedding.npy", emb)
+                np.save(run_dir / "labels.npy", y_test)
+                view = projection_quality(codes, emb, y_test, k=k, seed=seed)
+                row.update({f"umap_{key}": view[key] for key in ("trustworthiness", "continuity", "neighborhood_hit")})
+            row["data_source"] = info["source"]
+            return row
+
+        return study.store.run("latent", config, fn)
+
+    items = [(f"latent space {f} z={z}", lambda f=f, z=z: evaluate(f, z)) for f in families for z in z_values]
+    results = study.run_all("04 latent space", items)
+    rows = [{"family": r.config["family"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
+             **{k_: v for k_, v in r.metrics.items() if not isinstance(v, (dict, list))}}
+            for r in results if r.metrics is not None]
+    table = pd.DataFrame(rows)
+    study.write_table("latent_quality", table)
+    if table.empty:
+        return table
+    _plot_measures(study, table)
+    _plot_umaps(study, [r for r in results if r.metrics is not None and r.config.get("umap")], umap_z)
+    return table
+
+
+def _plot_measures(study: Study, table: pd.DataFrame) -> None:
+    import matplotlib.pyplot as plt
+
+    plots.set_style()
+    cols = [c for c in MEASURES if c in table]
+    fig, axes = plt.subplots(2, (len(cols) + 1) // 2, figsize=(4.0 * ((len(cols) + 1) // 2), 7.0), squeeze=False)
+    for ax, col in zip(axes.flat, cols):
+        plots.curve_by_family(table, x="latent_dim", y=col, ax=ax, xlabel="latent size z (log)", ylabel=MEASURES[col])
+        ax.get_legend().remove()
+    for ax in list(axes.flat)[len(cols):]:
+        ax.axis("off")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower right", ncol=2, frameon=False, fontsize=9)
+    fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, {int(table['n'].iloc[0])} test points)")
+    fig.tight_layout()
+    plots.save_figure(fig, study.figures / "latent_measures_vs_z")
+
+
+def _plot_umaps(study: Study, results: list[RunResult], umap_z: Sequence[int]) -> None:
+    import matplotlib.pyplot as plt
+
+    if not results:
+        return
+    plots.set_style()
+    families = list(dict.fromkeys(r.config["family"] for r in results))
+    zs = [z for z in umap_z if any(r.config["latent_dim"] == z for r in results)]
+    fig, axes = plt.subplots(len(families), len(zs), figsize=(3.2 * len(zs), 3.0 * len(families)), squeeze=False)
+    for ax in axes.flat:
+        ax.axis("off")
+    for r in results:
+        i, j = families.index(r.config["family"]), zs.index(r.config["latent_dim"])
+        emb = np.load(r.path / "embedding.npy")
+        labels = np.load(r.path / "labels.npy")
+        ax = axes[i, j]
+        ax.axis("on")
+        ax.scatter(emb[:, 0], emb[:, 1], c=labels, cmap="tab10", s=3, alpha=0.8, linewidths=0)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        how = "codes" if r.config["latent_dim"] <= 2 else "UMAP of codes"
+        ax.set_title(f"{r.config['family']}, z={r.config['latent_dim']} ({how})", fontsize=9)
+    fig.tight_layout()
+    plots.save_figure(fig, study.figures / "latent_umap")

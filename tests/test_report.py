@@ -1,0 +1,49 @@
+import numpy as np
+import pandas as pd
+import pytest
+
+from aelib.baselines import PCABaseline
+from aelib.report import fit_power_law, held_out_check, power_law, rank_table, write_table
+
+
+@pytest.mark.parametrize("a,b,c", [(0.3, 0.5, 0.05), (1.0, 1.2, 0.1), (0.1, 0.3, 0.0)])
+def test_power_law_fit_recovers_known_parameters(a, b, c):
+    z = np.array([1, 2, 3, 5, 10, 20, 40, 80, 160, 320])
+    fit = fit_power_law(z, power_law(z, a, b, c))
+    assert fit["a"] == pytest.approx(a, rel=1e-3)
+    assert fit["b"] == pytest.approx(b, rel=1e-3)
+    assert fit["c"] == pytest.approx(c, abs=1e-4)
+    assert fit["r2"] == pytest.approx(1.0)
+    check = held_out_check(z, power_law(z, a, b, c))
+    assert check["heldout_max_abs_rel_error"] < 1e-3
+
+
+def test_power_law_needs_three_points():
+    with pytest.raises(ValueError, match="at least 3"):
+        fit_power_law([1, 2], [0.3, 0.2])
+    assert held_out_check([1, 2, 3], [0.3, 0.2, 0.1])["heldout_n"] == 0
+
+
+def test_rank_table_directions():
+    ranks = rank_table({"rmse": pd.Series({"a": 0.1, "b": 0.2}), "hit": pd.Series({"a": 0.5, "b": 0.9})},
+                       {"rmse": False, "hit": True})
+    row = ranks.set_index("family")
+    assert row.loc["a", "rank_rmse"] == 1 and row.loc["b", "rank_hit"] == 1
+    assert set(ranks.columns) >= {"mean_rank", "rank_overall"}
+
+
+def test_tables_in_three_formats(tmp_path):
+    paths = write_table(pd.DataFrame({"family": ["fcae"], "rmse": [0.123456]}), tmp_path / "t", caption="A table")
+    assert [p.suffix for p in paths] == [".csv", ".tex", ".md"]
+    tex = paths[1].read_text()
+    assert "\\toprule" in tex and "0.1235" in tex and "A table" in tex
+    assert "fcae" in paths[2].read_text()
+
+
+def test_pca_baseline_is_exact_at_full_rank():
+    x = np.random.default_rng(0).random((50, 4, 4, 1))
+    pca = PCABaseline(16, clip=False).fit(x)
+    np.testing.assert_allclose(pca.reconstruct(x), x, atol=1e-5)
+    assert pca.encode(x).shape == (50, 16)
+    with pytest.raises(ValueError, match="does not fit PCA"):
+        PCABaseline(17).fit(x)
