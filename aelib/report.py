@@ -259,8 +259,10 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     if aug_path.is_file():
         aug = pd.read_csv(aug_path)
         write_table(aug, out / "augmentation", caption="Same-artist verification AUC with and without augmentation")
-        sections.append("## Data augmentation (fcae on features)\n\n" + markdown(aug)
-                        + "\n![exp 1](../augmentation/experiment1.png)\n")
+        figures = "".join(f"\n![{p.stem}](../augmentation/{p.name})\n"
+                          for p in sorted(aug_path.parent.glob("augmentation_exp*.png")))
+        stand_in = " (offline stand-in data)" if "stand_in" in aug and aug["stand_in"].any() else ""
+        sections.append(f"## Data augmentation (fcae on features){stand_in}\n\n" + markdown(aug) + figures)
     else:
         sections.append("## Data augmentation\n\n_Step 07 has not written augmentation_summary.csv yet._\n")
 

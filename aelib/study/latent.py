@@ -94,6 +94,8 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
              **{k_: v for k_, v in r.metrics.items() if not isinstance(v, (dict, list))}}
             for r in results if r.metrics is not None]
     table = pd.DataFrame(rows)
+    keys = ["family", "latent_dim", "seed"]
+    table = table[keys + sorted(c for c in table.columns if c not in keys)] if not table.empty else table
     study.write_table("latent_quality", table)
     if table.empty:
         return table

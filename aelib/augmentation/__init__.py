@@ -1,0 +1,57 @@
+"""Data augmentation on artwork features (STUDY.md §6).
+
+>>> from aelib.augmentation import run_augmentation_study
+>>> out = run_augmentation_study(source="standin", seeds=(0, 1, 2), out_dir="results/augmentation")
+>>> out["summary"]
+
+Modules: :mod:`.artworks` (Painter by Numbers reader), :mod:`.features`
+(Inception v3 and stand-in features, disk cache), :mod:`.pairs` (pairs, pair
+model, ROC AUC), :mod:`.synthetic` (top-up rule, decode(perturb(encode(x)))),
+:mod:`.experiments` (the three experiments, tables, figures).
+"""
+
+from __future__ import annotations
+
+from aelib.augmentation.artworks import Artworks, read_artworks
+from aelib.augmentation.experiments import (
+    DEFAULT_PERTURBATIONS,
+    DEFAULT_THRESHOLDS,
+    EXPERIMENTS,
+    FULL_SIZES,
+    QUICK_SIZES,
+    holdout_split,
+    long_tail_counts,
+    run_augmentation_study,
+    standin_works,
+    summarize_results,
+)
+from aelib.augmentation.features import cached_features, image_set_key, inception_features, standin_features
+from aelib.augmentation.pairs import build_pair_model, draw_pairs, pair_scores, roc_auc, train_pair_model
+from aelib.augmentation.synthetic import synthesize, top_up_counts, top_up_sources
+
+__all__ = [
+    "Artworks",
+    "DEFAULT_PERTURBATIONS",
+    "DEFAULT_THRESHOLDS",
+    "EXPERIMENTS",
+    "FULL_SIZES",
+    "QUICK_SIZES",
+    "build_pair_model",
+    "cached_features",
+    "draw_pairs",
+    "holdout_split",
+    "image_set_key",
+    "inception_features",
+    "long_tail_counts",
+    "pair_scores",
+    "read_artworks",
+    "roc_auc",
+    "run_augmentation_study",
+    "standin_features",
+    "standin_works",
+    "summarize_results",
+    "synthesize",
+    "top_up_counts",
+    "top_up_sources",
+    "train_pair_model",
+]
