@@ -1,0 +1,130 @@
+"""Variational AE: Gaussian encoder q(z|x) = N(μ(x), diag exp(log σ²(x))),
+reparameterised sample z = μ + σ·ε, loss = reconstruction + β·KL(q ‖ N(0, I))
+(Kingma & Welling 2013; β as in Higgins et al. 2017).
+
+The encoder trunk and the decoder are the ``fcae`` networks (depth rule,
+STUDY.md §2); the code layer becomes two heads, mean and log-variance.
+``self.encoder`` returns the mean, so ``encode`` is deterministic; the model
+samples z only while training (validation and ``predict`` decode the mean, so
+the validation loss that early stopping watches is not noisy).
+"""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any
+
+import keras
+import numpy as np
+from keras import ops
+
+from aelib import losses
+from aelib.models.base import Autoencoder
+from aelib.models.fcae import mlp_layers
+from aelib.models.registry import register_model
+from aelib.models.vanilla import flat_io
+
+RECONSTRUCTIONS = ("auto", "bce", "sse")
+
+
+def prior_codes(n: int, latent_dim: int, *, seed: int, prior: str = "normal") -> np.ndarray:
+    """``n`` seeded draws from the prior N(0, I) (or U(-1, 1)^d) as float32."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise ValueError(f"Expected n >= 1 (an integer). Received: n={n!r}")
+    rng = np.random.default_rng(seed)
+    if prior == "uniform":
+        return rng.uniform(-1.0, 1.0, size=(int(n), latent_dim)).astype("float32")
+    return rng.standard_normal((int(n), latent_dim)).astype("float32")
+
+
+@keras.saving.register_keras_serializable(package="aelib")
+@register_model("vae")
+class VariationalAE(Autoencoder):
+    """Variational autoencoder.
+
+    Args:
+        beta: weight of the KL term (>= 0). Default 1, the plain ELBO.
+        reconstruction: ``"bce"`` (Bernoulli log-likelihood summed over
+            values), ``"sse"`` (squared error summed over values, a Gaussian
+            likelihood up to constants) or ``"auto"`` (default): ``"bce"`` with
+            a sigmoid output — the likelihood Kingma & Welling used for MNIST,
+            matched to [0, 1] pixels and giving the KL its intended weight —
+            and ``"sse"`` with a linear output (unbounded features).
+        **kwargs: see :class:`~aelib.models.base.Autoencoder`.
+
+    History columns: ``reconstruction`` (the summed term), ``kl`` (unweighted,
+    in nats per sample) and ``loss = reconstruction + beta * kl``.
+
+    Raises:
+        ValueError: ``beta < 0``, an unknown ``reconstruction``, or ``"bce"``
+            with a linear output.
+    """
+
+    loss_terms = ("kl",)
+
+    def __init__(self, *args: Any, beta: float = 1.0, reconstruction: str = "auto", **kwargs: Any) -> None:
+        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta < 0:
+            raise ValueError(f"Expected beta >= 0. Received: beta={beta!r}")
+        if reconstruction not in RECONSTRUCTIONS:
+            raise ValueError(
+                f"Expected reconstruction in {RECONSTRUCTIONS}. Received: reconstruction={reconstruction!r}"
+            )
+        if reconstruction == "bce" and kwargs.get("output_activation", "sigmoid") != "sigmoid":
+            raise ValueError(
+                "reconstruction='bce' needs data in [0, 1] and output_activation='sigmoid'. "
+                f"Received: output_activation={kwargs.get('output_activation')!r}"
+            )
+        self.beta = float(beta)
+        self.reconstruction = reconstruction
+        super().__init__(*args, **kwargs)
+
+    def options(self) -> dict:
+        return {"beta": self.beta, "reconstruction": self.reconstruction}
+
+    @property
+    def reconstruction_kind(self) -> str:
+        """``"bce"`` or ``"sse"``, with ``"auto"`` resolved."""
+        if self.reconstruction != "auto":
+            return self.reconstruction
+        return "bce" if self.output_activation == "sigmoid" else "sse"
+
+    def build_networks(self) -> None:
+        encoder_layers, decoder_layers = mlp_layers(self)  # the last encoder layer is the mean head
+        self.encoder, self.decoder = flat_io(self, encoder_layers, decoder_layers)
+        trunk = self.encoder.get_layer("enc_code").input
+        log_var = self.dense(self.latent_dim, None, name="enc_log_var")(trunk)
+        # (mean, log-variance) shares every layer with self.encoder.
+        self.gaussian_encoder = keras.Model(self.encoder.input, [self.encoder.output, log_var], name="gaussian_encoder")
+
+    def call(self, x, training: bool = False) -> dict:
+        mean, log_var = self.gaussian_encoder(x, training=training)
+        if training:
+            eps = keras.random.normal(ops.shape(mean), dtype=mean.dtype, seed=self.seed_generator)
+            z = mean + ops.exp(0.5 * log_var) * eps
+        else:
+            z = mean
+        return {"reconstruction": self.decoder(z, training=training), "z": z, "mean": mean, "log_var": log_var}
+
+    def reconstruction_loss(self, target, reconstruction):
+        if self.reconstruction_kind == "bce":
+            return losses.binary_crossentropy_sum(target, reconstruction)
+        return losses.sum_squared_error(target, reconstruction)
+
+    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
+        return {"kl": losses.gaussian_kl(outputs["mean"], outputs["log_var"])}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # The base sums the terms as they are; here kl is logged unweighted and enters the loss times beta.
+        target = x if y is None else y
+        reconstruction = self.reconstruction_loss(target, y_pred["reconstruction"])
+        kl = self.extra_losses(x, y_pred, training)["kl"]
+        self.trackers["reconstruction"].update_state(reconstruction)
+        self.trackers["kl"].update_state(kl)
+        total = reconstruction + self.beta * kl
+        for loss in self.losses:
+            total = total + loss
+        return total
+
+    def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
+        """Decode ``n`` seeded draws from the prior N(0, I): shape (n, *input_shape)."""
+        return self.decode(prior_codes(n, self.latent_dim, seed=seed))
