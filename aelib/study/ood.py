@@ -175,11 +175,37 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
     frame = pd.DataFrame(rows)
     frame["auroc"] = pd.to_numeric(frame["auroc"], errors="coerce")
     order = {d: i for i, (d, _) in enumerate(evaluated)}
-    frame = frame.assign(_order=frame["dataset"].map(order)).sort_values(["family", "latent_dim", "_order"])
+    family_order = {f: i for i, f in enumerate(families)}
+    frame = (frame.assign(_family=frame["family"].map(family_order), _order=frame["dataset"].map(order))
+             .sort_values(["_family", "latent_dim", "_order"]))
     table = frame.reindex(columns=OOD_COLUMNS).reset_index(drop=True)
     study.write_table("ood_rmse", table)
     _figures(study, frame, families, z_values, evaluated, n_images)
     return table
+
+
+def _log_z_axis(ax, z_values) -> None:
+    """Log x-axis ticked at the latent sizes themselves (no 2×10⁰-style minor labels)."""
+    from matplotlib.ticker import NullFormatter, ScalarFormatter
+
+    ax.set_xscale("log")
+    ax.set_xticks(sorted(set(z_values)))
+    ax.xaxis.set_major_formatter(ScalarFormatter())
+    ax.xaxis.set_minor_formatter(NullFormatter())
+
+
+def _shared_legend(fig, axes) -> None:
+    """One legend for the figure, right of the panels, instead of one per panel."""
+    handles, labels = {}, []
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels()):
+            if label not in handles:
+                handles[label] = handle
+                labels.append(label)
+        if ax.get_legend() is not None:
+            ax.get_legend().remove()
+    fig.legend([handles[k] for k in labels], labels, loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8,
+               frameon=False)
 
 
 def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_images: int) -> None:
@@ -189,23 +215,32 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
     cols = min(3, len(present))
     rows = -(-len(present) // cols)
     plots.set_style()
-    fig, axes = plt.subplots(rows, cols, figsize=(4.6 * cols, 3.6 * rows), squeeze=False, sharey=True)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True)
     for ax, family in zip(axes.flat, present):
         part = frame[frame["family"] == family]
         plots.curve_by_family(part, x="latent_dim", y="rmse_mean", low="rmse_ci95_low", high="rmse_ci95_high",
                               hue="label", ax=ax, xlabel="latent size z (log)", ylabel="RMSE", title=family)
+        _log_z_axis(ax, z_values)
     for ax in list(axes.flat)[len(present):]:
         ax.set_visible(False)
-    fig.suptitle(f"Reconstruction error in and out of distribution (trained on {study.dataset})", fontsize=11)
+    _shared_legend(fig, axes.flat[:len(present)])
+    fig.suptitle(f"Reconstruction error in and out of distribution (trained on {study.dataset}; "
+                 "band: 95 % over test samples)", fontsize=11)
     fig.tight_layout()
     plots.save_figure(fig, study.figures / "ood_rmse_vs_z")
 
     comp = frame[frame["role"] == COMPLEMENTARY].dropna(subset=["auroc"])
-    if not comp.empty:
-        fig = plots.curve_by_family(comp, x="latent_dim", y="auroc", style="label", xlabel="latent size z (log)",
-                                    ylabel=f"AUROC (RMSE: {study.dataset} test vs complementary)",
-                                    title="Flagging complementary data by reconstruction error")
-        fig.axes[0].axhline(0.5, color="0.4", lw=0.8, ls=":")
+    labels = list(dict.fromkeys(comp["label"]))
+    if labels:
+        fig, axes = plt.subplots(1, len(labels), figsize=(4.6 * len(labels), 3.6), squeeze=False, sharey=True)
+        for ax, label in zip(axes.flat, labels):
+            plots.curve_by_family(comp[comp["label"] == label], x="latent_dim", y="auroc", ax=ax, title=label,
+                                  xlabel="latent size z (log)", ylabel="AUROC")
+            ax.axhline(0.5, color="0.4", lw=0.8, ls=":", label="chance")
+            _log_z_axis(ax, z_values)
+        _shared_legend(fig, axes.flat)
+        fig.suptitle(f"Separating complementary data from {study.dataset} test images by per-sample RMSE", fontsize=11)
+        fig.tight_layout()
         plots.save_figure(fig, study.figures / "ood_auroc_vs_z")
 
     for family in present:
