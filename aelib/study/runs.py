@@ -38,8 +38,15 @@ class TrainSpec:
 
     @classmethod
     def make(cls, family: str, latent_dim: int, *, options: dict | None = None, **kwargs: Any) -> "TrainSpec":
-        model_options(family)  # unknown family → ValueError now, not deep inside a run
-        return cls(family=family, latent_dim=int(latent_dim), options=tuple(sorted((options or {}).items())), **kwargs)
+        """A spec whose options hold every family default too, so a change of a
+        default changes the run's key (and an old saved model is not reused)."""
+        defaults = model_options(family)  # unknown family → ValueError now, not deep inside a run
+        unknown = sorted(set(options or {}) - set(defaults))
+        if unknown:
+            raise ValueError(f"Bad option for family {family!r}: {', '.join(unknown)}. Options it takes: {', '.join(sorted(defaults))}.")
+        resolved = {k: v for k, v in {**defaults, **(options or {})}.items() if k not in ("depth", "seed")}
+        resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
+        return cls(family=family, latent_dim=int(latent_dim), options=tuple(sorted(resolved.items())), **kwargs)
 
     def config(self) -> dict:
         out = dataclasses.asdict(self)
@@ -114,4 +121,12 @@ def load_trained(store: RunStore, spec: TrainSpec):
     result = ensure_trained(store, spec)
     if result.status == "failed":
         raise RuntimeError(f"Training {spec.family} z={spec.latent_dim} failed: {result.error} (see {result.path})")
-    return load_model(result.path / "model.keras")
+    try:
+        return load_model(result.path / "model.keras")
+    except (ValueError, FileNotFoundError) as err:  # saved by other code, or damaged: train again
+        print(f"Retraining {spec.family} z={spec.latent_dim}: its saved model does not load ({err})", flush=True)
+        (result.path / "metrics.json").unlink(missing_ok=True)
+        result = ensure_trained(store, spec)
+        if result.status == "failed":
+            raise RuntimeError(f"Training {spec.family} z={spec.latent_dim} failed: {result.error} (see {result.path})")
+        return load_model(result.path / "model.keras")
