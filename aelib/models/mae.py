@@ -1,0 +1,391 @@
+"""Masked AE (He, Chen, Xie, Li, Dollár, Girshick, CVPR 2022), at MNIST scale.
+
+Images are cut into ``patch_size × patch_size`` patches (7 by default: 16
+patches of 49 values on 28×28, cheap on a CPU; 4 gives 49 patches and about
+three times the attention cost). Each patch is embedded linearly and gets a
+learned positional embedding. In training a seeded per-sample random shuffle
+(``keras.random`` with the model's ``SeedGenerator``) keeps
+``max(1, round(N · (1 − mask_ratio)))`` patches visible, and pre-norm
+transformer blocks run on the visible patches only, as in the paper.
+
+Where this model departs from the paper, and why. The study needs a code
+``z`` of ``latent_dim`` values that ``decode`` maps back to an image, while
+MAE's decoder reads the encoder's visible tokens, so no single code would be
+on its reconstruction path. Here the encoder output is mean-pooled and
+projected to ``z``, and every reconstruction goes through ``z``: the light
+decoder starts from ``N`` tokens, each a per-position projection of ``z``
+plus the learned mask token and a learned decoder positional embedding (every
+position is "to be predicted", as masked positions are in MAE, so the shared
+mask token acts like a learned bias), then one transformer block and a linear
+head to pixels, un-patchified to the image (sigmoid output by default).
+The training loss is the mean squared error on the masked patches only
+(``losses.masked_mse``); validation masks too (drawn from the same seeded
+generator), so ``val_reconstruction`` is the same objective. ``encode``,
+``decode`` and ``reconstruct`` — and with them RMSE and every other analysis
+— use **no masking**: all ``N`` patches go through the encoder. If
+``mask_ratio`` leaves no patch masked (e.g. 0), the loss covers every patch.
+
+``norm_pix_loss=True`` normalises each target patch by its own mean and
+standard deviation, as the paper does; the prediction, which must stay an
+image for ``decode``, is mapped by the same statistics, so the loss is each
+patch's squared error divided by ``var(target patch) + 0.01``. The paper's
+ε = 1e-6 would let MNIST's blank patches (variance 0) dominate the loss.
+The base option ``depth`` (fully connected layers) is not used.
+
+It trains more slowly per step than the MLP families: on 4,000 MNIST images
+at z = 10 (batch 128), test RMSE was 0.262 after 5 epochs (the mean image
+scores 0.256) and 0.235 after 15; the gain follows the number of steps.
+"""
+from __future__ import annotations
+
+import math
+import numbers
+
+import keras
+from keras import ops
+
+from aelib import losses
+from aelib.models.base import Autoencoder, _check_positive_int
+from aelib.models.registry import register_model
+
+#: ε added to a target patch's variance when ``norm_pix_loss`` is on.
+NORM_PIX_EPS = 0.01
+
+
+# ----- pure functions ---------------------------------------------------------
+def patchify(images, patch_size: int):
+    """(n, H, W, C) → (n, (H/p)(W/p), p·p·C), patches in row-major order."""
+    h, w, c = images.shape[1:]
+    gh, gw = h // patch_size, w // patch_size
+    x = ops.reshape(images, (-1, gh, patch_size, gw, patch_size, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, gh * gw, patch_size * patch_size * c))
+
+
+def unpatchify(patches, patch_size: int, image_shape):
+    """Inverse of :func:`patchify` for images of ``image_shape`` (H, W, C)."""
+    h, w, c = image_shape
+    gh, gw = h // patch_size, w // patch_size
+    x = ops.reshape(patches, (-1, gh, gw, patch_size, patch_size, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, h, w, c))
+
+
+def masked_patch_loss(target, prediction, mask, *, patch_size: int, norm_pix_loss: bool = False):
+    """Mean squared error over the patches where ``mask`` is 1.
+
+    Args:
+        target, prediction: images (n, H, W, C).
+        mask: (n, N), 1 for a patch in the loss (masked in training).
+        norm_pix_loss: divide each patch's squared error by the variance of
+            its target patch plus ``NORM_PIX_EPS`` (see the module docstring).
+    """
+    t = patchify(target, patch_size)
+    p = patchify(prediction, patch_size)
+    if norm_pix_loss:
+        scale = ops.sqrt(ops.var(t, axis=-1, keepdims=True) + NORM_PIX_EPS)
+        t, p = t / scale, p / scale
+    return losses.masked_mse(t, p, mask)
+
+
+# ----- layers ---------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="aelib")
+class Patchify(keras.layers.Layer):
+    """Layer form of :func:`patchify`."""
+
+    def __init__(self, patch_size: int, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = int(patch_size)
+
+    def call(self, images):
+        return patchify(images, self.patch_size)
+
+    def compute_output_shape(self, input_shape):
+        h, w, c = input_shape[1:]
+        p = self.patch_size
+        return (input_shape[0], (h // p) * (w // p), p * p * c)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "patch_size": self.patch_size}
+
+
+@keras.saving.register_keras_serializable(package="aelib")
+class Unpatchify(keras.layers.Layer):
+    """Layer form of :func:`unpatchify`."""
+
+    def __init__(self, patch_size: int, image_shape, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.patch_size = int(patch_size)
+        self.image_shape = tuple(int(s) for s in image_shape)
+
+    def call(self, patches):
+        return unpatchify(patches, self.patch_size, self.image_shape)
+
+    def compute_output_shape(self, input_shape):
+        return (input_shape[0], *self.image_shape)
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "patch_size": self.patch_size, "image_shape": list(self.image_shape)}
+
+
+@keras.saving.register_keras_serializable(package="aelib")
+class LearnedEmbedding(keras.layers.Layer):
+    """Adds a learned embedding: one vector per token (``per_token=True``,
+    positional embeddings) or one vector shared by all tokens (the mask token)."""
+
+    def __init__(self, *, per_token: bool = True, seed: int = 0, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.per_token = bool(per_token)
+        self.seed = int(seed)
+
+    def build(self, input_shape) -> None:
+        shape = tuple(input_shape[1:]) if self.per_token else (input_shape[-1],)
+        self.embedding = self.add_weight(
+            shape=shape,
+            initializer=keras.initializers.RandomNormal(stddev=0.02, seed=self.seed),
+            name="embedding",
+        )
+
+    def call(self, tokens):
+        return tokens + self.embedding
+
+    def get_config(self) -> dict:
+        return {**super().get_config(), "per_token": self.per_token, "seed": self.seed}
+
+
+@keras.saving.register_keras_serializable(package="aelib")
+class TransformerBlock(keras.layers.Layer):
+    """Pre-norm transformer block: x + MHSA(LN(x)), then x + MLP(LN(x)) with GELU.
+
+    Args:
+        dim: token width; must be divisible by ``num_heads``.
+        num_heads: attention heads.
+        mlp_ratio: hidden width of the MLP as a multiple of ``dim``.
+        seeds: four initialiser seeds (qkv, attention output, MLP in, MLP out).
+    """
+
+    def __init__(self, dim: int, num_heads: int, mlp_ratio: float = 2.0, seeds=(0, 1, 2, 3), **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.dim, self.num_heads, self.mlp_ratio = int(dim), int(num_heads), float(mlp_ratio)
+        self.seeds = tuple(int(s) for s in seeds)
+        self.head_dim = self.dim // self.num_heads
+        hidden = max(1, int(round(self.dim * self.mlp_ratio)))
+
+        def dense(units, seed, activation=None, name=None):
+            init = keras.initializers.GlorotUniform(seed=seed)
+            return keras.layers.Dense(units, activation=activation, kernel_initializer=init, name=name)
+
+        self.norm1 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm1")
+        self.qkv = dense(3 * self.dim, self.seeds[0], name="qkv")
+        self.proj = dense(self.dim, self.seeds[1], name="proj")
+        self.norm2 = keras.layers.LayerNormalization(epsilon=1e-6, name="norm2")
+        self.fc1 = dense(hidden, self.seeds[2], "gelu", name="fc1")
+        self.fc2 = dense(self.dim, self.seeds[3], name="fc2")
+
+    def build(self, input_shape) -> None:
+        for layer in (self.norm1, self.qkv, self.norm2, self.fc1):
+            layer.build(input_shape)
+        self.proj.build((*input_shape[:-1], self.dim))
+        self.fc2.build((*input_shape[:-1], self.fc1.units))
+
+    def attention(self, x):
+        length = x.shape[1]
+        qkv = ops.reshape(self.qkv(x), (-1, length, 3, self.num_heads, self.head_dim))
+        q, k, v = (ops.transpose(qkv[:, :, i], (0, 2, 1, 3)) for i in range(3))  # (n, heads, L, head_dim)
+        weights = ops.softmax(ops.matmul(q, ops.transpose(k, (0, 1, 3, 2))) / math.sqrt(self.head_dim), axis=-1)
+        out = ops.transpose(ops.matmul(weights, v), (0, 2, 1, 3))
+        return self.proj(ops.reshape(out, (-1, length, self.dim)))
+
+    def call(self, x):
+        x = x + self.attention(self.norm1(x))
+        return x + self.fc2(self.fc1(self.norm2(x)))
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self) -> dict:
+        return {
+            **super().get_config(),
+            "dim": self.dim,
+            "num_heads": self.num_heads,
+            "mlp_ratio": self.mlp_ratio,
+            "seeds": list(self.seeds),
+        }
+
+
+# ----- the family -------------------------------------------------------------------
+@keras.saving.register_keras_serializable(package="aelib")
+@register_model("mae")
+class MaskedAE(Autoencoder):
+    """Masked autoencoder on image patches with a code ``z`` on every path.
+
+    Args:
+        patch_size: side of a square patch; must divide the image height and
+            width (7: 16 patches on 28×28; 4: 49 patches).
+        mask_ratio: share of patches masked in training, in [0, 1).
+        embed_dim: encoder token width (divisible by ``num_heads``).
+        encoder_depth: transformer blocks in the encoder, >= 1.
+        num_heads: attention heads of the encoder blocks.
+        mlp_ratio: MLP width of every block as a multiple of its token width.
+        decoder_dim: decoder token width (divisible by ``decoder_num_heads``).
+        decoder_depth: transformer blocks in the decoder, >= 1.
+        decoder_num_heads: attention heads of the decoder blocks.
+        norm_pix_loss: per-patch normalised targets (module docstring).
+        **kwargs: see :class:`~aelib.models.base.Autoencoder`.
+
+    Raises:
+        ValueError: for inputs that are not images (H, W, C) divisible into
+            patches, or a bad option.
+    """
+
+    def __init__(
+        self,
+        input_shape=(28, 28, 1),
+        latent_dim: int = 2,
+        *,
+        patch_size: int = 7,
+        mask_ratio: float = 0.75,
+        embed_dim: int = 64,
+        encoder_depth: int = 2,
+        num_heads: int = 4,
+        mlp_ratio: float = 2.0,
+        decoder_dim: int = 32,
+        decoder_depth: int = 1,
+        decoder_num_heads: int = 4,
+        norm_pix_loss: bool = False,
+        **kwargs,
+    ) -> None:
+        if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, numbers.Real) or not (0.0 <= mask_ratio < 1.0):
+            raise ValueError(f"Expected 0 <= mask_ratio < 1. Received: mask_ratio={mask_ratio!r}")
+        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or not (0.0 < mlp_ratio < math.inf):
+            raise ValueError(f"Expected mlp_ratio > 0. Received: mlp_ratio={mlp_ratio!r}")
+        if not isinstance(norm_pix_loss, bool):
+            raise ValueError(f"Expected norm_pix_loss to be True or False. Received: norm_pix_loss={norm_pix_loss!r}")
+        self.patch_size = _check_positive_int("patch_size", patch_size)
+        self.mask_ratio = float(mask_ratio)
+        self.embed_dim = _check_positive_int("embed_dim", embed_dim)
+        self.encoder_depth = _check_positive_int("encoder_depth", encoder_depth)
+        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.mlp_ratio = float(mlp_ratio)
+        self.decoder_dim = _check_positive_int("decoder_dim", decoder_dim)
+        self.decoder_depth = _check_positive_int("decoder_depth", decoder_depth)
+        self.decoder_num_heads = _check_positive_int("decoder_num_heads", decoder_num_heads)
+        self.norm_pix_loss = norm_pix_loss
+        for dim_name, heads_name in (("embed_dim", "num_heads"), ("decoder_dim", "decoder_num_heads")):
+            dim, heads = getattr(self, dim_name), getattr(self, heads_name)
+            if dim % heads:
+                raise ValueError(
+                    f"Expected {dim_name} divisible by {heads_name}. Received: {dim_name}={dim}, {heads_name}={heads}"
+                )
+        super().__init__(input_shape, latent_dim, **kwargs)
+
+    # ----- networks --------------------------------------------------------
+    def _check_image_shape(self) -> None:
+        shape = self.sample_shape
+        p = self.patch_size
+        if len(shape) != 3 or shape[0] % p or shape[1] % p:
+            raise ValueError(
+                f"Family 'mae' needs images (height, width, channels) whose height and width are multiples of "
+                f"patch_size={p}. Received: input_shape={shape}"
+            )
+
+    def _block(self, dim: int, heads: int, name: str) -> TransformerBlock:
+        seeds = [self.next_initializer_seed() for _ in range(4)]
+        return TransformerBlock(dim, heads, self.mlp_ratio, seeds, name=name)
+
+    def build_networks(self) -> None:
+        self._check_image_shape()
+        h, w, c = self.sample_shape
+        p = self.patch_size
+        self.num_patches = (h // p) * (w // p)
+        self.patch_dim = p * p * c
+        self.num_visible = min(self.num_patches, max(1, int(round(self.num_patches * (1.0 - self.mask_ratio)))))
+
+        # Encoder layers, shared by the unmasked functional encoder and the masked training path.
+        self.patchify = Patchify(p, name="patchify")
+        self.patch_embed = self.dense(self.embed_dim, name="patch_embed")
+        self.pos_embed = LearnedEmbedding(per_token=True, seed=self.next_initializer_seed(), name="pos_embed")
+        self.encoder_blocks = [
+            self._block(self.embed_dim, self.num_heads, f"enc_block_{i}") for i in range(self.encoder_depth)
+        ]
+        self.encoder_norm = keras.layers.LayerNormalization(epsilon=1e-6, name="enc_norm")
+        self.pool = keras.layers.GlobalAveragePooling1D(name="mean_pool")
+        self.to_code = self.dense(self.latent_dim, name="enc_code")
+
+        x_in = keras.Input(self.sample_shape, name="x")
+        self.encoder = keras.Model(x_in, self._tokens_to_code(self._embed(x_in)), name="encoder")
+
+        z_in = keras.Input((self.latent_dim,), name="z")
+        t = self.dense(self.num_patches * self.decoder_dim, name="dec_tokens")(z_in)
+        t = keras.layers.Reshape((self.num_patches, self.decoder_dim), name="dec_reshape")(t)
+        t = LearnedEmbedding(per_token=False, seed=self.next_initializer_seed(), name="mask_token")(t)
+        t = LearnedEmbedding(per_token=True, seed=self.next_initializer_seed(), name="dec_pos_embed")(t)
+        for i in range(self.decoder_depth):
+            t = self._block(self.decoder_dim, self.decoder_num_heads, f"dec_block_{i}")(t)
+        t = keras.layers.LayerNormalization(epsilon=1e-6, name="dec_norm")(t)
+        t = self.dense(self.patch_dim, self.output_activation, name="dec_pixels")(t)
+        self.decoder = keras.Model(z_in, Unpatchify(p, self.sample_shape, name="unpatchify")(t), name="decoder")
+
+    def _embed(self, images):
+        return self.pos_embed(self.patch_embed(self.patchify(images)))
+
+    def _tokens_to_code(self, tokens, training: bool = False):
+        for block in self.encoder_blocks:
+            tokens = block(tokens, training=training)
+        return self.to_code(self.pool(self.encoder_norm(tokens)))
+
+    # ----- masking -------------------------------------------------------------
+    def random_mask(self, batch_size):
+        """Draw a per-sample random shuffle from the model's seed generator.
+
+        Returns:
+            ``(keep, mask)``: ``keep`` (n, num_visible) indices of the visible
+            patches; ``mask`` (n, num_patches) float, 1 for a patch in the loss
+            (a masked patch; every patch when none is masked).
+        """
+        noise = keras.random.uniform((batch_size, self.num_patches), seed=self.seed_generator)
+        shuffle = ops.argsort(noise, axis=1)
+        keep = shuffle[:, : self.num_visible]
+        if self.num_visible == self.num_patches:
+            return keep, ops.ones((batch_size, self.num_patches), dtype="float32")
+        rank = ops.argsort(shuffle, axis=1)  # position of each patch in the shuffle
+        return keep, ops.cast(rank >= self.num_visible, "float32")
+
+    # ----- forward pass and loss -------------------------------------------------
+    def call(self, x, training: bool = False) -> dict:
+        """The training objective's forward pass: always masked (also at
+        validation); use ``encode``/``reconstruct`` for unmasked outputs."""
+        tokens = self._embed(x)
+        keep, mask = self.random_mask(ops.shape(x)[0])
+        index = ops.broadcast_to(ops.expand_dims(keep, -1), (*ops.shape(keep), self.embed_dim))
+        visible = ops.take_along_axis(tokens, index, axis=1)
+        z = self._tokens_to_code(visible, training=training)
+        return {"reconstruction": self.decoder(z, training=training), "z": z, "mask": mask}
+
+    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
+        # The base class's reconstruction_loss(target, x̂) cannot see the mask, so MAE replaces the whole
+        # method; it has no other loss terms.
+        target = x if y is None else y
+        value = masked_patch_loss(
+            target,
+            y_pred["reconstruction"],
+            y_pred["mask"],
+            patch_size=self.patch_size,
+            norm_pix_loss=self.norm_pix_loss,
+        )
+        self.trackers["reconstruction"].update_state(value)
+        return value
+
+    def options(self) -> dict:
+        return {
+            "patch_size": self.patch_size,
+            "mask_ratio": self.mask_ratio,
+            "embed_dim": self.embed_dim,
+            "encoder_depth": self.encoder_depth,
+            "num_heads": self.num_heads,
+            "mlp_ratio": self.mlp_ratio,
+            "decoder_dim": self.decoder_dim,
+            "decoder_depth": self.decoder_depth,
+            "decoder_num_heads": self.decoder_num_heads,
+            "norm_pix_loss": self.norm_pix_loss,
+        }

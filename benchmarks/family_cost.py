@@ -1,0 +1,74 @@
+"""Seconds per epoch and samples per second of every family on this CPU.
+
+Same data (the offline MNIST training split, 4,000 images), same batch size,
+z = 40, validation off; the first epoch (tracing) is left out. Each family's
+cost is also given relative to ``fcae``.
+
+    .venv/bin/python benchmarks/family_cost.py [--batch-size 64] [--epochs 3] [--families fcae,vae]
+
+Writes benchmarks/results/family_cost.csv and prints a Markdown table.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+import keras  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from aelib.data import load_dataset  # noqa: E402
+from aelib.models import build_model, list_models  # noqa: E402
+from aelib.training import TrainConfig, train  # noqa: E402
+
+OUT = Path(__file__).resolve().parent / "results"
+
+
+class EpochTimer(keras.callbacks.Callback):
+    def on_train_begin(self, logs=None):
+        self.times = []
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.times.append(time.perf_counter() - self._start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--batch-size", type=int, default=64)
+    parser.add_argument("--epochs", type=int, default=3, help="timed epochs (after one warm-up epoch)")
+    parser.add_argument("--latent-dim", type=int, default=40)
+    parser.add_argument("--families", default="all")
+    args = parser.parse_args()
+    families = list_models() if args.families == "all" else args.families.split(",")
+    x, _ = load_dataset("mnist", "train")
+    rows = []
+    for family in families:
+        model = build_model(family, latent_dim=args.latent_dim, seed=0)
+        timer = EpochTimer()
+        train(model, x, TrainConfig(epochs=args.epochs + 1, batch_size=args.batch_size, validation_fraction=0.0, verbose=0),
+              callbacks=[timer])
+        per_epoch = sum(timer.times[1:]) / args.epochs
+        rows.append({"family": family, "seconds_per_epoch": per_epoch, "samples_per_s": len(x) / per_epoch,
+                     "first_epoch_s": timer.times[0], "params": model.count_params()})
+        print(rows[-1], file=sys.stderr, flush=True)
+    table = pd.DataFrame(rows)
+    if "fcae" in set(table.family):
+        table["cost_vs_fcae"] = table["seconds_per_epoch"] / float(table.loc[table.family == "fcae", "seconds_per_epoch"].iloc[0])
+    table["batch_size"] = args.batch_size
+    table["latent_dim"] = args.latent_dim
+    table["n_samples"] = len(x)
+    OUT.mkdir(exist_ok=True)
+    table.to_csv(OUT / "family_cost.csv", index=False)
+    print(f"{len(x)} samples, batch {args.batch_size}, z = {args.latent_dim}, {os.cpu_count()} cores\n")
+    print(table.to_markdown(index=False, floatfmt=".3g"))
+
+
+if __name__ == "__main__":
+    main()

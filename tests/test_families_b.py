@@ -1,0 +1,153 @@
+"""Sparse, contractive and masked autoencoders: their loss terms against closed forms."""
+import re
+
+import numpy as np
+import pytest
+
+from aelib import losses
+from aelib.models import build_model, get_model_class
+from aelib.models.conae import frobenius_sq_autodiff, frobenius_sq_sigmoid
+from aelib.models.mae import masked_patch_loss, patchify, unpatchify
+from aelib.training import train
+
+RNG = np.random.default_rng(0)
+VECTORS = RNG.random((16, 12)).astype("float32")
+IMAGES = RNG.random((6, 28, 28, 1)).astype("float32")
+
+
+# ----- sae ---------------------------------------------------------------------------
+def test_bernoulli_kl_zero_at_target_and_closed_form_otherwise():
+    assert float(losses.bernoulli_kl(0.05, np.full(7, 0.05, "float32"))) == pytest.approx(0.0, abs=1e-6)
+    # KL(0.05 ‖ 0.5) = 0.05 ln 0.1 + 0.95 ln 1.9; the unit at its target adds nothing.
+    expected = 0.05 * np.log(0.1) + 0.95 * np.log(1.9)
+    assert float(losses.bernoulli_kl(0.05, np.array([0.5, 0.05], "float32"))) == pytest.approx(expected, rel=1e-5)
+    assert float(losses.bernoulli_kl(0.05, np.array([0.01], "float32"))) > 0
+
+
+def test_sae_penalties_use_batch_mean_of_code():
+    model = build_model("sae", input_shape=(12,), latent_dim=3, depth=1, beta=2.0, l1=0.5, seed=0,
+                        output_activation="linear")
+    out = model(VECTORS)
+    z = np.asarray(out["z"])
+    assert z.min() > 0 and z.max() < 1  # sigmoid code
+    rho_hat = z.mean(axis=0)
+    kl = np.sum(0.05 * np.log(0.05 / rho_hat) + 0.95 * np.log(0.95 / (1 - rho_hat)))
+    terms = model.extra_losses(VECTORS, out, False)
+    assert float(terms["sparsity"]) == pytest.approx(2.0 * kl, rel=1e-4)
+    assert float(terms["l1"]) == pytest.approx(0.5 * np.abs(z).sum(axis=1).mean(), rel=1e-5)
+
+
+def test_sae_all_hidden_layers_penalised_and_trains_on_vectors():
+    model = build_model("sae", input_shape=(12,), latent_dim=3, depth=2, sparsity_on="all",
+                        hidden_activation="sigmoid", output_activation="linear", seed=0)
+    assert len(model(VECTORS)["activations"]) == 3
+    history = train(model, VECTORS, epochs=1, batch_size=8, validation_fraction=0.25, verbose=0)
+    assert np.isfinite(history[["sparsity", "l1", "val_sparsity"]].to_numpy()).all()
+    assert (history["l1"] == 0).all()  # off by default, still logged
+
+
+# ----- conae -------------------------------------------------------------------------
+@pytest.mark.parametrize("jacobian", ["auto", "autodiff"])
+def test_conae_linear_encoder_penalty_is_frobenius_norm_of_kernel(jacobian):
+    model = build_model("conae", input_shape=(12,), latent_dim=4, depth=0, jacobian=jacobian, seed=0)
+    kernel = np.asarray(model.code_layer.kernel)
+    assert float(model.jacobian_penalty(VECTORS)) == pytest.approx(float(np.sum(kernel**2)), rel=1e-5)
+
+
+def test_conae_sigmoid_closed_form_matches_batch_jacobian():
+    model = build_model("conae", input_shape=(12,), latent_dim=5, depth=0, code_activation="sigmoid", seed=0)
+    h = model.encoder(VECTORS)
+    closed = np.asarray(frobenius_sq_sigmoid(h, model.code_layer.kernel))
+    exact = np.asarray(frobenius_sq_autodiff(model.encoder, VECTORS))
+    np.testing.assert_allclose(closed, exact, rtol=1e-5)
+    assert model.uses_closed_form
+
+
+def test_conae_deep_encoder_trains_on_vectors():
+    model = build_model("conae", input_shape=(12,), latent_dim=3, depth=2, lam=0.1, output_activation="linear", seed=0)
+    assert not model.uses_closed_form
+    history = train(model, VECTORS, epochs=1, batch_size=8, validation_fraction=0.25, verbose=0)
+    assert (history[["contractive", "val_contractive"]] > 0).all().all()
+
+
+# ----- mae -----------------------------------------------------------------------------
+def test_patchify_round_trip_and_order():
+    patches = np.asarray(patchify(IMAGES, 7))
+    assert patches.shape == (6, 16, 49)
+    np.testing.assert_array_equal(patches[:, 1], IMAGES[:, :7, 7:14, 0].reshape(6, 49))  # row-major patches
+    np.testing.assert_array_equal(np.asarray(unpatchify(patches, 7, (28, 28, 1))), IMAGES)
+
+
+@pytest.mark.parametrize("ratio, visible", [(0.75, 4), (0.5, 8), (0.9, 2), (0.99, 1)])
+def test_mae_mask_keeps_round_share_visible(ratio, visible):
+    model = build_model("mae", latent_dim=2, mask_ratio=ratio, seed=0)
+    keep, mask = (np.asarray(a) for a in model.random_mask(8))
+    assert model.num_visible == visible and keep.shape == (8, visible)
+    np.testing.assert_array_equal(mask.sum(axis=1), 16 - visible)
+    for row_keep, row_mask in zip(keep, mask):
+        assert set(row_keep) == set(np.flatnonzero(row_mask == 0))
+    if ratio == 0.75:
+        assert len({tuple(row) for row in mask}) > 1  # each sample draws its own mask
+        again = build_model("mae", latent_dim=2, mask_ratio=ratio, seed=0)
+        np.testing.assert_array_equal(np.asarray(again.random_mask(8)[1]), mask)  # same seed, same masks
+
+
+def test_masked_loss_ignores_visible_patches():
+    target = IMAGES[:2]
+    prediction = np.clip(target + 0.1, 0, 1)
+    mask = np.zeros((2, 16), "float32")
+    mask[:, [0, 5, 9]] = 1
+    changed = patchify(prediction, 7).numpy()
+    changed[:, 3] = 0.0  # a visible patch
+    changed = unpatchify(changed, 7, (28, 28, 1)).numpy()
+    for norm in (False, True):
+        base = float(masked_patch_loss(target, prediction, mask, patch_size=7, norm_pix_loss=norm))
+        same = float(masked_patch_loss(target, changed, mask, patch_size=7, norm_pix_loss=norm))
+        assert same == pytest.approx(base, rel=1e-6)
+    expected = np.mean((patchify(prediction, 7).numpy() - patchify(target, 7).numpy())[:, [0, 5, 9]] ** 2)
+    assert float(masked_patch_loss(target, prediction, mask, patch_size=7)) == pytest.approx(expected, rel=1e-5)
+
+
+def test_mae_encode_is_unmasked_and_deterministic():
+    model = build_model("mae", latent_dim=3, seed=0)
+    np.testing.assert_array_equal(model.encode(IMAGES), model.encode(IMAGES))
+    first, second = model(IMAGES)["mask"], model(IMAGES)["mask"]
+    assert not np.array_equal(np.asarray(first), np.asarray(second))  # training path draws new masks
+
+
+# ----- options -------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    "family, options",
+    [
+        ("sae", {"rho": 0.1, "beta": 0.5, "l1": 1e-3, "sparsity_on": "all", "hidden_activation": "sigmoid"}),
+        ("conae", {"lam": 0.2, "code_activation": "sigmoid", "hidden_activation": "sigmoid", "jacobian": "autodiff"}),
+        ("mae", {"patch_size": 4, "mask_ratio": 0.5, "embed_dim": 16, "encoder_depth": 1, "num_heads": 2,
+                 "mlp_ratio": 1.5, "decoder_dim": 8, "decoder_depth": 1, "decoder_num_heads": 2,
+                 "norm_pix_loss": True}),
+    ],
+)
+def test_options_round_trip_through_config(family, options):
+    model = build_model(family, latent_dim=2, depth=1, **options)
+    assert model.options() == options
+    assert get_model_class(family).from_config(model.get_config()).options() == options
+
+
+@pytest.mark.parametrize(
+    "family, options, message",
+    [
+        ("sae", {"rho": 1.0}, "Received: rho=1.0"),
+        ("sae", {"beta": -1}, "Received: beta=-1"),
+        ("sae", {"sparsity_on": "all"}, "hidden_activation='sigmoid'"),
+        ("sae", {"sparsity_on": "some"}, "Received: sparsity_on='some'"),
+        ("conae", {"lam": -0.1}, "Received: lam=-0.1"),
+        ("conae", {"jacobian": "fd"}, "Received: jacobian='fd'"),
+        ("mae", {"mask_ratio": 1.2}, "Expected 0 <= mask_ratio < 1. Received: mask_ratio=1.2"),
+        ("mae", {"patch_size": 5}, "patch_size=5. Received: input_shape=(28, 28, 1)"),
+        ("mae", {"embed_dim": 30}, "embed_dim=30, num_heads=4"),
+        ("mae", {"input_shape": (784,)}, "Family 'mae' needs images"),
+    ],
+)
+def test_bad_options_raise(family, options, message):
+    options = {"input_shape": (28, 28, 1), **options}
+    with pytest.raises(ValueError, match=re.escape(message)):
+        build_model(family, latent_dim=2, **options)
