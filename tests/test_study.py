@@ -99,3 +99,28 @@ def test_plan_applies_profile_and_overrides(tmp_path):
     assert units[0]["parameters"]["families"] == ["fcae"]
     assert parser_args  # the same options parse on the command line
     assert cli.main(parser_args + ["--dry-run"]) == 0
+
+
+def test_submitit_executor_runs_units_as_jobs(tmp_path):
+    """The Slurm path, through submitit's local executor (no Slurm needed): one job per (family, step)."""
+    out = tmp_path / "study"
+    code = cli.main(["run", "--executor", "submitit-local", "--steps", "02", "--families", "vanilla,fcae", "--z", "1",
+                     "--out", str(out), *TINY])
+    assert code == 0
+    table = pd.read_csv(out / "tables" / "latent_sweep_runs.csv")
+    # each family ran in its own job, and each job rebuilt the table from the shared store
+    assert set(table["family"]) <= {"vanilla", "fcae"} and len(list((out / "runs" / "train").iterdir())) == 2
+    assert len(list((out / "executed").glob("02_latent_sweep-*.ipynb"))) == 2
+    assert list((out / "slurm_logs").glob("*_log.out"))
+
+
+def test_tables_merge_parts_from_shards_and_jobs(tmp_path):
+    study = Study(tmp_path)
+    study.write_table("t", pd.DataFrame({"family": ["fcae", "fcae"], "latent_dim": [2, 10], "rmse": [0.3, 0.2]}))
+    merged = study.write_table("t", pd.DataFrame({"family": ["vae"], "latent_dim": [2], "rmse": [0.25]}))
+    assert len(merged) == 3 and set(merged["family"]) == {"fcae", "vae"}
+    again = study.write_table("t", pd.DataFrame({"family": ["fcae"], "latent_dim": [2], "rmse": [0.1]}))  # a rerun of fcae
+    on_disk = pd.read_csv(tmp_path / "tables" / "t.csv")
+    assert len(on_disk) == 3 and not on_disk.duplicated(["family", "latent_dim"]).any()
+    assert on_disk.set_index(["family", "latent_dim"]).loc[("fcae", 2), "rmse"] == 0.1
+    pd.testing.assert_frame_equal(again, on_disk)

@@ -102,6 +102,9 @@ _BLOCK_BYTES = 32 * 2**20
 # (about 8 n²/4 bytes at most) fit in _REUSE_BYTES.
 _REUSE_MIN_DIM = 64
 _REUSE_BYTES = 512 * 2**20
+# Spaces with at least this many features get float32 Gram products when no
+# measure needs their distances themselves (neighbour decisions stay exact).
+_F32_MIN_DIM = 16
 # Below this many points the numpy kernel is used (numba's first compilation
 # costs seconds; its cache lives in __pycache__).
 _NUMBA_MIN_N = 1500
@@ -182,16 +185,29 @@ def _check_form(form) -> str:
 
 
 # --------------------------------------------------------------------------
-# One space: centred data, squared norms, exact duplicate groups
+# One space: centred data, squared norms, exact duplicate groups, error bounds
 # --------------------------------------------------------------------------
+
+_U64 = 2.0**-53
+_U32 = 2.0**-24
+
+
+def _gamma(m: int, u: float) -> float:
+    """Higham's γ_m = m u / (1 − m u): relative error bound of m roundings."""
+    return m * u / (1.0 - m * u)
 
 
 class _Space:
-    """Centred float64 data with what the kernels need about duplicates."""
+    """Centred float64 data with what the kernels need about duplicates and errors.
 
-    def __init__(self, a: np.ndarray):
-        self.x = _centre(np.asarray(a, dtype=np.float64))
-        self.n = self.x.shape[0]
+    ``f32=True`` asks for the Gram products in float32 (the kernels then make
+    every decision exact anyway, see :func:`_error_bounds`); it is only granted
+    when the data's magnitudes are safe for float32.
+    """
+
+    def __init__(self, a: np.ndarray, f32: bool = False):
+        self.x, maxabs = _centre(np.asarray(a, dtype=np.float64))
+        self.n, self.d = self.x.shape
         self.sq = np.einsum("ij,ij->i", self.x, self.x)
         gid, rep = _duplicate_groups(self.x)
         empty = np.zeros(0, dtype=np.int64)
@@ -206,37 +222,98 @@ class _Space:
             counts = np.bincount(gid)
             self.gptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
             self.gmem = np.argsort(gid, kind="stable").astype(np.int64)
-
+        self.exact = _exact_grid(self.x, maxabs)
+        # float32 products: values far from float32's limits only (|x| ≤ 2^40, so
+        # that d·max|x|² stays far below float32's overflow threshold)
+        self.f32 = bool(f32) and maxabs <= 2.0**40
+        self.xg = self.x.astype(np.float32) if self.f32 else self.x
+        self.kappa, self.tau, self.rho, self.tau1 = _error_bounds(self.d, self.f32, self.exact, maxabs)
+        self.w = self.kappa * self.sq
         self.reuse = False
 
     def enable_reuse(self, block: int) -> None:
         """Compute each Gram entry once: keep the tiles right of the diagonal for later rows.
 
         Row blocks must then be asked for in order, all of size ``block`` (the last
-        one may be shorter). Peak extra memory ≈ 8 n²/4 bytes.
+        one may be shorter). Peak extra memory ≈ itemsize · n²/4 bytes.
         """
         self.reuse = True
         self._block = block
         self._tiles: dict[tuple[int, int], np.ndarray] = {}
 
     def gram_rows(self, r0: int, r1: int, out: np.ndarray) -> np.ndarray:
-        """Rows r0..r1 of the Gram matrix x xᵀ, written into ``out``."""
+        """Rows r0..r1 of the Gram matrix xg xgᵀ, written into ``out`` (of xg's dtype)."""
         buf = out[: r1 - r0]
+        xg = self.xg
         if not self.reuse:
-            np.dot(self.x[r0:r1], self.x.T, out=buf)
+            np.dot(xg[r0:r1], xg.T, out=buf)
             return buf
         b = self._block
         for c0 in range(0, r0, b):  # left of the diagonal: saved by earlier row blocks
             buf[:, c0 : c0 + b] = self._tiles.pop((c0, r0)).T
-        right = self.x[r0:r1] @ self.x[r0:].T
+        right = xg[r0:r1] @ xg[r0:].T
         buf[:, r0:] = right
         for c0 in range(r1, self.n, b):
             self._tiles[(r0, c0)] = right[:, c0 - r0 : c0 - r0 + b].copy()
         return buf
 
 
-def _centre(a: np.ndarray) -> np.ndarray:
-    """a minus a per-column shift near the mean (distances are translation invariant).
+def _error_bounds(d: int, f32: bool, exact: bool, maxabs: float) -> tuple[float, float, float, float]:
+    """(κ, τ, ρ, τ₁): rigorous bounds on the computed squared distances.
+
+    Let D_ij be the exact squared distance of the centred points. The value the
+    kernels compute from the Gram product, A_ij = max(sq_i + sq_j − 2 g_ij, 0)
+    (sq and g computed, g in float32 when ``f32``), satisfies
+    |A_ij − D_ij| ≤ κ (sq_i + sq_j) + τ: the norms are off by at most γ_d sq, the
+    products by γ_d |x_i||x_j| ≤ γ_d (sq_i + sq_j)/2 in any summation order (plus
+    2u + u² for rounding x to float32), the assembly by 3u (sq_i + sq_j); τ
+    covers float32 underflow. κ is inflated by 1 % and 16 u₆₄ to absorb the
+    roundings of the comparisons themselves. The direct sum
+    R = Σ_k (x_ik − x_jk)² in float64 satisfies |R − D| ≤ ρ R + τ₁ (γ_{d+2} for d
+    nonnegative terms in any order, with slack). ``exact``: the data lie on an
+    integer grid small enough that every float64 sum above is exact, so κ = 0
+    (float64 products) and ρ = τ₁ = 0.
+    """
+    if exact:
+        rho = tau1 = 0.0
+    else:
+        rho = 1.01 * _gamma(d + 3, _U64) + 8.0 * _U64
+        tau1 = 16.0 * (d + 1) * 2.0**-1074
+    if exact and not f32:
+        return 0.0, 0.0, rho, tau1
+    if f32:
+        eta = _gamma(d, _U32) * (1.0 + _U32) ** 2 + 2.0 * _U32 + _U32**2
+        tau = 4.0 * (d + 1) * 2.0**-126 * (maxabs + 1.0) * 1.01
+    else:
+        eta = _gamma(d, _U64)
+        tau = 4.0 * (d + 1) * 2.0**-1022 * (maxabs + 1.0) * 1.01
+    kappa = 1.01 * (_gamma(d, _U64) + eta + 3.0 * _U64 * (1.0 + _U64)) + 16.0 * _U64
+    return kappa, tau, rho, tau1
+
+
+def _exact_grid(x: np.ndarray, maxabs: float) -> bool:
+    """True when float64 arithmetic on x's squared distances is exact.
+
+    That is when x·2^s is integral for a power of two with 4 d max|x·2^s|² ≤ 2^53:
+    every norm, Gram entry, difference and partial sum is then an integer
+    multiple of 2^(−2s) below 2^53 · 2^(−2s), whatever the order of the sums.
+    """
+    n, d = x.shape
+    if maxabs == 0.0:
+        return True
+    lim = math.sqrt(2.0**51 / d)
+    s = math.floor(math.log2(lim / maxabs))
+    if s > 500:  # products near the underflow range: do not claim exactness
+        return False
+    for r0 in (0, 16):  # a few rows first: most data fail at once
+        rows = x[r0 : (16 if r0 == 0 else n)]
+        if not np.array_equal(np.ldexp(np.rint(np.ldexp(rows, s)), -s), rows):  # rows = integers · 2^(−s)
+            return False
+    return True
+
+
+def _centre(a: np.ndarray) -> tuple[np.ndarray, float]:
+    """a minus a per-column shift near the mean (distances are translation invariant), and max|result|.
 
     The shift is the mean rounded to a multiple of the largest power of two not
     above the column's range, so data on a dyadic grid (integers, for one) stay
@@ -244,16 +321,20 @@ def _centre(a: np.ndarray) -> np.ndarray:
     precision in |x|² + |y|² − 2x·y is removed. Constant columns are dropped.
     """
     lo = a.min(axis=0)
-    span = a.max(axis=0) - lo
+    hi = a.max(axis=0)
+    span = hi - lo
     varies = span > 0
     if not varies.all():  # constant columns add exactly 0 to every distance: drop them
         if not varies.any():
-            return np.zeros((a.shape[0], 1))
-        a, lo, span = a[:, varies], lo[varies], span[varies]
+            return np.zeros((a.shape[0], 1)), 0.0
+        a, lo, hi, span = a[:, varies], lo[varies], hi[varies], span[varies]
     q = np.exp2(np.floor(np.log2(span)))
-    x = np.subtract(a, np.round(a.mean(axis=0) / q) * q, order="C")  # a new array
+    shift = np.round(a.mean(axis=0) / q) * q
+    x = np.subtract(a, shift, order="C")  # a new array
     x += 0.0  # turn -0.0 into +0.0 so that equal rows are equal bytes
-    return x
+    # rounding is monotonic, so the extremes of each column stay the extremes
+    maxabs = float(max(np.abs(lo - shift).max(), np.abs(hi - shift).max()))
+    return x, maxabs
 
 
 def _duplicate_groups(x: np.ndarray):
@@ -309,7 +390,12 @@ def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 # --------------------------------------------------------------------------
 # Kernels. Both get one block of rows r0..r0+b of the Gram matrix of each
-# space (modified in place into distances) and fill per-row outputs.
+# space and fill per-row outputs. Neighbour lists and ranks are decided on the
+# EXACT squared distances D of the centred points (ties by index): the
+# computed values A (from the Gram product, float64 or float32) settle every
+# comparison whose error bounds do not overlap; the others are settled by the
+# direct float64 sum R with its bound, then (numba) a double-double sum, then
+# exact arithmetic (Shewchuk's expansions in numba, Python integers in numpy).
 # --------------------------------------------------------------------------
 
 
@@ -326,9 +412,10 @@ class _Out:
 
 
 def _np_sqdist(g: np.ndarray, sp: _Space, r0: int) -> np.ndarray:
-    """Gram rows -> squared distances (in place), duplicates made exact."""
+    """Gram rows -> squared distances (float64), duplicates made exact."""
     b = g.shape[0]
     rows = np.arange(r0, r0 + b)
+    g = g.astype(np.float64, copy=False)
     g *= -2.0
     g += sp.sq[r0 : r0 + b, None]
     g += sp.sq[None, :]
@@ -342,7 +429,7 @@ def _np_sqdist(g: np.ndarray, sp: _Space, r0: int) -> np.ndarray:
 
 
 def _np_topk(d: np.ndarray, k: int) -> np.ndarray:
-    """k smallest of each row by (distance, index), in that order."""
+    """k smallest of each row by (distance, index), in that order (exact distances)."""
     b = d.shape[0]
     part = np.argpartition(d, k - 1, axis=1)[:, :k]
     kth = np.take_along_axis(d, part, axis=1).max(axis=1)
@@ -358,6 +445,94 @@ def _np_topk(d: np.ndarray, k: int) -> np.ndarray:
 def _np_rank(row: np.ndarray, j: int) -> int:
     v = row[j]
     return 1 + int(np.count_nonzero(row[:j] <= v)) + int(np.count_nonzero(row[j + 1 :] < v))
+
+
+def _np_direct(sp: _Space, i: int, cols) -> tuple[np.ndarray, np.ndarray]:
+    """Direct float64 sums R = Σ_k (x_ik − x_ck)² and their error bounds."""
+    diff = sp.x[cols] - sp.x[i]
+    r = np.einsum("ij,ij->i", diff, diff)
+    return r, sp.rho * r + sp.tau1
+
+
+def _np_exact_sign(sp: _Space, i: int, a: int, b: int) -> int:
+    """sign(D_ia − D_ib), exactly (Python integers)."""
+    v = sp.x[[i, a, b]]
+    mant, expo = np.frexp(v)
+    m = (mant * 2.0**53).astype(np.int64)  # exact: v = m · 2^(expo − 53)
+    e = expo.astype(np.int64) - 53
+    nz = m != 0
+    e0 = int(e[nz].min()) if nz.any() else 0
+    ints = [[int(mm) << int(ee - e0) if mm else 0 for mm, ee in zip(mr, er)] for mr, er in zip(m, e)]
+    da = sum((p - q) * (p - q) for p, q in zip(ints[0], ints[1]))
+    db = sum((p - q) * (p - q) for p, q in zip(ints[0], ints[2]))
+    return (da > db) - (da < db)
+
+
+def _np_before(sp: _Space, i: int, a: int, ra: float, ea: float, b: int, rb: float, eb: float) -> bool:
+    """(D_ia, a) < (D_ib, b), exactly."""
+    if sp.dups and sp.gid[a] == sp.gid[b]:
+        return a < b
+    if sp.exact:
+        return ra < rb or (ra == rb and a < b)
+    if ra + ea < rb - eb:
+        return True
+    if rb + eb < ra - ea:
+        return False
+    s = _np_exact_sign(sp, i, a, b)
+    return s < 0 or (s == 0 and a < b)
+
+
+def _np_topk_exact(d: np.ndarray, sp: _Space, r0: int, k: int) -> np.ndarray:
+    """k nearest by (exact distance, index) from approximate rows d (self at +inf)."""
+    if sp.kappa == 0.0:  # the computed values are the exact distances
+        return _np_topk(d, k)
+    import functools
+
+    b = d.shape[0]
+    w = sp.w
+    up = d + w
+    kth = np.partition(up, k - 1, axis=1)[:, k - 1]
+    out = np.empty((b, k), dtype=np.int64)
+    for r in range(b):
+        i = r0 + r
+        wi = sp.kappa * sp.sq[i] + sp.tau
+        lim = kth[r] + 2.0 * wi + 8.0 * _U64 * (kth[r] + wi)
+        cand = np.flatnonzero(d[r] - w <= lim)
+        rr, ee = _np_direct(sp, i, cand)
+        order = np.lexsort((cand, rr))
+        cand, rr, ee = cand[order], rr[order], ee[order]
+        separated = np.all(rr[:-1] + ee[:-1] < rr[1:] - ee[1:])
+        if not separated:
+            info = {int(c): (float(rv), float(ev)) for c, rv, ev in zip(cand, rr, ee)}
+
+            def cmp(a, c, info=info, i=i):
+                if a == c:
+                    return 0
+                return -1 if _np_before(sp, i, a, *info[a], c, *info[c]) else 1
+
+            cand = np.array(sorted(info, key=functools.cmp_to_key(cmp)), dtype=np.int64)
+        out[r] = cand[:k]
+    return out
+
+
+def _np_rank_exact(row: np.ndarray, sp: _Space, i: int, j: int) -> int:
+    """1 + #{c ≠ i : (D_ic, c) < (D_ij, j)} from an approximate row (self at +inf)."""
+    if sp.kappa == 0.0:
+        return _np_rank(row, j)
+    w = sp.w
+    wi = sp.kappa * sp.sq[i] + sp.tau
+    (rj,), (ej,) = _np_direct(sp, i, [j])
+    marg = wi + 8.0 * _U64 * (rj + ej + wi)
+    lo, hi = rj - ej - marg, rj + ej + marg
+    certain = row + w < lo
+    unsure = np.flatnonzero(~certain & (row - w <= hi))
+    unsure = unsure[unsure != j]
+    cnt = int(np.count_nonzero(certain))
+    if unsure.size:
+        rr, ee = _np_direct(sp, i, unsure)
+        cnt += sum(_np_before(sp, i, int(c), float(rc), float(ec), j, float(rj), float(ej))
+                   for c, rc, ec in zip(unsure, rr, ee))
+    return 1 + cnt
 
 
 def _np_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
@@ -393,19 +568,19 @@ def _np_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, wa
     if not want_knn:
         return
     dl[np.arange(b), rows] = np.inf
-    out.knn_l[r0 : r0 + b] = _np_topk(dl, k)
+    out.knn_l[r0 : r0 + b] = _np_topk_exact(dl, sl, r0, k)
     if use_h:
         dh[np.arange(b), rows] = np.inf
-        out.knn_h[r0 : r0 + b] = _np_topk(dh, k)
+        out.knn_h[r0 : r0 + b] = _np_topk_exact(dh, sh, r0, k)
     for r in range(b):
         i = r0 + r
         nl = out.knn_l[i]
         if want_t or want_c:
             sl_, sh_ = set(nl.tolist()), set(out.knn_h[i].tolist())
             if want_t:
-                out.pen_t[i] = sum(_np_rank(dh[r], j) - k for j in sl_ - sh_)
+                out.pen_t[i] = sum(_np_rank_exact(dh[r], sh, i, j) - k for j in sl_ - sh_)
             if want_c:
-                out.pen_c[i] = sum(_np_rank(dl[r], j) - k for j in sh_ - sl_)
+                out.pen_c[i] = sum(_np_rank_exact(dl[r], sl, i, j) - k for j in sh_ - sl_)
         if want_nh:
             same = labels[nl] == labels[i]
             out.hits[i] = int(np.count_nonzero(same))
@@ -414,25 +589,169 @@ def _np_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, wa
 
 if _HAVE_NUMBA:
     _njit = _numba.njit(cache=True, nogil=True)
+    _SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter
 
     @_njit
-    def _nb_sqdist(row, sq, i, dups, nonrep, rep, gptr, gmem, gid):  # pragma: no cover - compiled
+    def _nb_assemble(g, row, sq, i, dups, nonrep, rep, gptr, gmem, gid):  # pragma: no cover - compiled
+        """row = squared distances of point i from its Gram row g (float32 or float64)."""
         n = row.shape[0]
         si = sq[i]
         for c in range(n):
-            row[c] = max(si + sq[c] - 2.0 * row[c], 0.0)
+            row[c] = max(si + sq[c] - 2.0 * np.float64(g[c]), 0.0)
         if dups:
             for t in range(nonrep.shape[0]):
                 c = nonrep[t]
                 row[c] = row[rep[c]]
-            g = gid[i]
-            for t in range(gptr[g], gptr[g + 1]):
+            gg = gid[i]
+            for t in range(gptr[gg], gptr[gg + 1]):
                 row[gmem[t]] = 0.0
         else:
             row[i] = 0.0
 
     @_njit
+    def _nb_direct(x, i, c):  # pragma: no cover - compiled
+        """Σ_k (x_ik − x_ck)² in float64 (four partial sums, a fixed order)."""
+        d = x.shape[1]
+        s0 = 0.0
+        s1 = 0.0
+        s2 = 0.0
+        s3 = 0.0
+        q = 0
+        while q + 4 <= d:
+            t0 = x[i, q] - x[c, q]
+            t1 = x[i, q + 1] - x[c, q + 1]
+            t2 = x[i, q + 2] - x[c, q + 2]
+            t3 = x[i, q + 3] - x[c, q + 3]
+            s0 += t0 * t0
+            s1 += t1 * t1
+            s2 += t2 * t2
+            s3 += t3 * t3
+            q += 4
+        while q < d:
+            t0 = x[i, q] - x[c, q]
+            s0 += t0 * t0
+            q += 1
+        return (s0 + s1) + (s2 + s3)
+
+    @_njit
+    def _nb_two_sum(a, b):  # pragma: no cover - compiled
+        s = a + b
+        bb = s - a
+        return s, (a - (s - bb)) + (b - bb)
+
+    @_njit
+    def _nb_two_prod(a, b):  # pragma: no cover - compiled
+        p = a * b
+        t = _SPLIT * a
+        ah = t - (t - a)
+        al = a - ah
+        t = _SPLIT * b
+        bh = t - (t - b)
+        bl = b - bh
+        return p, ((ah * bh - p) + ah * bl + al * bh) + al * bl
+
+    @_njit
+    def _nb_dd(x, i, c):  # pragma: no cover - compiled
+        """D_ic as hi + lo (double-double) and a bound on |hi + lo − D_ic|.
+
+        (x_ik − x_ck) = s + e exactly, s² = p + pe exactly; Σp is carried exactly
+        as hi + Σt, the small terms t + pe + 2se + e² are summed in float64.
+        """
+        d = x.shape[1]
+        hi = 0.0
+        lo = 0.0
+        mag = 0.0
+        for q in range(d):
+            s, e = _nb_two_sum(x[i, q], -x[c, q])
+            p, pe = _nb_two_prod(s, s)
+            hi, t = _nb_two_sum(hi, p)
+            se = 2.0 * s * e
+            ee = e * e
+            lo += ((t + pe) + se) + ee
+            mag += ((abs(t) + abs(pe)) + abs(se)) + ee
+        g = (d + 6) * 2.0**-53
+        bound = 1.01 * g / (1.0 - g) * mag + 64.0 * (d + 1) * 2.0**-1074
+        return hi, lo, bound
+
+    @_njit
+    def _nb_cmp_dd(x, i, a, b):  # pragma: no cover - compiled
+        """sign(D_ia − D_ib) from double-double sums, or 2 when they cannot tell."""
+        ha, la, ba = _nb_dd(x, i, a)
+        hb, lb, bb = _nb_dd(x, i, b)
+        h, t = _nb_two_sum(ha, -hb)
+        r = t + (la - lb)
+        q = h + r
+        margin = ba + bb + 4.0 * 2.0**-53 * (abs(t) + abs(la) + abs(lb) + abs(q)) + 2.0**-1070
+        if q > margin:
+            return 1
+        if q < -margin:
+            return -1
+        return 2
+
+    @_njit
+    def _nb_grow(parts, m, v):  # pragma: no cover - compiled
+        """Add v to the nonoverlapping expansion parts[:m] (Shewchuk; Python's fsum)."""
+        j = 0
+        for t in range(m):
+            y = parts[t]
+            if abs(v) < abs(y):
+                v, y = y, v
+            hi = v + y
+            lo = y - (hi - v)
+            if lo != 0.0:
+                parts[j] = lo
+                j += 1
+            v = hi
+        parts[j] = v
+        return j + 1
+
+    @_njit
+    def _nb_cmp_exact(x, i, a, b):  # pragma: no cover - compiled
+        """sign(D_ia − D_ib) exactly: every term of Σ (s + e)² split into exact floats."""
+        d = x.shape[1]
+        parts = np.empty(12 * d + 2)
+        m = 0
+        for q in range(d):
+            for side in range(2):
+                c = a if side == 0 else b
+                sg = 1.0 if side == 0 else -1.0
+                s, e = _nb_two_sum(x[i, q], -x[c, q])
+                p1, p2 = _nb_two_prod(s, s)
+                p3, p4 = _nb_two_prod(2.0 * s, e)
+                p5, p6 = _nb_two_prod(e, e)
+                for v in (p1, p2, p3, p4, p5, p6):
+                    if v != 0.0:
+                        m = _nb_grow(parts, m, sg * v)
+        for t in range(m - 1, -1, -1):  # the largest nonzero part has the sign of the sum
+            if parts[t] > 0.0:
+                return 1
+            if parts[t] < 0.0:
+                return -1
+        return 0
+
+    @_njit
+    def _nb_before(x, i, a, ra, ea, b, rb, eb, exact, dups, gid):  # pragma: no cover - compiled
+        """(D_ia, a) < (D_ib, b) exactly, given the direct sums ra, rb and their bounds."""
+        if dups and gid[a] == gid[b]:
+            return a < b
+        if exact:
+            if ra != rb:
+                return ra < rb
+            return a < b
+        if ra + ea < rb - eb:
+            return True
+        if rb + eb < ra - ea:
+            return False
+        s = _nb_cmp_dd(x, i, a, b)
+        if s == 2:
+            s = _nb_cmp_exact(x, i, a, b)
+        if s != 0:
+            return s < 0
+        return a < b
+
+    @_njit
     def _nb_topk(row, k, out):  # pragma: no cover - compiled
+        """k smallest of an exact row by (value, index)."""
         td = np.full(k, np.inf)
         kd = np.inf
         for c in range(row.shape[0]):
@@ -448,7 +767,63 @@ if _HAVE_NUMBA:
                 kd = td[k - 1]
 
     @_njit
-    def _nb_rank(row, j):  # pragma: no cover - compiled
+    def _nb_knn(row, sp, i, k, out, cand, tv, cr, ce):  # pragma: no cover - compiled
+        """k nearest of point i by (exact distance, index), in that order.
+
+        A scan keeps the k smallest upper bounds A + w and every point whose lower
+        bound A − w could still be below the k-th of them; those candidates are
+        ordered by the exact comparison.
+        """
+        sq, w, kappa, tau, rho, tau1, exact, x, dups, gid = sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9]
+        if kappa == 0.0:
+            _nb_topk(row, k, out)
+            return
+        n = row.shape[0]
+        wi2 = 2.0 * (kappa * sq[i] + tau)
+        eps = 8.0 * 2.0**-53
+        for p in range(k):
+            tv[p] = np.inf
+        kd = np.inf
+        lim = np.inf
+        m = 0
+        for c in range(n):
+            a = row[c]
+            wc = w[c]
+            up = a + wc
+            if up < kd:
+                p = k - 1
+                while p > 0 and tv[p - 1] > up:
+                    tv[p] = tv[p - 1]
+                    p -= 1
+                tv[p] = up
+                kd = tv[k - 1]
+                lim = kd + wi2 + eps * (kd + wi2)
+            if a - wc <= lim:
+                cand[m] = c
+                m += 1
+        cnt = 0
+        for t in range(m):
+            c = cand[t]
+            if not (row[c] - w[c] <= lim):
+                continue
+            r = _nb_direct(x, i, c)
+            e = rho * r + tau1
+            if cnt == k and not _nb_before(x, i, c, r, e, out[k - 1], cr[k - 1], ce[k - 1], exact, dups, gid):
+                continue
+            p = cnt if cnt < k else k - 1
+            while p > 0 and _nb_before(x, i, c, r, e, out[p - 1], cr[p - 1], ce[p - 1], exact, dups, gid):
+                out[p] = out[p - 1]
+                cr[p] = cr[p - 1]
+                ce[p] = ce[p - 1]
+                p -= 1
+            out[p] = c
+            cr[p] = r
+            ce[p] = e
+            if cnt < k:
+                cnt += 1
+
+    @_njit
+    def _nb_rank_exact_row(row, j):  # pragma: no cover - compiled
         # 1 + #{c : d_c < d_j or (d_c = d_j and c < j)}; one branch-free loop
         # with a 32-bit counter, which LLVM vectorises
         v = row[j]
@@ -459,7 +834,45 @@ if _HAVE_NUMBA:
         return np.int64(cnt) + 1
 
     @_njit
-    def _nb_penalty(row, mine, other, k):  # pragma: no cover - compiled
+    def _nb_rank(row, sp, i, j):  # pragma: no cover - compiled
+        """1 + #{c ≠ i : (D_ic, c) < (D_ij, j)} (self at +inf in row)."""
+        sq, w, kappa, tau, rho, tau1, exact, x, dups, gid = sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9]
+        if kappa == 0.0:
+            return _nb_rank_exact_row(row, j)
+        n = row.shape[0]
+        rj = _nb_direct(x, i, j)
+        ej = rho * rj + tau1
+        wi = kappa * sq[i] + tau
+        marg = wi + 8.0 * 2.0**-53 * (rj + ej + wi)
+        lo = rj - ej - marg
+        hi = rj + ej + marg
+        nlo = np.int32(0)
+        nhi = np.int32(0)
+        for c in range(n):  # branch-free, vectorised: certainly closer / possibly closer
+            a = row[c]
+            wc = w[c]
+            nlo += np.int32(a + wc < lo)
+            nhi += np.int32(a - wc <= hi)
+        j_lo = row[j] + w[j] < lo
+        j_hi = row[j] - w[j] <= hi
+        if (not j_lo) and j_hi and nhi - nlo == 1:  # only j itself is uncertain
+            return np.int64(nlo) + 1
+        cnt = 0
+        for c in range(n):
+            if c == j:
+                continue
+            a = row[c]
+            wc = w[c]
+            if a + wc < lo:
+                cnt += 1
+            elif a - wc <= hi:
+                r = _nb_direct(x, i, c)
+                if _nb_before(x, i, c, r, rho * r + tau1, j, rj, ej, exact, dups, gid):
+                    cnt += 1
+        return cnt + 1
+
+    @_njit
+    def _nb_penalty(row, sp, i, mine, other, k):  # pragma: no cover - compiled
         pen = 0
         for m in range(k):
             j = mine[m]
@@ -469,63 +882,86 @@ if _HAVE_NUMBA:
                     shared = True
                     break
             if not shared:
-                pen += _nb_rank(row, j) - k
+                pen += _nb_rank(row, sp, i, j) - k
         return pen
 
     @_njit
-    def _nb_block_kernel(r0, rlo, rhi, dh, sqh, dups_h, nonrep_h, rep_h, gptr_h, gmem_h, gid_h,
-                         dl, sql, dups_l, nonrep_l, rep_l, gptr_l, gmem_l, gid_l,
+    def _nb_stress_row(rowh, rowl, i, oh, ql):  # pragma: no cover - compiled
+        """Σo², Σq², Σoq, Σ(o−q)², Σ(o−q)q over c > i, o = √rowh, q = √rowl."""
+        n = rowh.shape[0]
+        for c in range(i + 1, n):  # vectorised square roots (exact, IEEE)
+            oh[c] = math.sqrt(rowh[c])
+            ql[c] = math.sqrt(rowl[c])
+        # eight independent partial sums per quantity: no reassociation needed
+        acc = np.zeros((5, 8))
+        c = i + 1
+        while c + 8 <= n:
+            for L in range(8):
+                o = oh[c + L]
+                q = ql[c + L]
+                e = o - q
+                acc[0, L] += o * o
+                acc[1, L] += q * q
+                acc[2, L] += o * q
+                acc[3, L] += e * e
+                acc[4, L] += e * q
+            c += 8
+        while c < n:
+            o = oh[c]
+            q = ql[c]
+            e = o - q
+            acc[0, 0] += o * o
+            acc[1, 0] += q * q
+            acc[2, 0] += o * q
+            acc[3, 0] += e * e
+            acc[4, 0] += e * q
+            c += 1
+        return acc.sum(axis=1)
+
+    @_njit
+    def _nb_block_kernel(r0, rlo, rhi, gh, sph, dh_sp, gl, spl, dl_sp,
                          k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
                          sp_mode, sp_ptr, sp_cols, sp_h, sp_l,
                          knn_h, knn_l, pen_t, pen_c, hits, hits_self, stress):  # pragma: no cover
-        n = dl.shape[1]
+        n = gl.shape[1]
+        rowl = np.empty(n)
+        rowh = np.empty(n)
+        oh = np.empty(n)
+        ql = np.empty(n)
+        cand = np.empty(n, dtype=np.int64)
+        kk = max(k, 1)
+        tv = np.empty(kk)
+        cr = np.empty(kk)
+        ce = np.empty(kk)
         for r in range(rlo, rhi):
             i = r0 + r
-            rowl = dl[r]
-            _nb_sqdist(rowl, sql, i, dups_l, nonrep_l, rep_l, gptr_l, gmem_l, gid_l)
-            rowh = dh[r]
+            _nb_assemble(gl[r], rowl, spl[0], i, dl_sp[0], dl_sp[1], dl_sp[2], dl_sp[3], dl_sp[4], spl[9])
             if use_h:
-                _nb_sqdist(rowh, sqh, i, dups_h, nonrep_h, rep_h, gptr_h, gmem_h, gid_h)
-            if want_stress or sp_mode == 1:
-                s_oo = 0.0
-                s_qq = 0.0
-                s_oq = 0.0
-                s_ee = 0.0
-                s_eq = 0.0
+                _nb_assemble(gh[r], rowh, sph[0], i, dh_sp[0], dh_sp[1], dh_sp[2], dh_sp[3], dh_sp[4], sph[9])
+            if want_stress:
+                s5 = _nb_stress_row(rowh, rowl, i, oh, ql)
+                for t in range(5):
+                    stress[i, t] = s5[t]
+            if sp_mode == 1:
                 off = i * n - (i * (i + 1)) // 2 - i - 1
                 for c in range(i + 1, n):
-                    o = math.sqrt(rowh[c])
-                    q = math.sqrt(rowl[c])
-                    if sp_mode == 1:
-                        sp_h[off + c] = o
-                        sp_l[off + c] = q
-                    e = o - q
-                    s_oo += o * o
-                    s_qq += q * q
-                    s_oq += o * q
-                    s_ee += e * e
-                    s_eq += e * q
-                if want_stress:
-                    stress[i, 0] = s_oo
-                    stress[i, 1] = s_qq
-                    stress[i, 2] = s_oq
-                    stress[i, 3] = s_ee
-                    stress[i, 4] = s_eq
-            if sp_mode == 2:
+                    sp_h[off + c] = math.sqrt(rowh[c])
+                    sp_l[off + c] = math.sqrt(rowl[c])
+            elif sp_mode == 2:
                 for p in range(sp_ptr[i], sp_ptr[i + 1]):
                     c = sp_cols[p]
                     sp_h[p] = math.sqrt(rowh[c])
                     sp_l[p] = math.sqrt(rowl[c])
             if want_knn:
                 rowl[i] = np.inf
-                _nb_topk(rowl, k, knn_l[i])
+                _nb_knn(rowl, spl, i, k, knn_l[i], cand, tv, cr, ce)
                 if use_h:
                     rowh[i] = np.inf
-                    _nb_topk(rowh, k, knn_h[i])
+                    _nb_knn(rowh, sph, i, k, knn_h[i], cand, tv, cr, ce)
                 if want_t:
-                    pen_t[i] = _nb_penalty(rowh, knn_l[i], knn_h[i], k)
+                    pen_t[i] = _nb_penalty(rowh, sph, i, knn_l[i], knn_h[i], k)
                 if want_c:
-                    pen_c[i] = _nb_penalty(rowl, knn_h[i], knn_l[i], k)
+                    pen_c[i] = _nb_penalty(rowl, spl, i, knn_h[i], knn_l[i], k)
                 if want_nh:
                     y = labels[i]
                     h = 0
@@ -539,14 +975,23 @@ if _HAVE_NUMBA:
                     hits_self[i] = hs
 
 
+def _nb_space(sp: _Space) -> tuple:
+    """What the numba kernels need of a space, as two tuples (bounds, duplicates)."""
+    bounds = (sp.sq, sp.w, float(sp.kappa), float(sp.tau), float(sp.rho), float(sp.tau1), bool(sp.exact),
+              sp.x, bool(sp.dups), sp.gid)
+    dup = (bool(sp.dups), sp.nonrep, sp.rep, sp.gptr, sp.gmem)
+    return bounds, dup
+
+
 def _nb_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
               sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
     if sh is None:  # the original space is not needed: pass the projection's buffers unused
-        sh, gh = sl, np.zeros((gl.shape[0], 1))
+        sh, gh = sl, gl
     b = gl.shape[0]
+    bh, dh = _nb_space(sh)
+    bl, dl = _nb_space(sl)
     args = (
-        gh, sh.sq, sh.dups, sh.nonrep, sh.rep, sh.gptr, sh.gmem, sh.gid,
-        gl, sl.sq, sl.dups, sl.nonrep, sl.rep, sl.gptr, sl.gmem, sl.gid,
+        gh, bh, dh, gl, bl, dl,
         k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
         sp_mode, sp_ptr, sp_cols, sp_h, sp_l,
         out.knn_h, out.knn_l, out.pen_t, out.pen_c, out.hits, out.hits_self, out.stress,
@@ -672,10 +1117,14 @@ def _sample_pairs(n: int, m: int, seed) -> tuple[np.ndarray, np.ndarray]:
 # --------------------------------------------------------------------------
 
 
-def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None, backend="auto"):
+def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None, backend="auto",
+              precision="auto"):
     """One blocked pass computing what ``want`` (a set of MEASURES) asks for.
 
     ``spearman_pairs``: None for all pairs, else the size of the sample.
+    ``precision``: ``"auto"`` computes the Gram products of a space in float32
+    when only neighbour decisions need it (numba backend, at least
+    ``_F32_MIN_DIM`` features; the decisions stay exact), ``"float64"`` never.
     """
     n = xl.shape[0]
     want_t = "trustworthiness" in want
@@ -686,8 +1135,13 @@ def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None,
     use_h = want_t or want_c or want_stress or want_sp
     want_knn = want_t or want_c or want_nh
 
-    sl = _Space(xl)
-    sh = _Space(xh) if use_h else None
+    if precision not in ("auto", "float64"):
+        raise ValueError(f"Expected precision in ('auto', 'float64'). Received: {precision!r}")
+    kernel = _nb_block if _pick_backend(backend, n) == "numba" else _np_block
+    # float32 products only where no measure needs the distances themselves
+    f32 = precision == "auto" and kernel is _nb_block and not (want_stress or want_sp)
+    sl = _Space(xl, f32=f32 and xl.shape[1] >= _F32_MIN_DIM)
+    sh = _Space(xh, f32=f32 and xh.shape[1] >= _F32_MIN_DIM) if use_h else None
     out = _Out(n, max(int(k), 1))
     lab = labels if labels is not None else np.zeros(n, dtype=np.int64)
 
@@ -707,12 +1161,11 @@ def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None,
     if block_rows is None:
         block_rows = max(8, _BLOCK_BYTES // (8 * n))
     b = int(min(n, max(1, block_rows)))
-    kernel = _nb_block if _pick_backend(backend, n) == "numba" else _np_block
     for sp in (sl, sh):
         if sp is not None and _should_reuse(sp, b):
             sp.enable_reuse(b)
-    buf_l = np.empty((b, n))
-    buf_h = np.empty((b, n)) if use_h else None
+    buf_l = np.empty((b, n), dtype=sl.xg.dtype)
+    buf_h = np.empty((b, n), dtype=sh.xg.dtype) if use_h else None
     for r0 in range(0, n, b):
         r1 = min(n, r0 + b)
         gl = sl.gram_rows(r0, r1, buf_l)
@@ -745,7 +1198,8 @@ def _should_reuse(sp: _Space, block: int) -> bool:
     """Reuse Gram tiles (half the products) when the features make products dear
     and the saved tiles fit in ``_REUSE_BYTES``."""
     n, d = sp.x.shape
-    return block < n and d >= _REUSE_MIN_DIM and 8.0 * (n * n / 4.0 + block * n) <= _REUSE_BYTES
+    size = sp.xg.dtype.itemsize
+    return block < n and d >= _REUSE_MIN_DIM and size * (n * n / 4.0 + block * n) <= _REUSE_BYTES
 
 
 def _stress_forms(s: np.ndarray) -> dict:

@@ -131,7 +131,7 @@ def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
     for i, unit in enumerate(units):
         done = time.perf_counter() - start
         eta = f", ETA {_fmt(done / i * (len(units) - i))} (rough: steps differ in cost)" if i else ""
-        fams = unit["parameters"].get("families")
+        fams = unit["parameters"].get("arch_families") or unit["parameters"].get("families")
         print(f"\n=== step {i + 1}/{len(units)}: {unit['step']} — families {','.join(fams)}{eta} ===", flush=True)
         record = execute_unit(unit, tag=tag)
         print(f"=== {unit['step']}: {record['status']} in {_fmt(record['seconds'])}"
@@ -192,7 +192,7 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--seeds", help="comma-separated seeds, replacing the profile's")
     run.add_argument("--out", help="results folder (default results/<profile>); e.g. a Google Drive folder")
     run.add_argument("--shard", help="i/n: run only shard i of n (families split round-robin)")
-    run.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],
+    run.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],  # submitit-local: jobs as local processes
                      help="where the step units run (default: here, one after another)")
     run.add_argument("--partition", help="Slurm partition")
     run.add_argument("--gpus", type=int, default=1, help="GPUs per Slurm job")

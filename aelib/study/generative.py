@@ -151,7 +151,7 @@ def generative_step(study: Study, *, families: Sequence[str], z_values: Sequence
     if n_samples < 2:
         raise ValueError(f"Expected n_samples >= 2 (Fréchet distance needs a covariance). Received: n_samples={n_samples}")
 
-    clf_result = study.run_all("07 classifier", [(f"classifier ({classifier_epochs} epochs)",
+    clf_result = study.run_all("06 classifier", [(f"classifier ({classifier_epochs} epochs)",
                                                   lambda: ensure_classifier(study, epochs=classifier_epochs))])[0]
     clf_ok = clf_result.status != "failed"
     clf_info = clf_result.metrics or {}
@@ -231,7 +231,7 @@ def generative_step(study: Study, *, families: Sequence[str], z_values: Sequence
                     cfg = base_config(family, z, seed, "prior")
                     items.append((f"prior samples {family} z={z} seed={seed}",
                                   lambda f=family, z=z, s=seed, c=cfg: study.store.run("generative", c, prior(f, z, s))))
-    results = study.run_all("07 generative capacity", items)
+    results = study.run_all("06 generative capacity", items)
     models.model = None
 
     rows = []

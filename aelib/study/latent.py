@@ -96,7 +96,7 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
     table = pd.DataFrame(rows)
     keys = ["family", "latent_dim", "seed"]
     table = table[keys + sorted(c for c in table.columns if c not in keys)] if not table.empty else table
-    study.write_table("latent_quality", table)
+    table = study.write_table("latent_quality", table)
     if table.empty:
         return table
     _plot_measures(study, table)

@@ -162,7 +162,7 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
                 what = f"ood {family} z={z} seed={seed} on {dataset} ({role})"
                 items.append((what, lambda f=family, z=z, d=dataset, r=role:
                               study.store.run("ood", config(f, z, d, r), evaluate(f, z, d, r))))
-    results = study.run_all("06 complementary data", items)
+    results = study.run_all("05 complementary data", items)
     models.model = None
 
     rows = [{**{k: v for k, v in r.config.items() if k not in ("train", "subset_seed", "n_images")},

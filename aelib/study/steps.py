@@ -33,11 +33,11 @@ def architecture_search(study: Study, *, families: Sequence[str] = ("fcae",), de
         raise ValueError(f"Expected depths >= 1. Received: depths={list(depths)!r}")
     results = study.train_grid("01 architecture", families, z_values, seeds, depths=[int(d) for d in depths])
     runs = _train_table(study, results)
-    study.write_table("architecture_runs", runs)
+    runs = study.write_table("architecture_runs", runs)
     if runs.empty:
         return pd.DataFrame(columns=["family", "best_depth", "mean_rmse"])
     cells = aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean"])
-    study.write_table("architecture", cells)
+    cells = study.write_table("architecture", cells)
     best_rows = []
     for family, part in cells.groupby("family"):
         by_depth = part.groupby("depth")["rmse_mean"].mean()
@@ -58,7 +58,7 @@ def latent_sweep(study: Study, *, families: Sequence[str], z_values: Sequence[in
     families = check_families(families)
     results = study.train_grid("02 latent sweep", families, z_values, seeds)
     runs = _train_table(study, results)
-    study.write_table("latent_sweep_runs", runs)
+    runs = study.write_table("latent_sweep_runs", runs)
     if runs.empty:
         return runs
     by_z = aggregate_seeds(runs, ["family", "latent_dim"], ["rmse_mean", "mean_image_rmse", "train_seconds"])
@@ -69,7 +69,7 @@ def latent_sweep(study: Study, *, families: Sequence[str], z_values: Sequence[in
         by_z["interval"] = "95% over test samples (one seed)"
     else:
         by_z["interval"] = "95% t-interval over seeds"
-    study.write_table("rmse_by_z", by_z)
+    by_z = study.write_table("rmse_by_z", by_z)
     fig = plots.curve_by_family(by_z, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
                                 xlabel="latent size z (log)", ylabel="test RMSE",
                                 title=f"Reconstruction error against z ({study.dataset}, {runs['data_source'].iloc[0]})")

@@ -15,7 +15,11 @@ from scipy import stats
 from aelib.models import list_models, model_options
 from aelib.study.progress import Progress
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
-from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json
+from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json, config_hash
+
+
+# Columns that identify a row of a step's table (the others are measurements).
+TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level")
 
 
 class StudyFailures(RuntimeError):
@@ -145,10 +149,34 @@ class Study:
     def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
         return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))
 
-    def write_table(self, name: str, frame: pd.DataFrame) -> Path:
-        path = self.tables / f"{name}.csv"
-        atomic_write_csv(path, frame)
-        return path
+    def write_table(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write ``tables/<name>.csv`` merged with what other invocations wrote.
+
+        Each invocation (a shard, a Slurm job, a rerun of some families) writes
+        its rows as a part, keyed by the rows it covers; the table is the
+        union of all parts, the newest part winning for the same key. Returns
+        the merged table.
+        """
+        if frame.empty or "family" not in frame:
+            atomic_write_csv(self.tables / f"{name}.csv", frame)
+            return frame
+        parts = self.tables / "parts"
+        keys = [c for c in TABLE_KEYS if c in frame]
+        covered = sorted(map(str, frame[keys].astype(str).agg("|".join, axis=1)))  # same rows → same part file
+        atomic_write_csv(parts / f"{name}--{config_hash({'rows': covered})}.csv", frame)
+        pieces = []
+        for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
+            try:
+                pieces.append(pd.read_csv(path))
+            except (pd.errors.EmptyDataError, pd.errors.ParserError):
+                continue  # a damaged part is ignored; its runs are still in the store
+        merged = pd.concat(pieces, ignore_index=True)
+        keys = [c for c in TABLE_KEYS if c in merged]
+        merged = merged.drop_duplicates(keys, keep="last")
+        order = [c for c in frame.columns if c in merged] + [c for c in merged.columns if c not in frame.columns]
+        merged = merged[order].sort_values(keys, kind="stable").reset_index(drop=True)
+        atomic_write_csv(self.tables / f"{name}.csv", merged)
+        return merged
 
     def failures(self) -> list[RunResult]:
         return [r for r in self.results if r.status == "failed"]
