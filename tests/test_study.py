@@ -124,3 +124,9 @@ def test_tables_merge_parts_from_shards_and_jobs(tmp_path):
     assert len(on_disk) == 3 and not on_disk.duplicated(["family", "latent_dim"]).any()
     assert on_disk.set_index(["family", "latent_dim"]).loc[("fcae", 2), "rmse"] == 0.1
     pd.testing.assert_frame_equal(again, on_disk)
+
+
+def test_table_keys_may_be_missing(tmp_path):
+    study = Study(tmp_path)
+    frame = pd.DataFrame({"family": ["vae", "vae"], "latent_dim": [2, 2], "level": [0.1, float("nan")], "x": [1, 2]})
+    assert len(study.write_table("g", frame)) == 2

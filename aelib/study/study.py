@@ -162,7 +162,7 @@ class Study:
             return frame
         parts = self.tables / "parts"
         keys = [c for c in TABLE_KEYS if c in frame]
-        covered = sorted(map(str, frame[keys].astype(str).agg("|".join, axis=1)))  # same rows → same part file
+        covered = sorted("|".join(map(str, row)) for row in frame[keys].itertuples(index=False))  # same rows → same part file
         atomic_write_csv(parts / f"{name}--{config_hash({'rows': covered})}.csv", frame)
         pieces = []
         for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
