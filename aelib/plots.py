@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Sequence
 
 import matplotlib
+import matplotlib.ticker
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
@@ -50,7 +51,10 @@ def curve_by_family(frame: pd.DataFrame, *, x: str, y: str, low: str | None = No
         fig = ax.figure
     styles = [None] if style is None else list(dict.fromkeys(frame[style]))
     dashes = ["-", "--", ":", "-."]
-    for key, part in frame.groupby(hue, sort=False):
+    groups = dict(list(frame.groupby(hue, sort=False)))
+    rank = {f: i for i, f in enumerate(FAMILY_ORDER)}
+    for key in sorted(groups, key=lambda k: (rank.get(str(k), len(rank)), str(k))):
+        part = groups[key]
         for i, s in enumerate(styles):
             sub = part if s is None else part[part[style] == s]
             if sub.empty:
@@ -63,6 +67,11 @@ def curve_by_family(frame: pd.DataFrame, *, x: str, y: str, low: str | None = No
                 ax.fill_between(sub[x], sub[low], sub[high], alpha=0.15, color=line.get_color())
     if logx:
         ax.set_xscale("log")
+        ticks = sorted(set(frame[x].dropna()))
+        if len(ticks) <= 12:
+            ax.set_xticks(ticks)
+        ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax.set_xlabel(xlabel or x)
     ax.set_ylabel(ylabel or y)
     if title:

@@ -173,8 +173,15 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         table.columns = [f"z={c}" for c in table.columns]
         table = table.reset_index()
         write_table(table, out / "rmse_by_z", caption="Test RMSE by family and latent size (mean ± half 95\\% interval)")
-        sections.append("## Reconstruction (test RMSE by z)\n\n" + by_z.attrs.get("note", "") + markdown(table)
-                        + "\n![RMSE against z](../figures/rmse_vs_z.png)\n")
+        curves = pd.concat([by_z[["family", "latent_dim", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]],
+                            pca[pca["role"] == "in-distribution"][["family", "latent_dim", "rmse_mean"]] if not pca.empty else None],
+                           ignore_index=True)
+        fig = plots.curve_by_family(curves, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
+                                    xlabel="latent size z (log)", ylabel="test RMSE",
+                                    title=f"Test RMSE against z, with the PCA baseline ({study.dataset})")
+        plots.save_figure(fig, study.figures / "summary_rmse_vs_z")
+        sections.append("## Reconstruction (test RMSE by z)\n\nMean ± half the 95 % interval (" + str(by_z["interval"].iloc[0] if "interval" in by_z else "")
+                        + ").\n\n" + markdown(table) + "\n![RMSE against z](../figures/summary_rmse_vs_z.png)\n")
         criteria["rmse"] = by_z.groupby("family")["rmse_mean"].mean()
         better["rmse"] = False
         # power-law fits

@@ -139,7 +139,7 @@ def _plot_umaps(study: Study, results: list[RunResult], umap_z: Sequence[int]) -
         labels = np.load(r.path / "labels.npy")
         ax = axes[i, j]
         ax.axis("on")
-        ax.scatter(emb[:, 0], emb[:, 1], c=labels, cmap="tab10", s=3, alpha=0.8, linewidths=0)
+        ax.scatter(emb[:, 0], emb[:, 1], c=labels, cmap="tab10", s=3, alpha=0.8, linewidths=0, rasterized=True)
         ax.set_xticks([])
         ax.set_yticks([])
         how = "codes" if r.config["latent_dim"] <= 2 else "UMAP of codes"
