@@ -24,13 +24,14 @@ PROFILES: dict[str, dict] = {
     "quick": {
         "common": {"epochs": 15, "batch_size": 64, "patience": 3, "seeds": [0], "n_train": None, "n_test": None},
         "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"], "epochs": 10},
-        "02_latent_sweep": {"z_values": [2, 10, 40]},
+        # five z values, so that the power-law model of RMSE(z) can be checked on z left out of its fit
+        "02_latent_sweep": {"z_values": [2, 5, 10, 20, 40]},
         "03_reconstruction": {"z_values": [2, 10, 40]},
-        "04_latent_space": {"z_values": [2, 10, 40], "umap_z": [2, 40], "n_points": 1000},
-        "05_ood_reconstruction": {"z_values": [2, 10, 40], "n_ood": 1000},
+        "04_latent_space": {"z_values": [2, 5, 10, 20, 40], "umap_z": [2, 40], "n_points": 1000},
+        "05_ood_reconstruction": {"z_values": [2, 5, 10, 20, 40], "n_ood": 1000},
         "06_generative": {"z_values": [2, 40], "levels": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], "n_samples": 500},
         "07_augmentation": {"aug_seeds": [0, 1, 2]},
-        "08_summary": {"z_values": [2, 10, 40], "chosen_z": [2, 40]},
+        "08_summary": {"z_values": [2, 5, 10, 20, 40], "chosen_z": [2, 40]},
     },
     "thesis": {
         "common": {"epochs": 100, "batch_size": 128, "patience": 10, "seeds": [0, 1, 2], "n_train": None, "n_test": None},
