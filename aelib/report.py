@@ -307,8 +307,9 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
     for path in sorted(prov_dir.glob("*.json")) if prov_dir.is_dir() else []:
         info = json.loads(path.read_text())
         if "runs" in info:
-            ran.append(f"| {info['step']} | {info['when']} | {info['runs'].get('complete', 0)} | "
-                       f"{info['runs'].get('skipped', 0)} | {info['runs'].get('failed', 0)} |")
+            counts = [info["runs"].get(k, 0) for k in ("complete", "skipped", "failed")]
+            cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
+            ran.append(f"| {info['step']} | {info['when']} | {cells} |")
         for split, src in (info.get("data_sources") or {}).items():
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
