@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from typing import Any
 
 import keras
@@ -142,3 +143,16 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
             f"(latent_dim={model.latent_dim}). Try a lower learning_rate (was {config.learning_rate})."
         )
     return history
+
+
+class EpochTimer(keras.callbacks.Callback):
+    """Records the wall time of each epoch in ``times`` (the first includes tracing)."""
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.times: list[float] = []
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self._start = time.perf_counter()
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.times.append(time.perf_counter() - self._start)

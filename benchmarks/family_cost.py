@@ -23,20 +23,10 @@ import pandas as pd  # noqa: E402
 
 from aelib.data import load_dataset  # noqa: E402
 from aelib.models import build_model, list_models  # noqa: E402
-from aelib.training import TrainConfig, train  # noqa: E402
+from aelib.training import EpochTimer, TrainConfig, train  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 
-
-class EpochTimer(keras.callbacks.Callback):
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 def main() -> None:

@@ -32,7 +32,7 @@ import tensorflow as tf  # noqa: E402
 
 from aelib.data import load_dataset  # noqa: E402
 from aelib.models import build_model  # noqa: E402
-from aelib.training import TrainConfig, train  # noqa: E402
+from aelib.training import EpochTimer, TrainConfig, train  # noqa: E402
 
 OUT = Path(__file__).resolve().parent / "results"
 
@@ -58,18 +58,6 @@ def plain_keras(latent_dim: int = 40) -> keras.Model:
     layers += [keras.layers.Dense(784, activation="sigmoid"), keras.layers.Reshape((28, 28, 1))]
     return keras.Sequential(layers)
 
-
-class EpochTimer(keras.callbacks.Callback):
-    """Wall time of each epoch; the first (tracing, warm-up) is left out of the rate."""
-
-    def on_train_begin(self, logs=None):
-        self.times = []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self._start = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.times.append(time.perf_counter() - self._start)
 
 
 def rate(timer: EpochTimer, n: int) -> float:
