@@ -438,3 +438,183 @@ def test_constant_columns_and_identical_points():
     assert res["trustworthiness"] == 1.0 and res["continuity"] == 1.0 and res["stress_seed"] == 0.0
     assert res["neighborhood_hit"] == pytest.approx(_naive_nh(same[:, :2], np.arange(20) % 2, 3, False))
     assert np.isnan(res["shepard_rho"])  # Spearman of constant distances is undefined
+
+
+# --------------------------------------------------------------------------
+# Exact decisions: float32 products, near-ties, exact arithmetic
+# --------------------------------------------------------------------------
+
+
+def _exact_ranks(x):
+    """Rank matrix and neighbour order from EXACT squared distances (Python integers), ties by index."""
+    x = np.asarray(x, dtype=np.float64)
+    n = x.shape[0]
+    mant, expo = np.frexp(x)
+    m = (mant * 2.0**53).astype(np.int64)
+    e = expo.astype(np.int64) - 53
+    e0 = int(e[m != 0].min()) if (m != 0).any() else 0
+    xi = np.array([[int(a) << int(b - e0) if a else 0 for a, b in zip(mr, er)] for mr, er in zip(m, e)],
+                  dtype=object)
+    ranks = np.zeros((n, n), dtype=np.int64)
+    order = np.zeros((n, n - 1), dtype=np.int64)
+    for i in range(n):
+        diff = xi - xi[i]
+        d = (diff * diff).sum(axis=1)
+        o = sorted((j for j in range(n) if j != i), key=lambda j: (d[j], j))
+        order[i] = o
+        ranks[i, o] = np.arange(1, n)
+    return ranks, order
+
+
+def _exact_measures(x, y, labels, k):
+    rx, ox = _exact_ranks(x)
+    ry, oy = _exact_ranks(y)
+    n = len(x)
+    norm = 2.0 / (n * k * (2 * n - 3 * k - 1))
+    pen_t = sum(int(rx[i, j]) - k for i in range(n) for j in oy[i, :k] if j not in ox[i, :k])
+    pen_c = sum(int(ry[i, j]) - k for i in range(n) for j in ox[i, :k] if j not in oy[i, :k])
+    same = labels[oy[:, :k]] == labels[:, None]
+    return {"trustworthiness": 1.0 - pen_t * norm, "continuity": 1.0 - pen_c * norm,
+            "neighborhood_hit": float(same.sum()) / (n * k),
+            "neighborhood_hit_self": float((1 + same[:, : k - 1].sum(axis=1)).sum()) / (n * k)}
+
+
+def _near_tie_pixels(seed, n=150, d_high=64, d_low=16):
+    """Pixel-like data in float64 with many near-ties: small integers / 255 (equal integer
+    sums, unequal float64 representations), duplicated rows, and rows one ulp away."""
+    rng = np.random.default_rng(seed)
+    x = rng.integers(0, 4, (n, d_high)) / 255.0
+    x[n - 20 : n - 10] = x[:10]  # exact duplicates
+    x[n - 10 :] = x[10:20]
+    x[n - 5 :, 0] = np.nextafter(x[n - 5 :, 0], 1.0)  # one ulp away from rows 15..19
+    y = (x[:, :d_low] * 255.0 + rng.integers(0, 2, (n, d_low))) / 255.0
+    return x, y
+
+
+def _decimal_ties(seed, n=120, d_high=20, d_low=16):
+    """Decimals (not on a binary grid, so float64 Gram sums round) with many EXACT ties."""
+    rng = np.random.default_rng(seed)
+    vals = np.array([0.1, 0.2, 0.7])
+    return vals[rng.integers(0, 3, (n, d_high))], vals[rng.integers(0, 3, (n, d_low))]
+
+
+class _Spy:
+    def __init__(self, monkeypatch):
+        self.spaces = []
+        orig = P._Space
+        spy = self
+
+        class Recorded(orig):
+            def __init__(self, *a, **kw):
+                super().__init__(*a, **kw)
+                spy.spaces.append(self)
+
+        monkeypatch.setattr(P, "_Space", Recorded)
+
+
+KEYS_EXACT = ("trustworthiness", "continuity", "neighborhood_hit", "neighborhood_hit_self")
+
+
+@pytest.mark.skipif(not P._HAVE_NUMBA, reason="numba is not installed")
+@pytest.mark.parametrize("data", ["pixels", "decimals"])
+def test_float32_products_give_the_exact_float64_decisions(monkeypatch, data):
+    x, y = _near_tie_pixels(0) if data == "pixels" else _decimal_ties(1)
+    labels = np.arange(len(x)) % 3
+    want = {"trustworthiness", "continuity", "neighborhood_hit"}
+    expected = _exact_measures(x, y, labels, 5)
+    spy = _Spy(monkeypatch)
+    monkeypatch.setattr(P, "_n_threads", lambda: 2)  # the threaded path, tiles included
+    monkeypatch.setattr(P, "_REUSE_MIN_DIM", 1)
+    runs = {}
+    for name, kw in {"f32": dict(backend="numba"), "f64": dict(backend="numba", precision="float64"),
+                     "numpy": dict(backend="numpy"), "f32-blocks": dict(backend="numba", block_rows=17)}.items():
+        spy.spaces.clear()
+        runs[name] = P._evaluate(x, y, k=5, labels=labels, want=want, spearman_pairs=None, seed=0, **kw)
+        assert all(sp.f32 == name.startswith("f32") for sp in spy.spaces), name
+        if name == "f32-blocks":
+            assert all(sp.tiled for sp in spy.spaces)  # products saved as tiles, read transposed
+    monkeypatch.setattr(P, "_blas_one_thread", lambda: None)  # without threadpoolctl: pipelined
+    runs["f32-pipelined"] = P._evaluate(x, y, k=5, labels=labels, want=want, spearman_pairs=None, seed=0,
+                                        backend="numba", block_rows=17)
+    for name, res in runs.items():
+        for key in KEYS_EXACT:
+            assert res[key] == expected[key], (name, key)
+    # the data are full of near-ties: the float64 path needs its exact fallbacks too
+    assert expected["trustworthiness"] < 1.0 and expected["continuity"] < 1.0
+
+
+@pytest.mark.skipif(not P._HAVE_NUMBA, reason="numba is not installed")
+def test_float32_products_on_reference_like_data_match_float64(monkeypatch):
+    # random data with an offset (centring rounds), a different scale per column, k = 1 and 9
+    rng = np.random.default_rng(21)
+    x = 1e3 + rng.standard_normal((300, 70)) * np.exp(rng.uniform(-3, 3, 70))
+    y = x[:, :20] + 0.3 * rng.standard_normal((300, 20))
+    labels = rng.integers(0, 4, 300)
+    monkeypatch.setattr(P, "_n_threads", lambda: 2)
+    for k in (1, 9):
+        a = P._evaluate(x, y, k=k, labels=labels, want=set(P.MEASURES) - {"stress", "shepard"},
+                        spearman_pairs=None, seed=0, backend="numba", block_rows=64)
+        b = P._evaluate(x, y, k=k, labels=labels, want=set(P.MEASURES) - {"stress", "shepard"},
+                        spearman_pairs=None, seed=0, backend="numba", precision="float64")
+        for key in KEYS_EXACT:
+            assert a[key] == b[key], (k, key)
+        assert a["trustworthiness"] == pytest.approx(sk_trustworthiness(x, y, n_neighbors=k), abs=1e-12)
+
+
+def test_error_bounds_hold():
+    # |A − D| ≤ κ (sq_i + sq_j) + τ for the float32 and float64 products, D the exact
+    # squared distance (here: the direct float64 sum R, within its own bound ρ R + τ₁)
+    rng = np.random.default_rng(22)
+    cases = [rng.standard_normal((200, 300)), 5.0 + rng.random((200, 50)) / 255.0,
+             rng.integers(0, 256, (200, 784)) / 255.0, np.exp(rng.uniform(-20, 20, (200, 30)))]
+    for a in cases:
+        for f32 in (False, True):
+            sp = P._Space(a, f32=f32)
+            g = sp.xg @ sp.xg.T  # float32 products are also summed in float32, as the kernel does
+            amat = np.maximum(sp.sq_g[:, None] + sp.sq_g[None, :] - (g + g), 0).astype(np.float64)
+            diff = sp.raw[:, None, :] - sp.raw[None, :, :]
+            r = np.einsum("ijk,ijk->ij", diff, diff)
+            bound = sp.kappa * (sp.sq[:, None] + sp.sq[None, :]) + sp.tau + sp.rho * r + sp.tau1
+            np.fill_diagonal(amat, 0.0)
+            assert np.all(np.abs(amat - r) <= bound)
+            # the bound is not absurdly loose either (the float32 error is far below it)
+            assert np.abs(amat - r).max() > 1e-4 * bound.max() or not f32
+
+
+def test_exact_grid_certificate():
+    rng = np.random.default_rng(23)
+    ints = rng.integers(0, 256, (50, 784)).astype(np.float64)
+    sp = P._Space(ints)
+    assert sp.exact and sp.exact_raw and sp.kappa == 0.0 and sp.rho == 0.0
+    assert P._Space(ints + 1e6).exact_raw  # differences exact despite the offset
+    assert not P._Space(ints / 255.0).exact_raw
+    assert P._Space(ints * 2.0**40).exact  # a power of two changes nothing
+    fine = ints + rng.integers(0, 2**30, ints.shape) * 2.0**-30
+    assert not P._Space(fine).exact_raw  # too many bits for exact sums
+    assert P._Space(ints, f32=True).exact_raw and P._Space(ints, f32=True).kappa > 0.0
+
+
+@pytest.mark.skipif(not P._HAVE_NUMBA, reason="numba is not installed")
+def test_exact_comparisons_of_squared_distances():
+    # sign(D_ia − D_ib) from the double-double and exact (Shewchuk) kernels and the
+    # Python-integer one, on exact ties and on differences of one unit in the last place
+    rng = np.random.default_rng(24)
+    for trial in range(200):
+        d = int(rng.integers(1, 40))
+        base = rng.choice([0.1, 0.2, 0.7, 1.0 / 3.0, 1e-3], size=(3, d))
+        if trial % 3 == 0:
+            base[2] = base[1][rng.permutation(d)]  # a permutation: an exact tie when base[0] is constant
+            base[0] = base[0][0]
+        if trial % 3 == 1:
+            base[2] = base[1]
+            base[2, 0] = np.nextafter(base[2, 0], 2.0)
+        x = np.ascontiguousarray(base)
+        exact = _exact_ranks(x)[1][0]  # order of points 1 and 2 seen from 0, ties by index
+        want = -1 if list(exact) == [1, 2] else 1
+        sp = P._Space(x)
+        s_np = P._np_exact_sign(sp, 0, 1, 2)
+        s_ex = P._nb_cmp_exact(x, 0, 1, 2)
+        s_dd = P._nb_cmp_dd(x, 0, 1, 2)
+        assert s_np == s_ex
+        assert s_dd in (s_ex, 2)
+        assert (s_ex < 0 or (s_ex == 0 and 1 < 2)) == (want < 0)

@@ -1,7 +1,7 @@
 """Quality of a projection (original space → latent space), STUDY.md §4 step 5.
 
-Five measures of an encoder seen as a dimensionality reduction, all with
-Euclidean distances computed in float64:
+Five measures of an encoder seen as a dimensionality reduction, all from
+Euclidean distances (neighbour decisions exact, see below):
 
 * :func:`trustworthiness` and :func:`continuity` (Venna and Kaski): with
   r(i, j) the rank of j among the n − 1 other points seen from i (1 = nearest),
@@ -34,24 +34,41 @@ otherwise), the stress sums, the label hits and the distances Spearman needs.
 Spearman is exact over all n(n − 1)/2 pairs up to ``exact_spearman_max_n``
 points and uses a seeded uniform sample of distinct pairs beyond.
 
-Memory: the data (one centred float64 copy per space), two block × n float64
-buffers (32 MiB each), n × k neighbour lists, 16 bytes per Spearman pair plus
-its sort buffers, and for a space of 64 or more features the Gram tiles right
-of the diagonal, kept for the rows below so that each product is computed
-once (at most about 2 n² bytes, 200 MB at n = 10,000; only when that fits in
-512 MiB, else they are recomputed). Time: one n × n × d matrix product per
-space (half of it when tiles are kept), plus O(n²) per-row work.
+Exact decisions. Neighbour lists and ranks are those of the EXACT squared
+Euclidean distances between the points as given (in float64), ties broken by
+index as a stable sort would: among equal distances the lower index ranks
+first (r(i, j) = 1 + #{l ≠ i : d_il < d_ij or (d_il = d_ij and l < j)}). The
+products |x|² + |y|² − 2x·y are only approximations A with a rigorous error
+bound |A − D| ≤ κ (|x|² + |y|²) + τ (see :func:`_error_bounds`); every
+comparison their bounds cannot settle (a near-tie) is settled by the direct
+float64 sum Σ(x_k − y_k)² with its own bound, then by a double-double sum, then
+by exact arithmetic (Shewchuk's expansions). That makes the results independent
+of the BLAS and of the precision of the products: a space whose distances no
+measure needs themselves (trustworthiness, continuity and neighbourhood hit
+only; numba kernel; ≥ 16 features) has its products computed in float32, about
+twice as fast, with the same decisions (float32 errors are ~1e-4 relative at
+worst, so a few comparisons per row need the float64 check). Data on a small
+binary grid (integers, say) are recognised, their float64 products are exact
+and need no check. Exact duplicate points are found from the data (their
+distance is 0 and every point sees all copies at bitwise the same value).
 
-Ties are broken by index, as a stable sort would: among equal distances the
-lower index ranks first, both for the neighbour lists and for the ranks
-(r(i, j) = 1 + #{l ≠ i : d_il < d_ij or (d_il = d_ij and l < j)}). Neighbours
-and ranks are decided on squared distances |x|² + |y|² − 2x·y (the same order
-as the distances, without the ties a square root can create). Exact duplicate
-points are found from the data and handled exactly: their distance is 0, and
-every point sees all copies of a duplicate at bitwise the same distance (a
-matrix product alone does not guarantee that). Each column is shifted by a
-rounded mean that keeps data on a dyadic grid (integers, say) exact, so their
-ties are exact too. Other ties are decided on the computed float64 values.
+Stress and Spearman use the float64 products themselves (Gram form on data
+shifted by a rounded column mean: for stress sums and average ranks a last-bit
+difference is immaterial).
+
+Threads and memory: with numba, the row blocks are shared by the CPUs (one
+thread per CPU, each computing a block's products with single-threaded BLAS
+(threadpoolctl) and then running the kernel on it, so that no core idles and
+no BLAS thread spins beside the kernel; without threadpoolctl the kernel runs
+beside the next block's products). Memory: the centred data per space (float32
+when the products are), two block × n buffers per thread and space (32 MiB
+each in float64), n × k neighbour lists, 16 bytes per Spearman pair plus its
+sort buffers, and for a space of 64 or more features the Gram tiles right of
+the diagonal, kept for the rows below so that each product is computed once
+(at most about itemsize · n²/4 bytes: 100 MB at n = 10,000 in float32, 200 MB
+in float64; only when that fits in 512 MiB, else they are recomputed). Time:
+one n × n × d matrix product per space (half of it when tiles are kept), plus
+O(n²) per-row work.
 
 Differences from ``sklearn.manifold.trustworthiness``: identical results (to
 ~1e-15) whenever no two distances seen from one point are equal, checked on
@@ -63,7 +80,7 @@ two spaces list in different orders (on random data with a third of the rows
 duplicated, sklearn's value was lower by 1e-4 to 8e-4), and on heavily tied
 data (small integers) it differs by up to ~0.15. Here ties are broken by index
 in both spaces, so duplicates cost nothing, and results agree with a naive
-stable-argsort implementation exactly. Shepard goodness equals
+stable-argsort implementation on exact distances exactly. Shepard goodness equals
 ``scipy.stats.spearmanr(pdist(x_high), pdist(x_low))`` to ~1e-15 (exact
 path).
 
@@ -198,18 +215,36 @@ def _gamma(m: int, u: float) -> float:
 
 
 class _Space:
-    """Centred float64 data with what the kernels need about duplicates and errors.
+    """One space: what the Gram products and the exact decisions need.
 
-    ``f32=True`` asks for the Gram products in float32 (the kernels then make
-    every decision exact anyway, see :func:`_error_bounds`); it is only granted
-    when the data's magnitudes are safe for float32.
+    ``raw``: the points as given (float64, C order); every decision is about
+    their exact squared distances. ``xg``: the points centred (see
+    :func:`_centre_shift`), float64, or float32 when ``f32`` is asked for and
+    granted (float32 products; the kernels keep every decision exact, see
+    :func:`_error_bounds`). ``sq``: squared norms of the centred float64 points.
     """
 
     def __init__(self, a: np.ndarray, f32: bool = False):
-        self.x, maxabs = _centre(np.asarray(a, dtype=np.float64))
-        self.n, self.d = self.x.shape
-        self.sq = np.einsum("ij,ij->i", self.x, self.x)
-        gid, rep = _duplicate_groups(self.x)
+        self.raw = np.ascontiguousarray(a, dtype=np.float64)
+        self.n = self.raw.shape[0]
+        varies, shift, maxabs, span = _centre_shift(self.raw)
+        self.d = int(varies.sum()) if varies is not None else 1
+        # float32 products: values far from float32's limits only
+        self.f32 = bool(f32) and maxabs <= 2.0**40
+        if self.f32:  # centred in float64 chunk by chunk, kept in float32 only
+            self.x = None
+            self.xg = np.empty((self.n, self.d), dtype=np.float32)
+            self.sq = np.empty(self.n)
+            step = max(1, 2**19 // self.d)
+            for r0 in range(0, self.n, step):
+                part = _centred(self.raw[r0 : r0 + step], varies, shift)
+                self.sq[r0 : r0 + step] = np.einsum("ij,ij->i", part, part)
+                self.xg[r0 : r0 + step] = part
+        else:
+            self.x = _centred(self.raw, varies, shift)
+            self.xg = self.x
+            self.sq = np.einsum("ij,ij->i", self.x, self.x)
+        gid, rep = _duplicate_groups(self.raw)
         empty = np.zeros(0, dtype=np.int64)
         if gid is None:
             self.dups = False
@@ -222,14 +257,15 @@ class _Space:
             counts = np.bincount(gid)
             self.gptr = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
             self.gmem = np.argsort(gid, kind="stable").astype(np.int64)
-        self.exact = _exact_grid(self.x, maxabs)
-        # float32 products: values far from float32's limits only (|x| ≤ 2^40, so
-        # that d·max|x|² stays far below float32's overflow threshold)
-        self.f32 = bool(f32) and maxabs <= 2.0**40
-        self.xg = self.x.astype(np.float32) if self.f32 else self.x
-        self.kappa, self.tau, self.rho, self.tau1 = _error_bounds(self.d, self.f32, self.exact, maxabs)
+        # exact_raw: every float64 difference and sum over raw is exact;
+        # exact: so are the centring and the Gram sums in float64 as well
+        self.exact_raw = _exact_grid(self.raw, varies, span, raw=True)
+        self.exact = self.exact_raw and not self.f32 and _exact_grid(self.x)
+        self.kappa, self.tau, self.rho, self.tau1 = _error_bounds(self.d, self.raw.shape[1], self.f32,
+                                                                  self.exact, self.exact_raw, maxabs)
         self.w = self.kappa * self.sq
-        self.reuse = False
+        self.sq_g = self.sq.astype(self.xg.dtype)  # the norms in the products' type, for the kernel
+        self.reuse = self.tiled = False
 
     def enable_reuse(self, block: int) -> None:
         """Compute each Gram entry once: keep the tiles right of the diagonal for later rows.
@@ -239,7 +275,87 @@ class _Space:
         """
         self.reuse = True
         self._block = block
-        self._tiles: dict[tuple[int, int], np.ndarray] = {}
+        self._tiles: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        self._free: list[np.ndarray] = []  # spent tile buffers, reused (no new pages)
+
+    def enable_tiles(self, block: int) -> None:
+        """Like :meth:`enable_reuse`, for the threaded numba path: row block t's
+        products from its diagonal on are computed tile by tile (block × block)
+        into a pool (``block_products``), where the tiles right of the diagonal
+        stay for the later row blocks; those copy them in, transposed, into the
+        columns left of their diagonal (``block_copy_in``). The kernel reads the
+        rest from the pool. Peak pool use ≈ itemsize · n²/4 bytes (the pool is
+        reserved larger, but only touched as needed)."""
+        nb = -(-self.n // block)
+        self.tiled = True
+        self._block = block
+        self._pool = np.empty((nb * (nb + 1) // 2, block, block), dtype=self.xg.dtype)
+        self._free: list[int] = []
+        self._next = 0
+        self._slot: dict[tuple[int, int], int] = {}
+        self._refs: dict[int, int] = {}  # slot -> users left (its kernel, the block copying it in)
+
+    def plan_block(self, t: int) -> tuple[np.ndarray, np.ndarray]:
+        """Pool slots of row block t: the tiles (c, t), c < t, to copy in, and its
+        own tiles (t, c), c ≥ t (−1 for c < t). Blocks must be planned in order.
+        Each slot is :meth:`release`d by each of its users: the kernel of block t
+        (all own tiles) and block c's copy-in (tile (t, c), c > t)."""
+        if not self.tiled:
+            none = np.zeros(0, dtype=np.int64)
+            return none, none
+        nb = -(-self.n // self._block)
+        slots_in = np.array([self._slot.pop((c, t)) for c in range(t)], dtype=np.int64)
+        own = np.full(nb, -1, dtype=np.int64)
+        for c in range(t, nb):
+            if self._free:
+                s = self._free.pop()
+            else:
+                s = self._next
+                self._next += 1
+            own[c] = s
+            self._refs[s] = 1
+            if c > t:
+                self._slot[(t, c)] = s
+                self._refs[s] = 2
+        return slots_in, own
+
+    def block_products(self, t: int, r0: int, r1: int, out: np.ndarray, plan) -> tuple:
+        """Row block t's own products (all of its rows when not tiled); returns the
+        kernel's view (buffer, pool, own slots, block)."""
+        buf = out[: r1 - r0]
+        xg = self.xg
+        if not self.tiled:
+            np.dot(xg[r0:r1], xg.T, out=buf)
+            return buf, np.zeros((1, 1, 1), dtype=xg.dtype), plan[1], 1
+        b = self._block
+        own = plan[1]
+        for c in range(t, own.shape[0]):
+            c0, c1 = c * b, min(self.n, c * b + b)
+            np.matmul(xg[r0:r1], xg[c0:c1].T, out=self._pool[own[c], : r1 - r0, : c1 - c0])
+        return buf, self._pool, own, b
+
+    def block_copy_in(self, t: int, r0: int, r1: int, out: np.ndarray, plan) -> None:
+        """Columns left of row block t's diagonal from the saved tiles (the blocks
+        before t must have computed their products); the slots read are then
+        for :meth:`release`, and so are block t's own once its kernel is done."""
+        if not self.tiled:
+            return
+        buf = out[: r1 - r0]
+        b = self._block
+        slots_in = plan[0]
+        for c in range(t):
+            buf[:, c * b : c * b + b] = self._pool[slots_in[c], :, : r1 - r0].T
+
+    def release(self, slots) -> None:
+        """One user of each slot is done with it; free those nobody needs any more."""
+        for s in slots:
+            if s < 0:
+                continue
+            s = int(s)
+            self._refs[s] -= 1
+            if self._refs[s] == 0:
+                del self._refs[s]
+                self._free.append(s)
 
     def gram_rows(self, r0: int, r1: int, out: np.ndarray) -> np.ndarray:
         """Rows r0..r1 of the Gram matrix xg xgᵀ, written into ``out`` (of xg's dtype)."""
@@ -250,106 +366,141 @@ class _Space:
             return buf
         b = self._block
         for c0 in range(0, r0, b):  # left of the diagonal: saved by earlier row blocks
-            buf[:, c0 : c0 + b] = self._tiles.pop((c0, r0)).T
-        right = xg[r0:r1] @ xg[r0:].T
-        buf[:, r0:] = right
+            tile, base = self._tiles.pop((c0, r0))
+            buf[:, c0 : c0 + b] = tile.T
+            self._free.append(base)
+        np.matmul(xg[r0:r1], xg[r0:].T, out=buf[:, r0:])  # BLAS writes into the strided view
         for c0 in range(r1, self.n, b):
-            self._tiles[(r0, c0)] = right[:, c0 - r0 : c0 - r0 + b].copy()
+            c1 = min(self.n, c0 + b)
+            base = self._free.pop() if self._free else np.empty((b, b), dtype=xg.dtype)
+            tile = base[: r1 - r0, : c1 - c0]
+            tile[...] = buf[:, c0:c1]
+            self._tiles[(r0, c0)] = (tile, base)
         return buf
 
 
-def _error_bounds(d: int, f32: bool, exact: bool, maxabs: float) -> tuple[float, float, float, float]:
+def _error_bounds(d: int, d_raw: int, f32: bool, exact: bool, exact_raw: bool,
+                  maxabs: float) -> tuple[float, float, float, float]:
     """(κ, τ, ρ, τ₁): rigorous bounds on the computed squared distances.
 
-    Let D_ij be the exact squared distance of the centred points. The value the
-    kernels compute from the Gram product, A_ij = max(sq_i + sq_j − 2 g_ij, 0)
-    (sq and g computed, g in float32 when ``f32``), satisfies
-    |A_ij − D_ij| ≤ κ (sq_i + sq_j) + τ: the norms are off by at most γ_d sq, the
-    products by γ_d |x_i||x_j| ≤ γ_d (sq_i + sq_j)/2 in any summation order (plus
-    2u + u² for rounding x to float32), the assembly by 3u (sq_i + sq_j); τ
-    covers float32 underflow. κ is inflated by 1 % and 16 u₆₄ to absorb the
-    roundings of the comparisons themselves. The direct sum
-    R = Σ_k (x_ik − x_jk)² in float64 satisfies |R − D| ≤ ρ R + τ₁ (γ_{d+2} for d
-    nonnegative terms in any order, with slack). ``exact``: the data lie on an
-    integer grid small enough that every float64 sum above is exact, so κ = 0
-    (float64 products) and ρ = τ₁ = 0.
+    Let D_ij be the exact squared distance of the points as given. The value
+    the kernels compute from the Gram product of the centred points,
+    A_ij = max(sq_i + sq_j − 2 g_ij, 0) (g in float32 when ``f32``), satisfies
+    |A_ij − D_ij| ≤ κ (sq_i + sq_j) + τ. With u the unit roundoff and γ_m =
+    m u/(1 − m u): centring rounds each coordinate (≤ 4.1 u₆₄ (sq_i + sq_j) on
+    D), the norms are off by at most γ_d sq, the products by γ_d |x_i||x_j| ≤
+    γ_d (sq_i + sq_j)/2 in any summation order (plus 2u₃₂ + u₃₂² for rounding x
+    to float32), the assembly by 3u₆₄ (sq_i + sq_j) (by 4u₃₂ (sq_i + sq_j) more
+    when it is done in float32); τ covers underflow. κ is
+    inflated by 1 % and 16 u₆₄ to absorb the roundings of the comparisons
+    themselves. The direct sum R = Σ_k (raw_ik − raw_jk)² in float64 satisfies
+    |R − D| ≤ ρ R + τ₁ (γ_{d+2} for nonnegative terms in any order, with
+    slack). ``exact_raw``: every difference and partial sum of R is exact (ρ =
+    τ₁ = 0); ``exact``: so are the centring and the float64 Gram products
+    (κ = τ = 0).
     """
-    if exact:
+    if exact_raw:
         rho = tau1 = 0.0
     else:
-        rho = 1.01 * _gamma(d + 3, _U64) + 8.0 * _U64
-        tau1 = 16.0 * (d + 1) * 2.0**-1074
-    if exact and not f32:
+        rho = 1.01 * _gamma(d_raw + 3, _U64) + 8.0 * _U64
+        tau1 = 16.0 * (d_raw + 1) * 2.0**-1074
+    if exact:
         return 0.0, 0.0, rho, tau1
     if f32:
         eta = _gamma(d, _U32) * (1.0 + _U32) ** 2 + 2.0 * _U32 + _U32**2
-        tau = 4.0 * (d + 1) * 2.0**-126 * (maxabs + 1.0) * 1.01
+        tau = 16.0 * (d + 1) * 2.0**-126 * (maxabs + 1.0)  # underflow: ≤ 2^-126 per rounding
     else:
         eta = _gamma(d, _U64)
-        tau = 4.0 * (d + 1) * 2.0**-1022 * (maxabs + 1.0) * 1.01
-    kappa = 1.01 * (_gamma(d, _U64) + eta + 3.0 * _U64 * (1.0 + _U64)) + 16.0 * _U64
+        tau = 16.0 * (d + 1) * 2.0**-1022 * (maxabs + 1.0)
+    kappa = 1.01 * (_gamma(d, _U64) + eta + 3.0 * _U64 * (1.0 + _U64) + 4.1 * _U64) + 16.0 * _U64
+    if f32:  # the kernel forms A in float32: fl32(fl32(sq_i) + fl32(sq_j) − 2g) is off by ≤ 4u₃₂ (sq_i + sq_j)
+        kappa += 4.1 * _U32
     return kappa, tau, rho, tau1
 
 
-def _exact_grid(x: np.ndarray, maxabs: float) -> bool:
-    """True when float64 arithmetic on x's squared distances is exact.
+def _exact_grid(a: np.ndarray, varies=None, span: float = 0.0, raw: bool = False) -> bool:
+    """True when float64 arithmetic on the squared distances of ``a`` is exact.
 
-    That is when x·2^s is integral for a power of two with 4 d max|x·2^s|² ≤ 2^53:
-    every norm, Gram entry, difference and partial sum is then an integer
-    multiple of 2^(−2s) below 2^53 · 2^(−2s), whatever the order of the sums.
+    That is when a·2^s is integral for a power of two with 4 d m² ≤ 2^53, m the
+    largest |a·2^s| (centred data) or the largest column range ``span`` times
+    2^s (``raw``: every difference is then exact however large the values;
+    ``varies`` marks the columns that vary): every norm, Gram
+    entry, difference and partial sum is an integer multiple of 2^(−2s) below
+    2^53 · 2^(−2s), whatever the order of the sums.
     """
-    n, d = x.shape
-    if maxabs == 0.0:
+    n, d = a.shape
+    if raw:
+        if varies is None:  # all points equal
+            return True
+        sub = a[:, varies] if not varies.all() else a
+        d = sub.shape[1]
+        m = span
+    else:
+        sub = a
+        m = float(np.abs(a).max())
+    if m == 0.0:
         return True
-    lim = math.sqrt(2.0**51 / d)
-    s = math.floor(math.log2(lim / maxabs))
-    if s > 500:  # products near the underflow range: do not claim exactness
+    if not math.isfinite(m):
+        return False
+    lim = math.sqrt(2.0**51 / d) * (1.0 - 2.0**-40)
+    s = math.floor(math.log2(lim / m))
+    if abs(s) > 500:  # near the under- or overflow range: do not claim exactness
         return False
     for r0 in (0, 16):  # a few rows first: most data fail at once
-        rows = x[r0 : (16 if r0 == 0 else n)]
+        rows = sub[r0 : (16 if r0 == 0 else n)]
         if not np.array_equal(np.ldexp(np.rint(np.ldexp(rows, s)), -s), rows):  # rows = integers · 2^(−s)
             return False
     return True
 
 
-def _centre(a: np.ndarray) -> tuple[np.ndarray, float]:
-    """a minus a per-column shift near the mean (distances are translation invariant), and max|result|.
+def _centre_shift(a: np.ndarray):
+    """(columns that vary or None if none does, per-column shift, max |centred value|, max range).
 
     The shift is the mean rounded to a multiple of the largest power of two not
     above the column's range, so data on a dyadic grid (integers, for one) stay
     on it and their distances stay exact, while the offset that would cost
-    precision in |x|² + |y|² − 2x·y is removed. Constant columns are dropped.
+    precision in |x|² + |y|² − 2x·y is removed. Constant columns are dropped
+    (they add exactly 0 to every distance).
     """
     lo = a.min(axis=0)
     hi = a.max(axis=0)
     span = hi - lo
     varies = span > 0
-    if not varies.all():  # constant columns add exactly 0 to every distance: drop them
-        if not varies.any():
-            return np.zeros((a.shape[0], 1)), 0.0
-        a, lo, hi, span = a[:, varies], lo[varies], hi[varies], span[varies]
+    if not varies.any():
+        return None, None, 0.0, 0.0
+    lo, hi, span = lo[varies], hi[varies], span[varies]
     q = np.exp2(np.floor(np.log2(span)))
-    shift = np.round(a.mean(axis=0) / q) * q
-    x = np.subtract(a, shift, order="C")  # a new array
-    x += 0.0  # turn -0.0 into +0.0 so that equal rows are equal bytes
+    mean = (a[:, varies] if not varies.all() else a).mean(axis=0)
+    shift = np.round(mean / q) * q
     # rounding is monotonic, so the extremes of each column stay the extremes
     maxabs = float(max(np.abs(lo - shift).max(), np.abs(hi - shift).max()))
-    return x, maxabs
+    return varies, shift, maxabs, float(span.max())
 
 
-def _duplicate_groups(x: np.ndarray):
-    """Group ids (None if all rows differ) and each row's first copy.
+def _centred(a: np.ndarray, varies, shift) -> np.ndarray:
+    """a[:, varies] − shift as a new C-ordered float64 array (zeros (n, 1) if nothing varies)."""
+    if varies is None:
+        return np.zeros((a.shape[0], 1))
+    sub = a[:, varies] if not varies.all() else a
+    x = np.subtract(sub, shift, order="C")  # a new array
+    x += 0.0  # turn -0.0 into +0.0
+    return x
 
-    Rows are hashed from their bytes (integer arithmetic, exact), equal hashes
-    are checked byte for byte; a hash collision falls back to sorting the rows.
+
+def _duplicate_groups(a: np.ndarray):
+    """Group ids (None if all rows differ) and each row's first copy (equal values).
+
+    Rows are hashed from their bytes (integer arithmetic, exact; −0.0 read as
+    +0.0), equal hashes are checked value for value; a hash collision falls
+    back to sorting the rows.
     """
-    n, d = x.shape
-    words = x.view(np.uint64)
-    gid, first = _group(_row_hash(words))
+    n, d = a.shape
+    gid, first = _group(_row_hash(a.view(np.uint64)))
     if first.shape[0] == n:
         return None, None
     rep = first[gid]
-    if not np.array_equal(words, words[rep]):  # hash collision: do it exactly
+    if not np.array_equal(a, a[rep]):  # hash collision: do it exactly
+        words = np.ascontiguousarray(a + 0.0)  # +0.0: equal values, equal bytes
         gid, first = _group(words.view(np.dtype((np.void, 8 * d))).reshape(-1))
         if first.shape[0] == n:
             return None, None
@@ -357,23 +508,50 @@ def _duplicate_groups(x: np.ndarray):
     return gid, rep
 
 
+_NEG_ZERO = np.uint64(1 << 63)  # the bytes of -0.0
+
+
 def _row_hash(words: np.ndarray) -> np.ndarray:
-    """A 64-bit hash of each row of a C-contiguous uint64 array.
+    """A 64-bit hash of each row of a C-contiguous uint64 array (float64 bytes).
 
     Σ_k h_k · m_k modulo 2**64 over the 32-bit halves h_k of the row, with odd
     random 64-bit m_k: every half enters by a bijection, so equal rows get equal
     hashes and different rows rarely collide (float64 words of round numbers
     have many zero low bits, which a product of whole 64-bit words would lose).
+    The word of -0.0 counts as that of +0.0.
     """
-    halves = words.view(np.uint32)
-    mult = np.random.default_rng(0x5EED).integers(0, 2**63, size=halves.shape[1], dtype=np.uint64)
+    n, d = words.shape
+    mult = np.random.default_rng(0x5EED).integers(0, 2**63, size=2 * d, dtype=np.uint64)
     mult |= np.uint64(1)
-    out = np.empty(halves.shape[0], dtype=np.uint64)
-    step = max(1, 2**21 // max(1, halves.shape[1]))  # rows per chunk: ~16 MiB of uint64
+    if _HAVE_NUMBA and n * d >= 2**16:
+        return _nb_row_hash(words, mult)
+    out = np.empty(n, dtype=np.uint64)
+    step = max(1, 2**20 // max(1, d))  # rows per chunk: ~16 MiB of uint64
     with np.errstate(over="ignore"):
-        for r0 in range(0, halves.shape[0], step):
-            out[r0 : r0 + step] = halves[r0 : r0 + step].astype(np.uint64) @ mult  # wraps modulo 2**64
+        for r0 in range(0, n, step):
+            w = words[r0 : r0 + step]
+            w = np.where(w == _NEG_ZERO, np.uint64(0), w)
+            out[r0 : r0 + step] = w.view(np.uint32).astype(np.uint64) @ mult  # wraps modulo 2**64
     return out
+
+
+if _HAVE_NUMBA:
+
+    @_numba.njit(cache=True, nogil=True)
+    def _nb_row_hash(words, mult):  # pragma: no cover - compiled
+        n, d = words.shape
+        out = np.empty(n, dtype=np.uint64)
+        low = np.uint64(0xFFFFFFFF)
+        sh = np.uint64(32)
+        for r in range(n):
+            acc = np.uint64(0)
+            for k in range(d):
+                w = words[r, k]
+                if w == _NEG_ZERO:
+                    w = np.uint64(0)
+                acc += (w & low) * mult[2 * k] + (w >> sh) * mult[2 * k + 1]
+            out[r] = acc
+        return out
 
 
 def _group(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -449,14 +627,14 @@ def _np_rank(row: np.ndarray, j: int) -> int:
 
 def _np_direct(sp: _Space, i: int, cols) -> tuple[np.ndarray, np.ndarray]:
     """Direct float64 sums R = Σ_k (x_ik − x_ck)² and their error bounds."""
-    diff = sp.x[cols] - sp.x[i]
+    diff = sp.raw[cols] - sp.raw[i]
     r = np.einsum("ij,ij->i", diff, diff)
     return r, sp.rho * r + sp.tau1
 
 
 def _np_exact_sign(sp: _Space, i: int, a: int, b: int) -> int:
     """sign(D_ia − D_ib), exactly (Python integers)."""
-    v = sp.x[[i, a, b]]
+    v = sp.raw[[i, a, b]]
     mant, expo = np.frexp(v)
     m = (mant * 2.0**53).astype(np.int64)  # exact: v = m · 2^(expo − 53)
     e = expo.astype(np.int64) - 53
@@ -536,7 +714,7 @@ def _np_rank_exact(row: np.ndarray, sp: _Space, i: int, j: int) -> int:
 
 
 def _np_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
-              sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
+              sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out, wait=True):
     b = gl.shape[0]
     n = gl.shape[1]
     dl = _np_sqdist(gl, sl, r0)
@@ -590,14 +768,38 @@ def _np_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, wa
 if _HAVE_NUMBA:
     _njit = _numba.njit(cache=True, nogil=True)
     _SPLIT = 134217729.0  # 2^27 + 1, Veltkamp's splitter
+    _CHUNK = 64  # the rank's second scan tests a chunk at once (vectorised) before its entries
 
     @_njit
-    def _nb_assemble(g, row, sq, i, dups, nonrep, rep, gptr, gmem, gid):  # pragma: no cover - compiled
-        """row = squared distances of point i from its Gram row g (float32 or float64)."""
+    def _nb_assemble(gv, r, row, sq, i, dups, nonrep, rep, gptr, gmem, gid):  # pragma: no cover - compiled
+        """row = squared distances of point i (row r of the block) from its Gram row.
+
+        ``gv`` = (buffer, pool, slots, width): column block cb (``width``
+        columns) is pool[slots[cb]] where slots[cb] ≥ 0, else the buffer (all
+        of it when there are no slots). All in one type, float32 or float64
+        (``sq`` too): max(sq_i + sq_c − 2 g_ic, 0).
+        """
+        g, pool, slots, width = gv
         n = row.shape[0]
         si = sq[i]
-        for c in range(n):
-            row[c] = max(si + sq[c] - 2.0 * np.float64(g[c]), 0.0)
+        zero = np.zeros(1, dtype=row.dtype)[0]
+        if slots.shape[0] == 0:
+            for c in range(n):
+                v = g[r, c]
+                row[c] = max(si + sq[c] - (v + v), zero)
+        else:
+            for cb in range(slots.shape[0]):
+                c0 = cb * width
+                c1 = min(n, c0 + width)
+                s = slots[cb]
+                if s < 0:
+                    for c in range(c0, c1):
+                        v = g[r, c]
+                        row[c] = max(si + sq[c] - (v + v), zero)
+                else:
+                    for c in range(c0, c1):
+                        v = pool[s, r, c - c0]
+                        row[c] = max(si + sq[c] - (v + v), zero)
         if dups:
             for t in range(nonrep.shape[0]):
                 c = nonrep[t]
@@ -750,61 +952,100 @@ if _HAVE_NUMBA:
         return a < b
 
     @_njit
-    def _nb_topk(row, k, out):  # pragma: no cover - compiled
+    def _nb_topk(row, k, scratch, out):  # pragma: no cover - compiled
         """k smallest of an exact row by (value, index)."""
         td = np.full(k, np.inf)
         kd = np.inf
-        for c in range(row.shape[0]):
-            d = row[c]
-            if d < kd:
-                p = k - 1
-                while p > 0 and td[p - 1] > d:
-                    td[p] = td[p - 1]
-                    out[p] = out[p - 1]
-                    p -= 1
-                td[p] = d
-                out[p] = c
-                kd = td[k - 1]
+        n = row.shape[0]
+        nb = n // _CHUNK
+        for blk in range(nb + 1):
+            c0 = blk * _CHUNK
+            c1 = n
+            if blk < nb:
+                c1 = c0 + _CHUNK
+                lim = kd
+                hit = np.int32(0)
+                for t in range(_CHUNK):  # vectorised: most chunks hold no new neighbour
+                    hit += np.int32(row[c0 + t] < lim)
+                if hit == 0:
+                    continue
+            for c in range(c0, c1):
+                d = row[c]
+                if d < kd:
+                    p = k - 1
+                    while p > 0 and td[p - 1] > d:
+                        td[p] = td[p - 1]
+                        out[p] = out[p - 1]
+                        p -= 1
+                    td[p] = d
+                    out[p] = c
+                    kd = td[k - 1]
 
     @_njit
-    def _nb_knn(row, sp, i, k, out, cand, tv, cr, ce):  # pragma: no cover - compiled
-        """k nearest of point i by (exact distance, index), in that order.
+    def _nb_knn(row, sp, i, k, out, cand, cr, ce):  # pragma: no cover - compiled
+        """The k nearest of point i by (exact distance, index), the k-th last.
 
-        A scan keeps the k smallest upper bounds A + w and every point whose lower
-        bound A − w could still be below the k-th of them; those candidates are
-        ordered by the exact comparison.
+        Every |A_ic − D_ic| is at most W = κ (sq_i + max sq) + τ. A scan keeps the k
+        smallest A (kd the k-th) and every point with A ≤ kd + 2W (+ slack), which
+        could be among the k nearest. When those are just k and the k-th is
+        more than 2W beyond the (k − 1)-th, the set and its k-th member are
+        certain (the order of the first k − 1 is then by A, which no measure
+        needs exactly); else the candidates are ordered by the exact comparison.
         """
-        sq, w, kappa, tau, rho, tau1, exact, x, dups, gid = sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9]
+        sq, kappa, tau, rho, tau1, exact, x, dups, gid, sqmax, rnd = (
+            sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9], sp[10])
         if kappa == 0.0:
-            _nb_topk(row, k, out)
+            _nb_topk(row, k, cand, out)
             return
         n = row.shape[0]
-        wi2 = 2.0 * (kappa * sq[i] + tau)
+        w2 = 2.0 * (kappa * (sq[i] + sqmax) + tau)
         eps = 8.0 * 2.0**-53
         for p in range(k):
-            tv[p] = np.inf
+            cr[p] = np.inf
         kd = np.inf
         lim = np.inf
+        th = np.empty(1, dtype=row.dtype)  # lim in the row's type, rounded up
+        th[0] = np.inf
         m = 0
-        for c in range(n):
-            a = row[c]
-            wc = w[c]
-            up = a + wc
-            if up < kd:
-                p = k - 1
-                while p > 0 and tv[p - 1] > up:
-                    tv[p] = tv[p - 1]
-                    p -= 1
-                tv[p] = up
-                kd = tv[k - 1]
-                lim = kd + wi2 + eps * (kd + wi2)
-            if a - wc <= lim:
-                cand[m] = c
-                m += 1
+        nb = n // _CHUNK
+        for blk in range(nb + 1):
+            c0 = blk * _CHUNK
+            c1 = n
+            if blk < nb:
+                c1 = c0 + _CHUNK
+                lim_t = th[0]
+                hit = np.int32(0)
+                for t in range(_CHUNK):  # vectorised: most chunks hold no candidate
+                    hit += np.int32(row[c0 + t] <= lim_t)
+                if hit == 0:
+                    continue
+            for c in range(c0, c1):
+                a = np.float64(row[c])
+                if a <= lim:
+                    cand[m] = c
+                    m += 1
+                    if a < kd:
+                        p = k - 1
+                        while p > 0 and cr[p - 1] > a:
+                            cr[p] = cr[p - 1]
+                            out[p] = out[p - 1]
+                            p -= 1
+                        cr[p] = a
+                        out[p] = c
+                        kd = cr[k - 1]
+                        lim = kd + w2 + eps * (kd + w2)
+                        th[0] = lim + (lim * rnd + 2.0**-140 if rnd > 0.0 else 0.0)
+        # Usually settled already: exactly k candidates (the set is certain), and
+        # the k-th of them certainly the farthest (NH's "itself + k − 1" needs it).
+        live = 0
+        for t in range(m):
+            live += np.int64(row[cand[t]] <= lim)
+        if live == k and (k == 1 or cr[k - 2] + w2 + eps * (cr[k - 1] + w2) < cr[k - 1]):
+            return
         cnt = 0
         for t in range(m):
             c = cand[t]
-            if not (row[c] - w[c] <= lim):
+            if not (row[c] <= lim):
                 continue
             r = _nb_direct(x, i, c)
             e = rho * r + tau1
@@ -834,41 +1075,71 @@ if _HAVE_NUMBA:
         return np.int64(cnt) + 1
 
     @_njit
+    def _nb_band(row, lo, hi, rnd):  # pragma: no cover - compiled
+        """lo, hi in the row's own type (for float32 rows rounded outwards)."""
+        th = np.empty(2, dtype=row.dtype)
+        th[0] = lo - (abs(lo) * rnd + 2.0**-140) if rnd > 0.0 else lo
+        th[1] = hi + (abs(hi) * rnd + 2.0**-140) if rnd > 0.0 else hi
+        return th[0], th[1]
+
+    @_njit
     def _nb_rank(row, sp, i, j):  # pragma: no cover - compiled
-        """1 + #{c ≠ i : (D_ic, c) < (D_ij, j)} (self at +inf in row)."""
-        sq, w, kappa, tau, rho, tau1, exact, x, dups, gid = sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9]
+        """1 + #{c ≠ i : (D_ic, c) < (D_ij, j)} (self at +inf in row).
+
+        Every |A_ic − D_ic| ≤ W = κ (sq_i + max sq) + τ. First pass: A_c < A_j − 2W
+        is certainly closer, A_c > A_j + 2W certainly farther; when nothing but j
+        lies between (the usual case), that is the rank. Else the direct sum R_j
+        narrows the band to R_j ± (W + its bound), and the points left in it are
+        compared exactly.
+        """
+        sq, kappa, tau, rho, tau1, exact, x, dups, gid, sqmax, rnd = (
+            sp[0], sp[1], sp[2], sp[3], sp[4], sp[5], sp[6], sp[7], sp[8], sp[9], sp[10])
         if kappa == 0.0:
             return _nb_rank_exact_row(row, j)
         n = row.shape[0]
-        rj = _nb_direct(x, i, j)
-        ej = rho * rj + tau1
-        wi = kappa * sq[i] + tau
-        marg = wi + 8.0 * 2.0**-53 * (rj + ej + wi)
-        lo = rj - ej - marg
-        hi = rj + ej + marg
+        w = kappa * (sq[i] + sqmax) + tau
+        aj = np.float64(row[j])
+        marg = 2.0 * w + 8.0 * 2.0**-53 * (aj + 2.0 * w)
+        lo, hi = _nb_band(row, aj - marg, aj + marg, rnd)
         nlo = np.int32(0)
         nhi = np.int32(0)
-        for c in range(n):  # branch-free, vectorised: certainly closer / possibly closer
+        for c in range(n):  # branch-free, vectorised
             a = row[c]
-            wc = w[c]
-            nlo += np.int32(a + wc < lo)
-            nhi += np.int32(a - wc <= hi)
-        j_lo = row[j] + w[j] < lo
-        j_hi = row[j] - w[j] <= hi
-        if (not j_lo) and j_hi and nhi - nlo == 1:  # only j itself is uncertain
+            nlo += np.int32(a < lo)
+            nhi += np.int32(a <= hi)
+        if nhi - nlo == 1:  # only j itself is uncertain
             return np.int64(nlo) + 1
-        cnt = 0
-        for c in range(n):
-            if c == j:
-                continue
-            a = row[c]
-            wc = w[c]
-            if a + wc < lo:
-                cnt += 1
-            elif a - wc <= hi:
-                r = _nb_direct(x, i, c)
-                if _nb_before(x, i, c, r, rho * r + tau1, j, rj, ej, exact, dups, gid):
-                    cnt += 1
+        rj = _nb_direct(x, i, j)
+        ej = rho * rj + tau1
+        marg = w + ej + 8.0 * 2.0**-53 * (rj + w + ej)
+        lo, hi = _nb_band(row, rj - marg, rj + marg, rnd)  # A < lo: certainly closer; A > hi: farther
+        cnt = np.int64(0)
+        nb = n // _CHUNK
+        for blk in range(nb + 1):
+            c0 = blk * _CHUNK
+            c1 = n
+            if blk < nb:
+                c1 = c0 + _CHUNK
+                below = np.int32(0)
+                hit = np.int32(0)
+                for t in range(_CHUNK):  # vectorised: most chunks hold no uncertain point
+                    a = row[c0 + t]
+                    below += np.int32(a < lo)
+                    hit += np.int32((lo <= a) & (a <= hi))
+                cnt += below
+                if hit == 0:
+                    continue
+            else:
+                for c in range(c0, c1):
+                    cnt += np.int64(row[c] < lo)
+            for c in range(c0, c1):
+                a = row[c]
+                if lo <= a and a <= hi and c != j:
+                    r = _nb_direct(x, i, c)
+                    if _nb_before(x, i, c, r, rho * r + tau1, j, rj, ej, exact, dups, gid):
+                        cnt += 1
+        if row[j] < lo:  # cannot happen while the bounds hold; then counted j itself
+            cnt -= 1
         return cnt + 1
 
     @_njit
@@ -886,62 +1157,91 @@ if _HAVE_NUMBA:
         return pen
 
     @_njit
-    def _nb_stress_row(rowh, rowl, i, oh, ql):  # pragma: no cover - compiled
-        """Σo², Σq², Σoq, Σ(o−q)², Σ(o−q)q over c > i, o = √rowh, q = √rowl."""
+    def _nb_stress_row(rowh, rowl, i, oh, ql, out5):  # pragma: no cover - compiled
+        """out5 = Σo², Σq², Σoq, Σ(o−q)², Σ(o−q)q over c > i, o = √rowh, q = √rowl."""
         n = rowh.shape[0]
-        for c in range(i + 1, n):  # vectorised square roots (exact, IEEE)
+        for c in range(i + 1, n):  # square roots first (exact, IEEE)
             oh[c] = math.sqrt(rowh[c])
             ql[c] = math.sqrt(rowl[c])
-        # eight independent partial sums per quantity: no reassociation needed
-        acc = np.zeros((5, 8))
+        # four independent partial sums per quantity (a fixed order)
+        a0 = a1 = a2 = a3 = 0.0
+        b0 = b1 = b2 = b3 = 0.0
+        m0 = m1 = m2 = m3 = 0.0
+        e0 = e1 = e2 = e3 = 0.0
+        f0 = f1 = f2 = f3 = 0.0
         c = i + 1
-        while c + 8 <= n:
-            for L in range(8):
-                o = oh[c + L]
-                q = ql[c + L]
-                e = o - q
-                acc[0, L] += o * o
-                acc[1, L] += q * q
-                acc[2, L] += o * q
-                acc[3, L] += e * e
-                acc[4, L] += e * q
-            c += 8
+        while c + 4 <= n:
+            o = oh[c]
+            q = ql[c]
+            e = o - q
+            a0 += o * o
+            b0 += q * q
+            m0 += o * q
+            e0 += e * e
+            f0 += e * q
+            o = oh[c + 1]
+            q = ql[c + 1]
+            e = o - q
+            a1 += o * o
+            b1 += q * q
+            m1 += o * q
+            e1 += e * e
+            f1 += e * q
+            o = oh[c + 2]
+            q = ql[c + 2]
+            e = o - q
+            a2 += o * o
+            b2 += q * q
+            m2 += o * q
+            e2 += e * e
+            f2 += e * q
+            o = oh[c + 3]
+            q = ql[c + 3]
+            e = o - q
+            a3 += o * o
+            b3 += q * q
+            m3 += o * q
+            e3 += e * e
+            f3 += e * q
+            c += 4
         while c < n:
             o = oh[c]
             q = ql[c]
             e = o - q
-            acc[0, 0] += o * o
-            acc[1, 0] += q * q
-            acc[2, 0] += o * q
-            acc[3, 0] += e * e
-            acc[4, 0] += e * q
+            a0 += o * o
+            b0 += q * q
+            m0 += o * q
+            e0 += e * e
+            f0 += e * q
             c += 1
-        return acc.sum(axis=1)
+        out5[0] = (a0 + a1) + (a2 + a3)
+        out5[1] = (b0 + b1) + (b2 + b3)
+        out5[2] = (m0 + m1) + (m2 + m3)
+        out5[3] = (e0 + e1) + (e2 + e3)
+        out5[4] = (f0 + f1) + (f2 + f3)
 
     @_njit
-    def _nb_block_kernel(r0, rlo, rhi, gh, sph, dh_sp, gl, spl, dl_sp,
+    def _nb_block_kernel(r0, rlo, rhi, gvh, sph, dh_sp, gvl, spl, dl_sp,
                          k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
                          sp_mode, sp_ptr, sp_cols, sp_h, sp_l,
                          knn_h, knn_l, pen_t, pen_c, hits, hits_self, stress):  # pragma: no cover
-        n = gl.shape[1]
-        rowl = np.empty(n)
-        rowh = np.empty(n)
+        """Rows rlo..rhi of the block starting at row r0."""
+        n = spl[0].shape[0]
+        rowl = np.empty(n, dtype=gvl[0].dtype)  # float32 rows for float32 products
+        rowh = np.empty(n, dtype=gvh[0].dtype)
         oh = np.empty(n)
         ql = np.empty(n)
         cand = np.empty(n, dtype=np.int64)
         kk = max(k, 1)
-        tv = np.empty(kk)
         cr = np.empty(kk)
         ce = np.empty(kk)
         for r in range(rlo, rhi):
             i = r0 + r
-            _nb_assemble(gl[r], rowl, spl[0], i, dl_sp[0], dl_sp[1], dl_sp[2], dl_sp[3], dl_sp[4], spl[9])
+            _nb_assemble(gvl, r, rowl, spl[11], i, dl_sp[0], dl_sp[1], dl_sp[2], dl_sp[3], dl_sp[4], spl[8])
             if use_h:
-                _nb_assemble(gh[r], rowh, sph[0], i, dh_sp[0], dh_sp[1], dh_sp[2], dh_sp[3], dh_sp[4], sph[9])
+                _nb_assemble(gvh, r, rowh, sph[11], i, dh_sp[0], dh_sp[1], dh_sp[2], dh_sp[3], dh_sp[4], sph[8])
             if want_stress:
-                s5 = _nb_stress_row(rowh, rowl, i, oh, ql)
-                for t in range(5):
-                    stress[i, t] = s5[t]
+                _nb_stress_row(rowh, rowl, i, oh, ql, stress[i])
             if sp_mode == 1:
                 off = i * n - (i * (i + 1)) // 2 - i - 1
                 for c in range(i + 1, n):
@@ -954,10 +1254,10 @@ if _HAVE_NUMBA:
                     sp_l[p] = math.sqrt(rowl[c])
             if want_knn:
                 rowl[i] = np.inf
-                _nb_knn(rowl, spl, i, k, knn_l[i], cand, tv, cr, ce)
+                _nb_knn(rowl, spl, i, k, knn_l[i], cand, cr, ce)
                 if use_h:
                     rowh[i] = np.inf
-                    _nb_knn(rowh, sph, i, k, knn_h[i], cand, tv, cr, ce)
+                    _nb_knn(rowh, sph, i, k, knn_h[i], cand, cr, ce)
                 if want_t:
                     pen_t[i] = _nb_penalty(rowh, sph, i, knn_l[i], knn_h[i], k)
                 if want_c:
@@ -975,36 +1275,59 @@ if _HAVE_NUMBA:
                     hits_self[i] = hs
 
 
+def _gram_view(g) -> tuple:
+    """A block's Gram rows for the numba kernel: a (buffer, pool, slots, block)
+    tuple from :meth:`_Space.block_products`, or one made for a plain (rows × n)
+    array."""
+    if isinstance(g, tuple):
+        return g
+    return g, np.zeros((1, 1, 1), dtype=g.dtype), np.zeros(0, dtype=np.int64), 1
+
+
 def _nb_space(sp: _Space) -> tuple:
     """What the numba kernels need of a space, as two tuples (bounds, duplicates)."""
-    bounds = (sp.sq, sp.w, float(sp.kappa), float(sp.tau), float(sp.rho), float(sp.tau1), bool(sp.exact),
-              sp.x, bool(sp.dups), sp.gid)
+    bounds = (sp.sq, float(sp.kappa), float(sp.tau), float(sp.rho), float(sp.tau1), bool(sp.exact),
+              sp.raw, bool(sp.dups), sp.gid, float(sp.sq.max()), 2.0**-22 if sp.f32 else 0.0,
+              sp.sq_g)
     dup = (bool(sp.dups), sp.nonrep, sp.rep, sp.gptr, sp.gmem)
     return bounds, dup
 
 
-def _nb_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
-              sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
+def _nb_args(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
+             sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
     if sh is None:  # the original space is not needed: pass the projection's buffers unused
         sh, gh = sl, gl
-    b = gl.shape[0]
+    gh, gl = _gram_view(gh), _gram_view(gl)
     bh, dh = _nb_space(sh)
     bl, dl = _nb_space(sl)
-    args = (
+    return (
         gh, bh, dh, gl, bl, dl,
         k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
         sp_mode, sp_ptr, sp_cols, sp_h, sp_l,
         out.knn_h, out.knn_l, out.pen_t, out.pen_c, out.hits, out.hits_self, out.stress,
     )
-    threads = min(_n_threads(), b)
-    if threads <= 1:
+
+
+def _nb_block(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
+              sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out, wait=True, threads=None):
+    """The numba kernel on one block, its rows split between ``threads`` threads
+    (default: all CPUs); with ``wait=False`` returns the futures of its threads."""
+    args = _nb_args(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, labels, want_nh, want_stress,
+                    sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out)
+    b = args[3][0].shape[0]
+    threads = min(_n_threads() if threads is None else threads, b)
+    if threads <= 1 and wait:
         _nb_block_kernel(r0, 0, b, *args)
-        return
+        return None
     # The kernel releases the GIL: split the block's rows between threads.
     cuts = np.linspace(0, b, threads + 1).astype(int)
-    futures = [_pool().submit(_nb_block_kernel, r0, int(lo), int(hi), *args) for lo, hi in zip(cuts[:-1], cuts[1:])]
+    futures = [_pool().submit(_nb_block_kernel, r0, int(lo), int(hi), *args)
+               for lo, hi in zip(cuts[:-1], cuts[1:])]
+    if not wait:
+        return futures
     for f in futures:
         f.result()
+    return None
 
 
 _POOL = None
@@ -1093,8 +1416,10 @@ def _sample_pairs(n: int, m: int, seed) -> tuple[np.ndarray, np.ndarray]:
         extra = int((m - picked.shape[0]) * 1.1) + 64
         picked = np.sort(np.concatenate((picked, rng.integers(0, total, size=extra, dtype=np.int64))))
         picked = picked[np.concatenate(([True], picked[1:] != picked[:-1]))]
-    if picked.shape[0] > m:
-        picked = np.sort(picked[rng.permutation(picked.shape[0])[:m]])
+    if picked.shape[0] > m:  # a random m of them, kept in order (no second sort)
+        keep = np.zeros(picked.shape[0], dtype=bool)
+        keep[rng.permutation(picked.shape[0])[:m]] = True
+        picked = picked[keep]
     # condensed index q -> (i, j): row i starts at off(i) = i (2n - i - 1) / 2
     q = picked
     i = np.floor(((2 * n - 1) - np.sqrt((2.0 * n - 1) ** 2 - 8.0 * q)) / 2.0).astype(np.int64)
@@ -1161,17 +1486,22 @@ def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None,
     if block_rows is None:
         block_rows = max(8, _BLOCK_BYTES // (8 * n))
     b = int(min(n, max(1, block_rows)))
+    blocks = list(range(0, n, b))
+    workers = min(_n_threads(), len(blocks))
+    limit = _blas_one_thread() if kernel is _nb_block and workers > 1 else None
     for sp in (sl, sh):
         if sp is not None and _should_reuse(sp, b):
-            sp.enable_reuse(b)
-    buf_l = np.empty((b, n), dtype=sl.xg.dtype)
-    buf_h = np.empty((b, n), dtype=sh.xg.dtype) if use_h else None
-    for r0 in range(0, n, b):
-        r1 = min(n, r0 + b)
-        gl = sl.gram_rows(r0, r1, buf_l)
-        gh = sh.gram_rows(r0, r1, buf_h) if use_h else None
-        kernel(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh, want_stress,
-               sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out)
+            if limit is not None:
+                sp.enable_tiles(b)
+            else:
+                sp.enable_reuse(b)
+    if limit is not None:
+        with limit:
+            _run_workers(blocks, b, n, workers, sh, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh,
+                         want_stress, sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out)
+    else:
+        _run_pipelined(kernel, blocks, b, n, sh, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh,
+                       want_stress, sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out)
 
     res: dict = {}
     if want_t or want_c:
@@ -1194,10 +1524,97 @@ def _evaluate(xh, xl, *, k, labels, want, spearman_pairs, seed, block_rows=None,
     return res
 
 
+def _blas_one_thread():
+    """A context limiting BLAS to one thread (threadpoolctl), or None without it."""
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - comes with scikit-learn
+        return None
+    return threadpool_limits(limits=1, user_api="blas")
+
+
+def _run_workers(blocks, b, n, workers, sh, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh, want_stress,
+                 sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
+    """Row blocks on ``workers`` threads, each computing one block's products
+    (single-threaded BLAS) and then running the kernel on it: every core works
+    all the time, and no BLAS thread spins idle beside the kernel. With saved
+    tiles, block t copies in tiles of the blocks before it, so it waits until
+    block t − 1 has computed its products."""
+    import threading
+
+    lock = threading.Lock()
+    state = {"next": 0, "failed": False}
+    computed = [threading.Event() for _ in blocks]
+    spaces = (sl, sh) if use_h else (sl,)
+
+    def work():
+        bufs = [np.empty((b, n), dtype=sp.xg.dtype) for sp in spaces]
+        while True:
+            with lock:  # blocks are taken, and their tiles planned, in order
+                t = state["next"]
+                if t >= len(blocks) or state["failed"]:
+                    return
+                state["next"] = t + 1
+                plans = [sp.plan_block(t) for sp in spaces]
+            try:
+                r0 = blocks[t]
+                r1 = min(n, r0 + b)
+                views = [sp.block_products(t, r0, r1, buf, plan) for sp, buf, plan in zip(spaces, bufs, plans)]
+                if t:
+                    computed[t - 1].wait()  # set once all blocks before t have their products
+                computed[t].set()
+                for sp, buf, plan in zip(spaces, bufs, plans):
+                    sp.block_copy_in(t, r0, r1, buf, plan)
+                with lock:
+                    for sp, plan in zip(spaces, plans):
+                        if sp.tiled:
+                            sp.release(plan[0])  # tiles (c, t): copied in
+                if state["failed"]:
+                    return
+                _nb_block(r0, views[1] if use_h else None, sh, views[0], sl, k, use_h, want_knn, want_t, want_c,
+                          lab, want_nh, want_stress, sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out, threads=1)
+            except BaseException:
+                with lock:
+                    state["failed"] = True
+                for e in computed:  # nobody may wait for this block forever
+                    e.set()
+                raise
+            with lock:
+                for sp, plan in zip(spaces, plans):
+                    if sp.tiled:
+                        sp.release(plan[1])  # tiles (t, c): read by the kernel
+
+    futures = [_pool().submit(work) for _ in range(workers)]
+    for f in futures:
+        f.result()
+
+
+def _run_pipelined(kernel, blocks, b, n, sh, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh, want_stress,
+                   sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out):
+    """Row blocks in order; the numba kernel runs in worker threads while the
+    main thread computes the next block's products (two buffers per space)."""
+    nbuf = 2 if kernel is _nb_block else 1
+    bufs_l = [np.empty((b, n), dtype=sl.xg.dtype) for _ in range(nbuf)]
+    bufs_h = [np.empty((b, n), dtype=sh.xg.dtype) for _ in range(nbuf)] if use_h else None
+    pending: list = []  # the running kernel's futures
+    try:
+        for t, r0 in enumerate(blocks):
+            r1 = min(n, r0 + b)
+            gl = sl.gram_rows(r0, r1, bufs_l[t % nbuf])
+            gh = sh.gram_rows(r0, r1, bufs_h[t % nbuf]) if use_h else None
+            for f in pending:
+                f.result()
+            pending = kernel(r0, gh, sh, gl, sl, k, use_h, want_knn, want_t, want_c, lab, want_nh, want_stress,
+                             sp_mode, sp_ptr, sp_cols, sp_h, sp_l, out, wait=False) or []
+    finally:
+        for f in pending:
+            f.result()
+
+
 def _should_reuse(sp: _Space, block: int) -> bool:
     """Reuse Gram tiles (half the products) when the features make products dear
     and the saved tiles fit in ``_REUSE_BYTES``."""
-    n, d = sp.x.shape
+    n, d = sp.xg.shape
     size = sp.xg.dtype.itemsize
     return block < n and d >= _REUSE_MIN_DIM and size * (n * n / 4.0 + block * n) <= _REUSE_BYTES
 
