@@ -84,7 +84,8 @@ def image_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str], *, title: 
     """Grid of images: one row per array (first ``n`` images each)."""
     set_style()
     n = min(n, min(len(r) for r in rows))
-    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, len(rows) * 0.95 + (0.4 if title else 0)), squeeze=False)
+    height = len(rows) * 0.95 + (0.4 if title else 0.1)
+    fig, axes = plt.subplots(len(rows), n, figsize=(n * 0.9, height), squeeze=False)
     for i, (images, label) in enumerate(zip(rows, row_labels)):
         for j in range(n):
             ax = axes[i, j]
@@ -95,8 +96,9 @@ def image_grid(rows: Sequence[np.ndarray], row_labels: Sequence[str], *, title: 
             if j == 0:
                 ax.set_ylabel(label, rotation=0, ha="right", va="center", fontsize=8)
     if title:
-        fig.suptitle(title, fontsize=10)
-    fig.subplots_adjust(wspace=0.05, hspace=0.05)
+        fig.suptitle(title, fontsize=10, y=1 - 0.08 / height, va="top")
+    # margins in inches, so that tall grids get no wider gap above than short ones
+    fig.subplots_adjust(wspace=0.05, hspace=0.05, top=1 - (0.4 if title else 0.05) / height, bottom=0.05 / height)
     return fig
 
 

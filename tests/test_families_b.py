@@ -6,7 +6,7 @@ import pytest
 
 from aelib import losses
 from aelib.models import build_model, get_model_class
-from aelib.models.conae import frobenius_sq_autodiff, frobenius_sq_sigmoid
+from aelib.models.conae import frobenius_sq_autodiff, frobenius_sq_chain, frobenius_sq_sigmoid
 from aelib.models.mae import masked_patch_loss, patchify, unpatchify
 from aelib.training import train
 
@@ -47,7 +47,7 @@ def test_sae_all_hidden_layers_penalised_and_trains_on_vectors():
 
 
 # ----- conae -------------------------------------------------------------------------
-@pytest.mark.parametrize("jacobian", ["auto", "autodiff"])
+@pytest.mark.parametrize("jacobian", ["auto", "chain", "autodiff"])
 def test_conae_linear_encoder_penalty_is_frobenius_norm_of_kernel(jacobian):
     model = build_model("conae", input_shape=(12,), latent_dim=4, depth=0, jacobian=jacobian, seed=0)
     kernel = np.asarray(model.code_layer.kernel)
@@ -61,6 +61,35 @@ def test_conae_sigmoid_closed_form_matches_batch_jacobian():
     exact = np.asarray(frobenius_sq_autodiff(model.encoder, VECTORS))
     np.testing.assert_allclose(closed, exact, rtol=1e-5)
     assert model.uses_closed_form
+
+
+@pytest.mark.parametrize("hidden", ["relu", "sigmoid"])
+@pytest.mark.parametrize("code", ["linear", "sigmoid"])
+def test_conae_chain_rule_jacobian_equals_batch_jacobian_with_gradients(hidden, code):
+    import tensorflow as tf
+
+    model = build_model("conae", input_shape=(28, 28, 1), latent_dim=5, depth=2, hidden_activation=hidden,
+                        code_activation=code, seed=1)
+    dense = [layer for layer in model.encoder.layers if layer.__class__.__name__ == "Dense"]
+    assert len(dense) == 3
+    x = tf.constant(IMAGES)
+    values, grads = [], []
+    for penalty in (lambda: frobenius_sq_chain(dense, x), lambda: frobenius_sq_autodiff(model.encoder, x)):
+        with tf.GradientTape() as tape:
+            value = penalty()
+            total = tf.reduce_sum(value)
+        values.append(np.asarray(value))
+        weights = model.encoder.trainable_weights
+        # biases do not enter J for a ReLU/linear encoder: None (chain) or zeros (autodiff)
+        grads.append([np.zeros(w.shape) if g is None else np.asarray(g) for w, g in zip(weights, tape.gradient(total, weights))])
+    assert values[0].shape == (6,) and (values[0] > 0).all()
+    np.testing.assert_allclose(values[0], values[1], rtol=2e-5)
+    for chain_grad, autodiff_grad in zip(*grads):
+        scale = np.abs(autodiff_grad).max()
+        np.testing.assert_allclose(chain_grad, autodiff_grad, rtol=0, atol=1e-4 * scale)
+    chained = build_model("conae", input_shape=(28, 28, 1), latent_dim=5, depth=2, hidden_activation=hidden,
+                          code_activation=code, jacobian="chain", seed=1)
+    assert float(chained.jacobian_penalty(IMAGES)) == pytest.approx(float(values[1].mean()), rel=2e-5)
 
 
 def test_conae_deep_encoder_trains_on_vectors():

@@ -87,6 +87,42 @@ def test_shards_cover_every_family_exactly_once():
         assert sorted(seen) == sorted(families)
 
 
+def test_progress_estimates_time_left_from_run_weights():
+    import io
+    from types import SimpleNamespace
+
+    from aelib.study.progress import Progress
+
+    stream = io.StringIO()
+    progress = Progress(4, label="t", stream=stream, weights=[1, 1, 8, 10])
+    assert progress.eta() == "?"
+    progress.update(SimpleNamespace(status="skipped", seconds=0.0, error=None))  # costs no time: no estimate yet
+    assert progress.eta() == "?"
+    progress.update(SimpleNamespace(status="complete", seconds=2.0, error=None))  # 2 s per unit of weight
+    assert progress.eta() == "36s"  # (8 + 10) × 2 s
+    progress.update(SimpleNamespace(status="failed", seconds=6.0, error="nan"))  # 8 s for weight 9 so far
+    assert progress.eta() == "9s"  # 10 × 8/9 s
+    progress.update(SimpleNamespace(status="complete", seconds=1.0, error=None))
+    assert progress.eta() == "0s"
+    assert "done 2, skipped 1, failed 1 of 4" in stream.getvalue()
+    with pytest.raises(ValueError, match="Expected 4 weights"):
+        Progress(4, weights=[1])
+
+
+def test_time_left_scales_step_costs_by_the_time_taken():
+    units = [{"step": step, "parameters": {"families": [f"f{i}" for i in range(10)]}} for step in cli.STEP_COST]
+    assert cli.time_left(units, 0, 0.0) is None
+    total = sum(cli.STEP_COST.values())
+    # the first step took twice its share: the rest is expected to take twice theirs
+    left = cli.time_left(units, 1, 2 * cli.STEP_COST["01_architecture"])
+    assert left == pytest.approx(2 * (total - cli.STEP_COST["01_architecture"]))
+    # fewer families make a per-family step cheaper, not a study-wide one
+    few = [{"step": u["step"], "parameters": {"families": ["f0", "f1"]}} for u in units]
+    assert cli.unit_cost(few[1]) == pytest.approx(cli.STEP_COST["02_latent_sweep"] / 5)
+    assert cli.unit_cost(few[6]) == cli.STEP_COST["07_augmentation"]
+    assert cli.time_left(units, len(units), 100.0) == 0
+
+
 def test_plan_applies_profile_and_overrides(tmp_path):
     parser_args = ["run", "--profile", "thesis", "--steps", "02", "--families", "fcae", "--z", "3,5", "--out", str(tmp_path)]
     import argparse

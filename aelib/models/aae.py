@@ -155,6 +155,7 @@ class AdversarialAE(Autoencoder):
             generator_optimizer=keras.optimizers.Adam(
                 lr * self.generator_lr_scale, beta_1=ADVERSARIAL_BETA_1, name="generator_optimizer"
             ),
+            steps_per_execution=config.steps_per_execution,
         )
 
     @property

@@ -13,19 +13,49 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from aelib.models import list_models
-from aelib.study.profiles import PROFILES, STEPS, step_parameters
-from aelib.study.progress import _fmt
-from aelib.study.store import atomic_write_json
+# TensorFlow's C++ log lines (here: a harmless "NodeDef mentions attribute"
+# error on every fit) would bury the progress lines; the kernels inherit this.
+# Errors still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL=0 to see them all.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+
+from aelib.models import list_models  # noqa: E402
+from aelib.study.profiles import PROFILES, STEPS, step_parameters  # noqa: E402
+from aelib.study.progress import _fmt  # noqa: E402
+from aelib.study.store import atomic_write_json  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 # Steps that are not per family: they run once (on shard 0 when sharded).
 STUDY_WIDE = {"07_augmentation", "08_summary"}
+# Share of each step in the wall time of the quick profile (all ten families),
+# measured on two CPU cores; the estimate of the time left across steps scales
+# these by the time the finished steps actually took.
+STEP_COST = {
+    "01_architecture": 143, "02_latent_sweep": 1260, "03_reconstruction": 28, "04_latent_space": 98,
+    "05_ood_reconstruction": 94, "06_generative": 69, "07_augmentation": 147, "08_summary": 11,
+}
+
+
+def unit_cost(unit: dict) -> float:
+    """Expected relative cost of a step unit: the step's share, scaled by its number of families."""
+    cost = STEP_COST.get(unit["step"], 60)
+    families = unit["parameters"].get("families") or []
+    if unit["step"] not in STUDY_WIDE and unit["step"] != "01_architecture" and families:
+        cost *= len(families) / 10
+    return cost
+
+
+def time_left(units: list[dict], n_done: int, elapsed: float) -> float | None:
+    """Seconds left for ``units[n_done:]``, from the time the first ``n_done`` took."""
+    done_cost = sum(unit_cost(u) for u in units[:n_done])
+    if n_done == 0 or done_cost <= 0 or elapsed <= 0:
+        return None
+    return elapsed / done_cost * sum(unit_cost(u) for u in units[n_done:])
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:
@@ -129,8 +159,8 @@ def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
     records = []
     start = time.perf_counter()
     for i, unit in enumerate(units):
-        done = time.perf_counter() - start
-        eta = f", ETA {_fmt(done / i * (len(units) - i))} (rough: steps differ in cost)" if i else ""
+        left = time_left(units, i, time.perf_counter() - start)
+        eta = f", about {_fmt(left)} left for the study" if left is not None else ""
         fams = unit["parameters"].get("arch_families") or unit["parameters"].get("families")
         print(f"\n=== step {i + 1}/{len(units)}: {unit['step']} — families {','.join(fams)}{eta} ===", flush=True)
         record = execute_unit(unit, tag=tag)

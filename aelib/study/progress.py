@@ -18,15 +18,25 @@ def _fmt(seconds: float) -> str:
 
 class Progress:
     """Counts runs done, skipped (already complete) and failed; estimates the
-    time left from the mean duration of the runs that actually ran."""
+    time left from the runs that actually ran.
 
-    def __init__(self, total: int, *, label: str = "", stream=None) -> None:
+    ``weights`` (one per run, optional) are the runs' expected relative costs,
+    e.g. a family's seconds per epoch; the estimate is then the seconds per
+    unit of weight so far times the weight still to run, so that a cheap
+    family finishing first does not make an expensive one look short.
+    """
+
+    def __init__(self, total: int, *, label: str = "", stream=None, weights=None) -> None:
         self.total = int(total)
         self.label = label
         self.stream = stream or sys.stdout
+        self.weights = [1.0] * self.total if weights is None else [float(w) for w in weights]
+        if len(self.weights) != self.total:
+            raise ValueError(f"Expected {self.total} weights. Received: {len(self.weights)}")
         self.done = self.skipped = self.failed = 0
         self.run_seconds = 0.0
         self.ran = 0
+        self.ran_weight = 0.0
         self.start = time.perf_counter()
 
     @property
@@ -37,14 +47,17 @@ class Progress:
         remaining = self.total - self.finished
         if remaining <= 0:
             return "0s"
-        if self.ran == 0:
+        if self.ran == 0 or self.ran_weight <= 0:
             return "?"
-        return _fmt(remaining * self.run_seconds / self.ran)
+        return _fmt(sum(self.weights[self.finished:]) * self.run_seconds / self.ran_weight)
 
     def starting(self, what: str) -> None:
         print(f"[{self.label}] {self.finished + 1}/{self.total} {what} … (ETA {self.eta()})", file=self.stream, flush=True)
 
     def update(self, result) -> None:
+        weight = self.weights[self.finished] if self.finished < self.total else 0.0
+        if result.status != "skipped":
+            self.ran_weight += weight
         if result.status == "skipped":
             self.skipped += 1
         elif result.status == "failed":

@@ -14,6 +14,11 @@ from scipy import stats
 
 from aelib.models import list_models, model_options
 from aelib.study.progress import Progress
+
+# Seconds per epoch relative to fcae on a CPU (benchmarks/results/family_cost.csv,
+# z = 40, batch 64); only used to estimate the time left.
+FAMILY_COST = {"vanilla": 0.2, "fcae": 1.0, "dae": 1.9, "cae": 4.4, "vae": 2.4, "aae": 2.1, "rae": 5.2,
+               "sae": 1.1, "conae": 10.5, "mae": 2.1}
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
 from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json, config_hash
 
@@ -119,9 +124,12 @@ class Study:
             n = self.n_train if split == "train" else self.n_test
         return cached_dataset(dataset, split, n)
 
-    def run_all(self, label: str, items: list[tuple[str, Callable[[], RunResult]]]) -> list[RunResult]:
-        """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised."""
-        progress = Progress(len(items), label=label)
+    def run_all(self, label: str, items: list[tuple], weights=None) -> list[RunResult]:
+        """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised.
+
+        ``weights``: the runs' expected relative costs, for the time-left estimate.
+        """
+        progress = Progress(len(items), label=label, weights=weights)
         out = []
         for what, thunk in items:
             progress.starting(what)
@@ -136,7 +144,7 @@ class Study:
         families = check_families(families)
         z_values = check_latent_sizes(z_values)
         depths = [None] if depths is None else list(depths)
-        items = []
+        items, weights = [], []
         for family in families:
             for depth in depths:
                 for z in z_values:
@@ -144,7 +152,8 @@ class Study:
                         spec = self.spec(family, z, seed, depth=depth)
                         what = f"train {family} z={z}" + (f" depth={depth}" if depth is not None else "") + f" seed={seed}"
                         items.append((what, lambda spec=spec: ensure_trained(self.store, spec)))
-        return self.run_all(label, items)
+                        weights.append(FAMILY_COST.get(family, 1.0))
+        return self.run_all(label, items, weights)
 
     def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
         return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))
