@@ -18,10 +18,13 @@ import sys
 import time
 from pathlib import Path
 
+import aelib
+
 # TensorFlow's C++ log lines (here: a harmless "NodeDef mentions attribute"
 # error on every fit) would bury the progress lines; the kernels inherit this.
 # Errors still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL=0 to see them all.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+if not aelib.TF_LOG_LEVEL_SET_BY_USER:
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
 
 from aelib.models import list_models  # noqa: E402
 from aelib.study.profiles import PROFILES, STEPS, step_parameters  # noqa: E402
@@ -36,8 +39,8 @@ STUDY_WIDE = {"07_augmentation", "08_summary"}
 # measured on two CPU cores; the estimate of the time left across steps scales
 # these by the time the finished steps actually took.
 STEP_COST = {
-    "01_architecture": 143, "02_latent_sweep": 1260, "03_reconstruction": 28, "04_latent_space": 98,
-    "05_ood_reconstruction": 94, "06_generative": 69, "07_augmentation": 147, "08_summary": 11,
+    "01_architecture": 121, "02_latent_sweep": 677, "03_reconstruction": 24, "04_latent_space": 91,
+    "05_ood_reconstruction": 85, "06_generative": 60, "07_augmentation": 121, "08_summary": 10,
 }
 
 
