@@ -51,23 +51,46 @@ def fit_power_law(z: Sequence[float], rmse: Sequence[float]) -> dict:
             "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
 
 
-def held_out_check(z: Sequence[float], rmse: Sequence[float]) -> dict:
-    """Leave-one-out over z: fit on the others, predict the one left out.
-    Needs 4 points or more (3 to fit)."""
+def held_out_predictions(z: Sequence[float], rmse: Sequence[float]) -> pd.DataFrame:
+    """Leave-one-out over z: for each z, fit on the others and predict it.
+
+    Returns one row per z (``latent_dim``, ``observed``, ``predicted``,
+    ``rel_error`` = |predicted − observed| / observed); no rows for fewer
+    than 4 points (3 are needed to fit).
+    """
     z = np.asarray(z, dtype=float)
     y = np.asarray(rmse, dtype=float)
-    if len(z) < 4:
+    rows = []
+    if len(z) >= 4:
+        for i in range(len(z)):
+            keep = np.arange(len(z)) != i
+            fit = fit_power_law(z[keep], y[keep])
+            predicted = float(power_law(z[i], fit["a"], fit["b"], fit["c"]))
+            rows.append({"latent_dim": z[i], "observed": y[i], "predicted": predicted,
+                         "rel_error": abs(predicted - y[i]) / y[i]})
+    return pd.DataFrame(rows, columns=["latent_dim", "observed", "predicted", "rel_error"])
+
+
+def held_out_check(z: Sequence[float], rmse: Sequence[float]) -> dict:
+    """Summary of :func:`held_out_predictions`: how many z, mean and max relative error."""
+    errors = held_out_predictions(z, rmse)["rel_error"]
+    if errors.empty:
         return {"heldout_n": 0, "heldout_mean_abs_rel_error": float("nan"), "heldout_max_abs_rel_error": float("nan")}
-    errors = []
-    for i in range(len(z)):
-        keep = np.arange(len(z)) != i
-        fit = fit_power_law(z[keep], y[keep])
-        errors.append(abs(power_law(z[i], fit["a"], fit["b"], fit["c"]) - y[i]) / y[i])
-    return {"heldout_n": len(z), "heldout_mean_abs_rel_error": float(np.mean(errors)),
-            "heldout_max_abs_rel_error": float(np.max(errors))}
+    return {"heldout_n": len(errors), "heldout_mean_abs_rel_error": float(errors.mean()),
+            "heldout_max_abs_rel_error": float(errors.max())}
 
 
 # ------------------------------------------------------------------ output helpers
+
+
+def _shown_path(path: Path) -> str:
+    """``path`` relative to the working directory when it lies below it (so a
+    committed report does not name one machine's folders), else absolute."""
+    path = Path(path).resolve()
+    try:
+        return str(path.relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
 
 
 def write_table(frame: pd.DataFrame, stem: Path, *, caption: str, float_format: str = "%.4f") -> list[Path]:
@@ -185,19 +208,32 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         criteria["rmse"] = by_z.groupby("family")["rmse_mean"].mean()
         better["rmse"] = False
         # power-law fits
-        fits = []
+        fits, heldout = [], []
         for family, part in by_z.groupby("family"):
             part = part.sort_values("latent_dim")
             try:
                 fit = fit_power_law(part["latent_dim"], part["rmse_mean"])
+                predictions = held_out_predictions(part["latent_dim"], part["rmse_mean"])
                 fit.update(held_out_check(part["latent_dim"], part["rmse_mean"]))
+                heldout.append(predictions.assign(family=family))
             except (ValueError, RuntimeError) as err:
                 fit = {"note": str(err)}
             fits.append({"family": family, "n_z": len(part), **fit})
         fits = pd.DataFrame(fits)
         write_table(fits, out / "rmse_power_law", caption="Fit of RMSE(z) = a z^{-b} + c per family, with leave-one-out error")
-        sections.append("## Predicting performance: RMSE(z) = a·z^(−b) + c\n\nLeave-one-out over z: each z is predicted "
-                        "from a fit on the others (needs 4 z values or more).\n\n" + markdown(fits))
+        section = ("## Predicting performance: RMSE(z) = a·z^(−b) + c\n\nLeave-one-out over z: each z is predicted "
+                   "from a fit on the others (needs 4 z values or more).\n\n" + markdown(fits))
+        heldout = pd.concat(heldout, ignore_index=True) if heldout else pd.DataFrame()
+        if not heldout.empty:
+            heldout["latent_dim"] = heldout["latent_dim"].astype(int)
+            heldout = heldout[["family", "latent_dim", "observed", "predicted", "rel_error"]]
+            write_table(heldout, out / "rmse_power_law_heldout",
+                        caption="RMSE at each z predicted by the power law fitted on the other z values")
+            errors = heldout.pivot(index="family", columns="latent_dim", values="rel_error") * 100
+            errors.columns = [f"z={z}" for z in errors.columns]
+            section += ("\nRelative error (%) of each held-out prediction (observed and predicted RMSE in "
+                        "`summary/rmse_power_law_heldout.csv`):\n\n" + markdown(errors.reset_index(), digits=3))
+        sections.append(section)
     else:
         sections.append("## Reconstruction\n\n_Step 02 has not written rmse_by_z.csv yet._\n")
 
@@ -317,7 +353,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
     head = [
         f"# Autoencoder comparison — profile `{profile}`",
         "",
-        f"Generated {time.strftime('%Y-%m-%d %H:%M')} from `{study.out_dir}`.",
+        f"Generated {time.strftime('%Y-%m-%d %H:%M')} from `{_shown_path(study.out_dir)}`.",
         "",
         "## What ran",
         "",

@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 
 from aelib.baselines import PCABaseline
-from aelib.report import fit_power_law, held_out_check, power_law, rank_table, write_table
+from aelib.report import fit_power_law, held_out_check, held_out_predictions, power_law, rank_table, write_table
 
 
 @pytest.mark.parametrize("a,b,c", [(0.3, 0.5, 0.05), (1.0, 1.2, 0.1), (0.1, 0.3, 0.0)])
@@ -16,6 +16,19 @@ def test_power_law_fit_recovers_known_parameters(a, b, c):
     assert fit["r2"] == pytest.approx(1.0)
     check = held_out_check(z, power_law(z, a, b, c))
     assert check["heldout_max_abs_rel_error"] < 1e-3
+
+
+def test_held_out_predictions_one_row_per_z_and_catch_a_bad_point():
+    z = np.array([2, 5, 10, 20, 40])
+    y = power_law(z, 0.3, 0.5, 0.05)
+    y[2] *= 1.5  # z = 10 off the law: its prediction from the others misses by about a third
+    rows = held_out_predictions(z, y)
+    assert list(rows["latent_dim"]) == list(z)
+    np.testing.assert_allclose(rows["observed"], y)
+    worst = rows.loc[rows["rel_error"].idxmax()]
+    assert worst["latent_dim"] == 10 and worst["rel_error"] == pytest.approx(1 / 3, abs=0.05)
+    assert held_out_check(z, y)["heldout_max_abs_rel_error"] == pytest.approx(rows["rel_error"].max())
+    assert held_out_predictions(z[:3], y[:3]).empty
 
 
 def test_power_law_needs_three_points():

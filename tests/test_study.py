@@ -72,6 +72,13 @@ def test_notebooks_end_to_end_and_resume_after_kill(tmp_path):
     again = _cli(out, *args, timeout=600)  # nothing left to do: every run skipped, same table
     assert again.returncode == 0
     pd.testing.assert_frame_equal(pd.read_csv(out / "tables" / "latent_sweep_runs.csv"), table)
+    # the killed invocation wrote no record; both finished ones are logged, the latest also in study.json
+    import json
+
+    lines = (out / "provenance" / "invocations.jsonl").read_text().splitlines()
+    assert len(lines) == 2
+    assert [s["step"] for s in json.loads(lines[-1])["steps"]] == ["02_latent_sweep", "03_reconstruction"]
+    assert json.loads((out / "provenance" / "study.json").read_text())["finished"] == json.loads(lines[-1])["finished"]
 
 
 def test_cli_rejects_bad_arguments(tmp_path):

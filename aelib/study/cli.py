@@ -256,9 +256,12 @@ def main(argv: list[str] | None = None) -> int:
     for r in failed:
         print(f"  FAILED {r['step']}: {r.get('error')} (see {r.get('executed')})")
     if units:
-        log = Path(units[0]["out_dir"]) / "provenance" / f"study{tag}.json"
-        atomic_write_json(log, {"profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
-                                "seconds": total, "steps": records})
+        provenance = Path(units[0]["out_dir"]) / "provenance"
+        record = {"profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
+                  "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": total, "steps": records}
+        atomic_write_json(provenance / f"study{tag}.json", record)  # the latest invocation
+        with open(provenance / "invocations.jsonl", "a", encoding="utf-8") as log:  # every invocation, one line each
+            log.write(json.dumps({**record, "steps": [{k: r.get(k) for k in ("step", "status", "seconds")} for r in records]}) + "\n")
     return 1 if failed else 0
 
 
