@@ -27,6 +27,11 @@ def set_style() -> None:
     plt.rcParams.update({"figure.dpi": 110, "savefig.dpi": 200, "savefig.bbox": "tight", "pdf.fonttype": 42})
 
 
+def reproducible_metadata(suffix: str) -> dict:
+    """Figure metadata without a creation date, so the same figure gives the same file."""
+    return {"CreationDate": None} if suffix.lstrip(".").lower() == "pdf" else {}
+
+
 def save_figure(fig, stem: str | Path) -> list[Path]:
     """Save ``fig`` as ``stem.png`` and ``stem.pdf``; returns both paths."""
     stem = Path(stem)
@@ -34,7 +39,7 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
         tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-        fig.savefig(tmp)
+        fig.savefig(tmp, metadata=reproducible_metadata(path.suffix))
         tmp.replace(path)
     plt.close(fig)
     return paths

@@ -336,6 +336,27 @@ def _failures(study: Study) -> pd.DataFrame:
     return frame[[c for c in ("kind", "family", "latent_dim", "seed", "error") if c in frame]] if not frame.empty else frame
 
 
+def _invocations(path: Path, last: int = 10) -> list[str]:
+    """Report lines for the study's command-line invocations (the latest ``last``)."""
+    if not path.is_file():
+        return []
+    records = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            records.append(json.loads(line))
+        except ValueError:
+            continue  # a line cut short by a kill
+    if not records:
+        return []
+    lines = ["Invocations of the study (`provenance/invocations.jsonl`; wall time includes runs already complete being skipped):", "",
+             "| finished | command | wall time | steps (status) |", "|---|---|---|---|"]
+    for rec in records[-last:]:
+        steps = ", ".join(f"{s.get('step', '?')[:2]} ({s.get('status')})" for s in rec.get("steps", []))
+        minutes, seconds = divmod(int(round(rec.get("seconds", 0))), 60)
+        lines.append(f"| {rec.get('finished', '?')} | `{' '.join(rec.get('argv', []))}` | {minutes} min {seconds:02d} s | {steps} |")
+    return [*lines, ""]
+
+
 def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame) -> str:
     prov_dir = study.out_dir / "provenance"
     ran = []
@@ -363,6 +384,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         "",
         "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",
         "",
+        *_invocations(prov_dir / "invocations.jsonl"),
         "## Overall ranking",
         "",
         (markdown(ranking[["family", "mean_rank", "rank_overall", *[c for c in ranking if c.startswith("rank_") and c != "rank_overall"]]])

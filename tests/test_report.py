@@ -60,3 +60,18 @@ def test_pca_baseline_is_exact_at_full_rank():
     assert pca.encode(x).shape == (50, 16)
     with pytest.raises(ValueError, match="does not fit PCA"):
         PCABaseline(17).fit(x)
+
+
+def test_report_lists_invocations_and_skips_a_cut_line(tmp_path):
+    import json
+
+    from aelib.report import _invocations
+
+    assert _invocations(tmp_path / "missing.jsonl") == []
+    log = tmp_path / "invocations.jsonl"
+    record = {"finished": "2026-01-01 10:00:00", "argv": ["run", "--steps", "02"], "seconds": 125.4,
+              "steps": [{"step": "02_latent_sweep", "status": "complete", "seconds": 120.0}]}
+    log.write_text(json.dumps(record) + "\n" + '{"finished": "2026-01-01 11:0')  # the second was cut by a kill
+    lines = _invocations(log)
+    rows = [line for line in lines if line.startswith("| 2026")]
+    assert rows == ["| 2026-01-01 10:00:00 | `run --steps 02` | 2 min 05 s | 02 (complete) |"]

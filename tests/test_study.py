@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from aelib.study import cli
-from aelib.study.steps import latent_sweep
+from aelib.study.steps import latent_sweep, reconstruction_grids
 from aelib.study.study import Study, StudyFailures
 
 REPO = Path(__file__).resolve().parents[1]
@@ -30,6 +30,19 @@ def test_failed_run_does_not_stop_the_others(tmp_path):
     with pytest.raises(StudyFailures, match="vanilla z=2.*output_activation"):
         study.finish("02_latent_sweep", {})
     assert (tmp_path / "provenance" / "02_latent_sweep.json").is_file()
+
+
+def test_reconstruction_grids_are_not_redrawn_when_current(tmp_path):
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=50)
+    first = reconstruction_grids(study, families=["vanilla"], z_values=[1, 2])  # trains the two models first
+    png = tmp_path / "figures" / "reconstructions_vanilla.png"
+    drawn = png.stat().st_mtime_ns
+    again = Study(tmp_path, epochs=1, n_train=200, n_test=50)
+    pd.testing.assert_frame_equal(reconstruction_grids(again, families=["vanilla"], z_values=[1, 2]), first)
+    assert [r.status for r in again.results] == ["skipped"] and png.stat().st_mtime_ns == drawn
+    other = Study(tmp_path, epochs=1, n_train=200, n_test=50)  # another z list: the grid shows other runs
+    reconstruction_grids(other, families=["vanilla"], z_values=[2])
+    assert [r.status for r in other.results] == ["complete"] and png.stat().st_mtime_ns > drawn
 
 
 def test_bad_study_parameters_fail_before_any_run(tmp_path):

@@ -527,6 +527,8 @@ def plot_experiments(summary: pd.DataFrame, out_dir: Path, *, label: str) -> lis
     rare classes) against the swept value, baseline mean ± 95 % band; PNG and PDF."""
     from matplotlib.figure import Figure
 
+    from aelib import plots
+
     base = summary[summary["experiment"] == "baseline"].iloc[0]
     paths = []
     for number, experiment in enumerate(list(EXPERIMENTS)[1:], start=1):
@@ -558,7 +560,7 @@ def plot_experiments(summary: pd.DataFrame, out_dir: Path, *, label: str) -> lis
         for ext in ("png", "pdf"):
             path = out_dir / f"augmentation_exp{number}_{experiment}.{ext}"
             tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.{ext}")
-            fig.savefig(tmp, dpi=150)
+            fig.savefig(tmp, dpi=150, metadata=plots.reproducible_metadata(ext))
             os.replace(tmp, path)
             paths.append(path)
     return paths

@@ -1,12 +1,14 @@
 """Methodology steps 1–3: architecture search, latent sweep, reconstruction."""
 from __future__ import annotations
 
+import json
 from typing import Sequence
 
 import numpy as np
 import pandas as pd
 
 from aelib import plots
+from aelib.study.store import atomic_write_json
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 RMSE_COLUMNS = ["rmse_mean", "rmse_std", "rmse_median", "rmse_ci95_low", "rmse_ci95_high"]
@@ -92,21 +94,49 @@ def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Seq
     originals = x_test[picks]
     rows = []
 
-    def one(family):
-        def thunk():
-            images, labels = [originals], ["original"]
-            for z in z_values:
-                model = study.model(family, z, seed)
-                images.append(model.reconstruct(originals))
-                labels.append(f"z={z}")
-                errors = np.load(study.store.path_for("train", study.spec(family, z, seed).config()) / "test_rmse.npy")
-                rows.append({"family": family, "latent_dim": z, "seed": seed, "rmse_mean": float(errors.mean()),
-                             "rmse_p10": float(np.quantile(errors, 0.1)), "rmse_median": float(np.median(errors)),
-                             "rmse_p90": float(np.quantile(errors, 0.9)), "data_source": info["source"]})
-            fig = plots.image_grid(images, labels, title=f"{family}: originals and reconstructions ({info['source']})")
-            plots.save_figure(fig, study.figures / f"reconstructions_{family}")
-            return {"figure": f"reconstructions_{family}"}
-        return thunk
+    def spread_rows(family):
+        """Per-sample RMSE spread for each z, from the stored test errors (cheap)."""
+        out = []
+        for z in z_values:
+            run_dir = study.store.path_for("train", study.spec(family, z, seed).config())
+            errors = np.load(run_dir / "test_rmse.npy")
+            out.append({"family": family, "latent_dim": z, "seed": seed, "rmse_mean": float(errors.mean()),
+                        "rmse_p10": float(np.quantile(errors, 0.1)), "rmse_median": float(np.median(errors)),
+                        "rmse_p90": float(np.quantile(errors, 0.9)), "data_source": info["source"]})
+        return out
+
+    def shows(family) -> dict:
+        """What a family's grid shows: its runs, in order (kept beside the figure)."""
+        return {"runs": [study.store.path_for("train", study.spec(family, z, seed).config()).name for z in z_values],
+                "picks": picks}
+
+    def figure_is_current(family) -> bool:
+        """PNG and PDF exist, show these runs, and are newer than each of them (so a rerun skips them)."""
+        stem = study.figures / f"reconstructions_{family}"
+        files = [stem.with_suffix(".png"), stem.with_suffix(".pdf"), stem.with_suffix(".json")]
+        if not all(f.is_file() for f in files):
+            return False
+        try:
+            if json.loads(files[2].read_text()) != shows(family):
+                return False
+        except ValueError:
+            return False
+        drawn = min(f.stat().st_mtime_ns for f in files[:2])
+        for z in z_values:
+            metrics = study.store.path_for("train", study.spec(family, z, seed).config()) / "metrics.json"
+            if not metrics.is_file() or metrics.stat().st_mtime_ns > drawn:
+                return False
+        return True
+
+    def draw(family):
+        images, labels = [originals], ["original"]
+        for z in z_values:
+            images.append(study.model(family, z, seed).reconstruct(originals))
+            labels.append(f"z={z}")
+        fig = plots.image_grid(images, labels, title=f"{family}: originals and reconstructions ({info['source']})")
+        stem = study.figures / f"reconstructions_{family}"
+        plots.save_figure(fig, stem)
+        atomic_write_json(stem.with_suffix(".json"), shows(family))
 
     from aelib.study.store import RunResult
 
@@ -115,7 +145,11 @@ def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Seq
         def run(family=family):
             path = study.figures / f"reconstructions_{family}.png"
             try:
-                one(family)()
+                if figure_is_current(family):
+                    rows.extend(spread_rows(family))
+                    return RunResult("figure", {"family": family}, path, "skipped", metrics={})
+                draw(family)  # trains any missing model first
+                rows.extend(spread_rows(family))
                 return RunResult("figure", {"family": family}, path, "complete", metrics={})
             except Exception as err:  # a failed model must not stop the other families
                 return RunResult("figure", {"family": family}, path, "failed", error=f"{type(err).__name__}: {err}")
