@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelib.checks import check_int
+
 
 class PCABaseline:
     """PCA fitted on training inputs; ``encode``/``decode``/``reconstruct`` like a family.
@@ -13,9 +15,7 @@ class PCABaseline:
     family = "pca"
 
     def __init__(self, latent_dim: int, *, seed: int = 0, clip: bool = True) -> None:
-        if isinstance(latent_dim, bool) or not isinstance(latent_dim, (int, np.integer)) or latent_dim < 1:
-            raise ValueError(f"Expected latent_dim >= 1 (an integer). Received: latent_dim={latent_dim!r}")
-        self.latent_dim = int(latent_dim)
+        self.latent_dim = check_int("latent_dim", latent_dim)
         self.seed = seed
         self.clip = clip
         self._shape = None

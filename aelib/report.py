@@ -348,13 +348,12 @@ def _invocations(path: Path, last: int = 10) -> list[str]:
             continue  # a line cut short by a kill
     if not records:
         return []
-    lines = ["Invocations of the study (`provenance/invocations.jsonl`; wall time includes runs already complete being skipped):", "",
-             "| finished | command | wall time | steps (status) |", "|---|---|---|---|"]
-    for rec in records[-last:]:
-        steps = ", ".join(f"{s.get('step', '?')[:2]} ({s.get('status')})" for s in rec.get("steps", []))
-        minutes, seconds = divmod(int(round(rec.get("seconds", 0))), 60)
-        lines.append(f"| {rec.get('finished', '?')} | `{' '.join(rec.get('argv', []))}` | {minutes} min {seconds:02d} s | {steps} |")
-    return [*lines, ""]
+    rows = [{"finished": rec.get("finished", "?"), "command": " ".join(rec.get("argv", [])),
+             "wall time": f"{int(round(rec.get('seconds', 0))) // 60} min {int(round(rec.get('seconds', 0))) % 60:02d} s",
+             "steps (status)": ", ".join(f"{s.get('step', '?')[:2]} ({s.get('status')})" for s in rec.get("steps", []))}
+            for rec in records[-last:]]
+    return ["Invocations of the study (`provenance/invocations.jsonl`; wall time includes runs already complete "
+            "being skipped):", "", markdown(pd.DataFrame(rows))]
 
 
 def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame) -> str:

@@ -11,6 +11,7 @@ import keras
 import numpy as np
 import pandas as pd
 
+from aelib.checks import check_int
 from aelib.models.base import Autoencoder
 
 
@@ -46,9 +47,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "steps_per_execution"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
+            object.__setattr__(self, name, check_int(name, getattr(self, name)))
         if not (0.0 <= self.validation_fraction < 1.0):
             raise ValueError(
                 f"Expected 0 <= validation_fraction < 1. Received: validation_fraction={self.validation_fraction!r}"

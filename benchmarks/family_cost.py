@@ -20,12 +20,10 @@ import argparse
 import json
 import os
 import sys
-import time
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-import keras  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from aelib.data import load_dataset  # noqa: E402

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -42,6 +43,8 @@ def main() -> None:
                 train(model, x, config, callbacks=[timer])
                 rows.append({"family": family, "steps_per_execution": steps, "repeat": repeat,
                              "seconds_per_epoch": sum(timer.times[1:]) / args.epochs})
+                print(f"repeat {repeat + 1}/{args.repeats} {family} steps/call={steps}: "
+                      f"{rows[-1]['seconds_per_epoch']:.3f} s/epoch", file=sys.stderr, flush=True)
     raw = pd.DataFrame(rows)
     OUT.mkdir(exist_ok=True)
     raw.to_csv(OUT / "steps_per_execution.csv", index=False)

@@ -14,7 +14,7 @@ REPO_URL = "https://github.com/aelib-study/aelib"  # where the "Open in Colab" l
 
 INSTALL = '''# Colab or a fresh kernel: install aelib if it is not importable (does nothing otherwise).
 import importlib.util, os, subprocess, sys
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if importlib.util.find_spec("aelib") is None:
     source = os.environ.get("AELIB_PIP_SOURCE", "git+REPO_URL")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
@@ -164,6 +164,8 @@ def build(name: str, spec: dict) -> nbformat.NotebookNode:
                 show += f"path = study.figures / \"{figure}\"\nif path.exists():\n    display(Image(filename=str(path)))\n"
         nb.cells.append(nbformat.v4.new_code_cell(show.rstrip()))
     nb.cells.append(nbformat.v4.new_code_cell(RECORD))
+    for i, cell in enumerate(nb.cells):  # fixed ids, so rebuilding changes only what the texts change
+        cell.id = f"{name[:2]}-cell-{i}"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb

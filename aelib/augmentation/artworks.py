@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from aelib.checks import check_int
+
 HOW_TO_GET = (
     "Painter by Numbers is not packaged: download it from Kaggle "
     "(https://www.kaggle.com/c/painter-by-numbers/data, e.g. `kaggle competitions download -c painter-by-numbers`), "
@@ -115,8 +117,7 @@ def read_artworks(
     """
     import pandas as pd
 
-    if isinstance(min_works, bool) or not isinstance(min_works, (int, np.integer)) or min_works < 1:
-        raise ValueError(f"Expected min_works >= 1 (an integer). Received: min_works={min_works!r}")
+    check_int("min_works", min_works)
     if check not in CHECKS:
         raise ValueError(f"Expected check in {CHECKS}. Received: check={check!r}")
     image_dir, csv_path = Path(image_dir), Path(csv_path)

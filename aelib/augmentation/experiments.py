@@ -70,6 +70,7 @@ from aelib.augmentation.features import (
 )
 from aelib.augmentation.pairs import PAIR_MODEL_DEFAULTS, draw_pairs, pair_scores, roc_auc, train_pair_model
 from aelib.augmentation.synthetic import decode_codes, encode_eager, synthesize, top_up_sources
+from aelib.checks import check_int
 
 SOURCES = ("standin", "painter_by_numbers")
 EXPERIMENTS = {
@@ -124,12 +125,6 @@ STANDIN_SOURCE = "standin-letters-fashioncnn"
 # ------------------------------------------------------------------------ validation
 
 
-def _check_int(name: str, value, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"Expected {name} >= {minimum} (an integer). Received: {name}={value!r}")
-    return int(value)
-
-
 def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, thresholds, quick, sizes):
     if source not in SOURCES:
         raise ValueError(f"Expected source in {SOURCES}. Received: source={source!r}")
@@ -138,11 +133,11 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
             "source='painter_by_numbers' needs image_dir and csv_path (Kaggle's image folder and train_info.csv). "
             f"Received: image_dir={image_dir!r}, csv_path={csv_path!r}"
         )
-    latent_dim = _check_int("latent_dim", latent_dim, 1)
+    latent_dim = check_int("latent_dim", latent_dim, 1)
     seeds = tuple(seeds) if seeds is not None else ()
     if not seeds:
         raise ValueError(f"Expected at least one seed. Received: seeds={seeds!r}")
-    seeds = tuple(_check_int("seed", s, 0) for s in seeds)
+    seeds = tuple(check_int("seed", s, 0) for s in seeds)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"Expected distinct seeds. Received: seeds={seeds!r}")
     perturbations = tuple(perturbations)
@@ -155,7 +150,7 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
     thresholds = tuple(thresholds)
     if not thresholds:
         raise ValueError(f"Expected at least one threshold. Received: thresholds={thresholds!r}")
-    thresholds = tuple(dict.fromkeys(_check_int("threshold", t, 1) for t in thresholds))
+    thresholds = tuple(dict.fromkeys(check_int("threshold", t, 1) for t in thresholds))
     if not isinstance(quick, bool):
         raise ValueError(f"Expected quick to be True or False. Received: quick={quick!r}")
     base = QUICK_SIZES if quick else FULL_SIZES
@@ -179,9 +174,9 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
         "pair_hidden",
         "inception_batch_size",
     ):
-        sizes[name] = _check_int(name, sizes[name], 1)
-    sizes["fcae_patience"] = _check_int("fcae_patience", sizes["fcae_patience"], 0)
-    sizes["data_seed"] = _check_int("data_seed", sizes["data_seed"], 0)
+        sizes[name] = check_int(name, sizes[name], 1)
+    sizes["fcae_patience"] = check_int("fcae_patience", sizes["fcae_patience"], 0)
+    sizes["data_seed"] = check_int("data_seed", sizes["data_seed"], 0)
     if not (0.0 < float(sizes["test_fraction"]) < 1.0):
         raise ValueError(f"Expected 0 < test_fraction < 1. Received: test_fraction={sizes['test_fraction']!r}")
     if sizes["min_works"] < sizes["min_test_works"] + 2:

@@ -32,6 +32,8 @@ from typing import Any
 
 import numpy as np
 
+from aelib.checks import check_int
+
 INCEPTION_MIN_SIZE = 75  # the smallest input InceptionV3 accepts
 INCEPTION_SIZE = 299
 INCEPTION_DIM = 2048
@@ -223,8 +225,7 @@ def inception_features(
         ("chunk_size", chunk_size, 1),
         ("workers", workers, 1),
     ):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-            raise ValueError(f"Expected {name} >= {minimum} (an integer). Received: {name}={value!r}")
+        check_int(name, value, minimum)
     if isinstance(paths_or_arrays, np.ndarray):
         _check_image_array(paths_or_arrays)
         inputs = paths_or_arrays

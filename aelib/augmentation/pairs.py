@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from aelib.checks import check_int
+
 PAIR_MODEL_DEFAULTS: dict[str, Any] = {
     "hidden": 64,
     "dropout": 0.2,
@@ -43,8 +45,7 @@ def draw_pairs(labels, *, pairs_per_item: int = 1, seed: int | Sequence[int] = 0
     labels = np.asarray(labels)
     if labels.ndim != 1:
         raise ValueError(f"Expected labels of shape (n,). Received: shape={labels.shape}")
-    if isinstance(pairs_per_item, bool) or not isinstance(pairs_per_item, (int, np.integer)) or pairs_per_item < 1:
-        raise ValueError(f"Expected pairs_per_item >= 1 (an integer). Received: pairs_per_item={pairs_per_item!r}")
+    check_int("pairs_per_item", pairs_per_item)
     classes, inverse, counts = np.unique(labels, return_inverse=True, return_counts=True)
     if len(classes) < 2:
         raise ValueError(

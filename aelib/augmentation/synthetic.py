@@ -10,13 +10,12 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from aelib.checks import check_int
 from aelib.perturbation import perturb
 
 
 def _check_target(target) -> int:
-    if isinstance(target, bool) or not isinstance(target, (int, np.integer)) or target < 1:
-        raise ValueError(f"Expected a target count >= 1 (an integer). Received: target={target!r}")
-    return int(target)
+    return check_int("target", target)
 
 
 def top_up_counts(labels, target: int) -> dict:

@@ -34,6 +34,7 @@ import keras
 import numpy as np
 from keras import ops
 
+from aelib.checks import check_int
 from aelib.models.base import Autoencoder
 from aelib.models.fcae import mlp_layers
 from aelib.models.registry import register_model
@@ -89,11 +90,7 @@ class AdversarialAE(Autoencoder):
         if isinstance(generator_lr_scale, bool) or not isinstance(generator_lr_scale, numbers.Real) \
                 or not math.isfinite(generator_lr_scale) or generator_lr_scale < 0:
             raise ValueError(f"Expected generator_lr_scale >= 0. Received: generator_lr_scale={generator_lr_scale!r}")
-        if isinstance(discriminator_units, bool) or not isinstance(discriminator_units, (int, np.integer)) \
-                or discriminator_units < 1:
-            raise ValueError(
-                f"Expected discriminator_units >= 1 (an integer). Received: discriminator_units={discriminator_units!r}"
-            )
+        check_int("discriminator_units", discriminator_units)
         self.prior = prior
         self.generator_lr_scale = float(generator_lr_scale)
         self.discriminator_units = int(discriminator_units)

@@ -14,15 +14,9 @@ from typing import Any
 
 import keras
 import numpy as np
-from keras import ops
 
 from aelib import losses
-
-
-def _check_positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
-    return int(value)
+from aelib.checks import check_int
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -66,16 +60,14 @@ class Autoencoder(keras.Model):
             raise ValueError(f"Expected input_shape as a tuple of positive ints. Received: input_shape={input_shape!r}")
         self.sample_shape = shape
         self.input_dim = int(math.prod(shape))
-        self.latent_dim = _check_positive_int("latent_dim", latent_dim)
+        self.latent_dim = check_int("latent_dim", latent_dim)
         max_latent = int(self.input_dim * self.max_latent_ratio)
         if self.latent_dim > max_latent:
             raise ValueError(
                 f"latent_dim={self.latent_dim} does not fit family {self.family!r} with input_shape={shape} "
                 f"({self.input_dim} values): expected latent_dim <= {max_latent}."
             )
-        if isinstance(depth, bool) or not isinstance(depth, (int, np.integer)) or depth < 0:
-            raise ValueError(f"Expected depth >= 0 (an integer). Received: depth={depth!r}")
-        self.depth = int(depth)
+        self.depth = check_int("depth", depth, 0)
         self.seed = int(seed)
         if output_activation not in ("sigmoid", "linear"):
             raise ValueError(

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from aelib.checks import check_int
 from aelib.models.base import Autoencoder
 from aelib.models.registry import register_model
 
@@ -51,10 +52,8 @@ class ConvolutionalAE(Autoencoder):
             raise ValueError(f"Expected filters as two positive ints. Received: filters={filters!r}") from None
         if len(filters) != 2 or min(filters) < 1:
             raise ValueError(f"Expected filters as two positive ints. Received: filters={filters!r}")
-        if isinstance(kernel_size, bool) or not isinstance(kernel_size, int) or kernel_size < 1:
-            raise ValueError(f"Expected kernel_size >= 1 (an integer). Received: kernel_size={kernel_size!r}")
         self.filters = filters
-        self.kernel_size = kernel_size
+        self.kernel_size = check_int("kernel_size", kernel_size)
         super().__init__(*args, **kwargs)
 
     def options(self) -> dict:

@@ -45,7 +45,8 @@ import keras
 from keras import ops
 
 from aelib import losses
-from aelib.models.base import Autoencoder, _check_positive_int
+from aelib.checks import check_int
+from aelib.models.base import Autoencoder
 from aelib.models.registry import register_model
 
 #: ε added to a target patch's variance when ``norm_pix_loss`` is on.
@@ -261,15 +262,15 @@ class MaskedAE(Autoencoder):
             raise ValueError(f"Expected mlp_ratio > 0. Received: mlp_ratio={mlp_ratio!r}")
         if not isinstance(norm_pix_loss, bool):
             raise ValueError(f"Expected norm_pix_loss to be True or False. Received: norm_pix_loss={norm_pix_loss!r}")
-        self.patch_size = _check_positive_int("patch_size", patch_size)
+        self.patch_size = check_int("patch_size", patch_size)
         self.mask_ratio = float(mask_ratio)
-        self.embed_dim = _check_positive_int("embed_dim", embed_dim)
-        self.encoder_depth = _check_positive_int("encoder_depth", encoder_depth)
-        self.num_heads = _check_positive_int("num_heads", num_heads)
+        self.embed_dim = check_int("embed_dim", embed_dim)
+        self.encoder_depth = check_int("encoder_depth", encoder_depth)
+        self.num_heads = check_int("num_heads", num_heads)
         self.mlp_ratio = float(mlp_ratio)
-        self.decoder_dim = _check_positive_int("decoder_dim", decoder_dim)
-        self.decoder_depth = _check_positive_int("decoder_depth", decoder_depth)
-        self.decoder_num_heads = _check_positive_int("decoder_num_heads", decoder_num_heads)
+        self.decoder_dim = check_int("decoder_dim", decoder_dim)
+        self.decoder_depth = check_int("decoder_depth", decoder_depth)
+        self.decoder_num_heads = check_int("decoder_num_heads", decoder_num_heads)
         self.norm_pix_loss = norm_pix_loss
         for dim_name, heads_name in (("embed_dim", "num_heads"), ("decoder_dim", "decoder_num_heads")):
             dim, heads = getattr(self, dim_name), getattr(self, heads_name)

@@ -13,6 +13,7 @@ from typing import Any
 
 import keras
 
+from aelib.checks import check_int
 from aelib.models.base import Autoencoder
 from aelib.models.cae import require_image_shape
 from aelib.models.registry import register_model
@@ -39,10 +40,8 @@ class RecurrentAE(Autoencoder):
     def __init__(self, *args: Any, cell: str = "gru", units: int = 128, **kwargs: Any) -> None:
         if cell not in CELLS:
             raise ValueError(f"Expected cell in {tuple(CELLS)}. Received: cell={cell!r}")
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"Expected units >= 1 (an integer). Received: units={units!r}")
         self.cell = cell
-        self.units = units
+        self.units = check_int("units", units)
         super().__init__(*args, **kwargs)
 
     def options(self) -> dict:

@@ -19,6 +19,7 @@ import numpy as np
 from keras import ops
 
 from aelib import losses
+from aelib.checks import check_int
 from aelib.models.base import Autoencoder
 from aelib.models.fcae import mlp_layers
 from aelib.models.registry import register_model
@@ -29,8 +30,7 @@ RECONSTRUCTIONS = ("auto", "bce", "sse")
 
 def prior_codes(n: int, latent_dim: int, *, seed: int, prior: str = "normal") -> np.ndarray:
     """``n`` seeded draws from the prior N(0, I) (or U(-1, 1)^d) as float32."""
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"Expected n >= 1 (an integer). Received: n={n!r}")
+    check_int("n", n)
     rng = np.random.default_rng(seed)
     if prior == "uniform":
         return rng.uniform(-1.0, 1.0, size=(int(n), latent_dim)).astype("float32")

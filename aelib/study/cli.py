@@ -13,23 +13,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from pathlib import Path
 
-import aelib
-
-# TensorFlow's C++ log lines (here: a harmless "NodeDef mentions attribute"
-# error on every fit) would bury the progress lines; the kernels inherit this.
-# Errors still surface as Python exceptions. Set TF_CPP_MIN_LOG_LEVEL=0 to see them all.
-if not aelib.TF_LOG_LEVEL_SET_BY_USER:
-    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"
-
-from aelib.models import list_models  # noqa: E402
-from aelib.study.profiles import PROFILES, STEPS, step_parameters  # noqa: E402
-from aelib.study.progress import _fmt  # noqa: E402
-from aelib.study.store import atomic_write_json  # noqa: E402
+from aelib.models import list_models
+from aelib.study.profiles import PROFILES, STEPS, step_parameters
+from aelib.study.progress import _fmt
+from aelib.study.store import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"

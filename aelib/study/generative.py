@@ -25,6 +25,7 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots
+from aelib.checks import check_int
 from aelib.data import stratified_indices
 from aelib.metrics.generative import class_spread, frechet_distance
 from aelib.metrics.reconstruction import rmse_per_sample, summarize
@@ -146,8 +147,7 @@ def generative_step(study: Study, *, families: Sequence[str], z_values: Sequence
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError(f"Expected seeds as integers >= 0. Received: seeds={seeds!r}")
     for name, value in (("n_samples", n_samples), ("classifier_epochs", classifier_epochs), ("n_images", n_images)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
+        check_int(name, value)
     if n_samples < 2:
         raise ValueError(f"Expected n_samples >= 2 (Fréchet distance needs a covariance). Received: n_samples={n_samples}")
 

@@ -18,10 +18,10 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots
-from aelib.data import list_datasets, stratified_indices
+from aelib.checks import check_int
+from aelib.data import list_datasets
 from aelib.metrics.ood import roc_auc
 from aelib.metrics.reconstruction import rmse_per_sample, summarize
-from aelib.study.store import RunResult
 from aelib.study.study import Study, check_families, check_latent_sizes
 
 IN_DISTRIBUTION = "in-distribution"
@@ -90,10 +90,8 @@ def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int, seed
     if not complementary:
         raise ValueError("Expected at least one complementary data set. Received: complementary=[]")
     for name, value in (("n_ood", n_ood), ("n_images", n_images)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"Expected {name} >= 1 (an integer). Received: {name}={value!r}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed >= 0 (an integer). Received: seed={seed!r}")
+        check_int(name, value)
+    check_int("seed", seed, 0)
     return complementary
 
 

@@ -6,7 +6,7 @@ import json
 import platform
 import time
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
@@ -14,14 +14,13 @@ from scipy import stats
 
 from aelib.models import list_models, model_options
 from aelib.study.progress import Progress
-
-# Seconds per epoch relative to fcae on a CPU (benchmarks/results/family_cost.csv,
-# z = 40, batch 64); only used to estimate the time left.
-FAMILY_COST = {"vanilla": 0.2, "fcae": 1.0, "dae": 1.9, "cae": 4.4, "vae": 2.4, "aae": 2.1, "rae": 5.2,
-               "sae": 1.1, "conae": 10.5, "mae": 2.1}
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
 from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json, config_hash
 
+# Seconds per epoch relative to fcae on two CPU cores (benchmarks/results/family_cost.csv,
+# z = 40, batch 64, rounded); only used to estimate the time left.
+FAMILY_COST = {"vanilla": 0.1, "fcae": 1.0, "dae": 0.9, "cae": 3.2, "vae": 1.1, "aae": 2.0, "rae": 3.9,
+               "sae": 1.1, "conae": 8.4, "mae": 1.9}
 
 # Columns that identify a row of a step's table (the others are measurements).
 TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level")
