@@ -18,6 +18,7 @@ import pandas as pd
 from aelib import plots
 from aelib.baselines import PCABaseline
 from aelib.metrics.reconstruction import rmse_per_sample
+from aelib.study import gates
 from aelib.study.store import atomic_write_text
 from aelib.study.study import Study, check_latent_sizes
 
@@ -110,14 +111,35 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
     return frame.to_markdown(index=False, floatfmt=f".{digits}g") + "\n"
 
 
-def _read(study: Study, name: str) -> pd.DataFrame:
+# The step tables the summary reads (for the line on rows of other settings it leaves out).
+SUMMARY_TABLES = ("architecture_runs", "latent_sweep_runs", "rmse_by_z", "ood_rmse", "latent_quality", "generative")
+
+
+def _read(study: Study, name: str, *, current: bool = True) -> pd.DataFrame:
+    """``tables/<name>.csv``: only the rows of the study's settings (see
+    :meth:`Study.is_current`) unless ``current=False``; empty if absent."""
     path = study.tables / f"{name}.csv"
     if not path.is_file():
         return pd.DataFrame()
     try:
-        return pd.read_csv(path)
+        frame = pd.read_csv(path, dtype={"setting": str})  # a hash of digits only stays text
     except pd.errors.EmptyDataError:
         return pd.DataFrame()
+    return frame[study.is_current(frame)].reset_index(drop=True) if current and "family" in frame else frame
+
+
+def _other_settings(study: Study, names: Sequence[str] = SUMMARY_TABLES) -> str:
+    """One report line on the rows of other settings that the tables keep and the summary leaves out."""
+    left_out = [frame.loc[~study.is_current(frame), "setting"] if "setting" in frame
+                else pd.Series("unrecorded", index=frame.index)
+                for frame in (_read(study, name, current=False) for name in names) if "family" in frame]
+    left_out = pd.concat(left_out) if left_out else pd.Series(dtype=str)
+    if left_out.empty:
+        return ""
+    settings = ", ".join(sorted(left_out.fillna("unrecorded").astype(str).unique()))
+    rows = f"{len(left_out)} rows of other settings are" if len(left_out) != 1 else "1 row of another setting is"
+    return (f"{rows} kept in the tables and left out here: settings {settings} "
+            "(`tables/settings/<setting>.json` says what each means).\n")
 
 
 def _fmt_ci(mean, low, high, digits=4) -> str:
@@ -180,6 +202,24 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     sections: list[str] = []
     criteria: dict[str, pd.Series] = {}
     better: dict[str, bool] = {}
+    # only rows of this study's settings are summarised (_read); say what the tables hold besides
+    other_settings = _other_settings(study)
+    if other_settings:
+        sections.append(other_settings)
+
+    # --- convergence, sanity gates and capacity of every trained model
+    sweep_runs = _read(study, "latent_sweep_runs")
+    arch_runs = _read(study, "architecture_runs")
+    if not sweep_runs.empty:
+        sweep_runs = sweep_runs[sweep_runs["family"].isin(families)]
+    trained = pd.concat([f for f in (arch_runs, sweep_runs) if not f.empty], ignore_index=True) \
+        if not (arch_runs.empty and sweep_runs.empty) else pd.DataFrame()
+    if not trained.empty:
+        id_cols = [c for c in ("family", "depth", "latent_dim", "seed", "setting") if c in trained]
+        trained = trained.drop_duplicates(id_cols)
+    opening = _convergence_section(trained)
+    sections.append(_architecture_section(study, arch_runs))
+    sections.extend(_gates_and_capacity_sections(sweep_runs, out))
 
     # --- reconstruction per z, with the PCA baseline
     by_z = _read(study, "rmse_by_z")
@@ -187,8 +227,10 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     pca = pca_rows(study, z_values, complementary)
     if not by_z.empty:
         by_z = by_z[by_z["family"].isin(families)]
-        wide = by_z.assign(cell=[_fmt_ci(m, lo, hi) for m, lo, hi in
-                                 zip(by_z["rmse_mean"], by_z["rmse_mean_ci95_low"], by_z["rmse_mean_ci95_high"])])
+        capped = _capped_cells(sweep_runs)
+        wide = by_z.assign(cell=[_fmt_ci(m, lo, hi) + (gates.CAP_MARK if (f, int(z)) in capped else "") for f, z, m, lo, hi in
+                                 zip(by_z["family"], by_z["latent_dim"], by_z["rmse_mean"], by_z["rmse_mean_ci95_low"],
+                                     by_z["rmse_mean_ci95_high"])])
         table = wide.pivot(index="family", columns="latent_dim", values="cell")
         if not pca.empty:
             pin = pca[pca["role"] == "in-distribution"].set_index("latent_dim")["rmse_mean"]
@@ -315,7 +357,7 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         _plot_ranks(ranking, study.figures / "ranking")
 
     failures = _failures(study)
-    report = _report_text(study, profile, ranking, sections, failures)
+    report = _report_text(study, profile, ranking, sections, failures, opening=opening)
     atomic_write_text(study.out_dir / "REPORT.md", report)
     print(f"Wrote {study.out_dir / 'REPORT.md'} and tables in {out}")
     return ranking
@@ -356,7 +398,99 @@ def _invocations(path: Path, last: int = 10) -> list[str]:
             "being skipped):", "", markdown(pd.DataFrame(rows))]
 
 
-def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame) -> str:
+def _capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
+    """(family, z) cells with at least one run that early stopping did not end."""
+    if runs.empty or "stopped_by" not in runs:
+        return set()
+    bad = runs[runs["stopped_by"] != "early_stopping"]
+    return {(f, int(z)) for f, z in zip(bad["family"], bad["latent_dim"])}
+
+
+def _convergence_section(trained: pd.DataFrame) -> str:
+    """The report's opening line: how many training runs converged, and which did not."""
+    converged, total, others = gates.convergence_summary(trained)
+    if total == 0:
+        return "_No training runs recorded yet._\n"
+    if "stopped_by" not in trained:
+        return f"**Convergence unknown for {total} runs** (trained before runs recorded how they stopped).\n"
+    text = (f"**{converged} of {total} training runs converged** (stopped by early stopping: the validation loss "
+            f"improved by less than the relative threshold for `patience` epochs; the best epoch's weights kept). "
+            f"Steps 01 and 02, every family, z and seed.")
+    if not others.empty:
+        text += (f"\n\nRuns stopped otherwise, marked {gates.CAP_MARK} wherever their numbers appear:\n\n"
+                 + markdown(others))
+    else:
+        text += " None hit the epoch cap.\n"
+    epochs = trained.groupby("family")["epochs_run"].agg(["min", "median", "max"]) if "epochs_run" in trained else None
+    if epochs is not None and not epochs.empty:
+        epochs.columns = ["epochs min", "epochs median", "epochs max"]
+        text += "\nEpochs run per family (steps 01–02):\n\n" + markdown(epochs.reset_index(), digits=4)
+    return text + "\n"
+
+
+def _architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
+    """Which depth the fully connected families used, and why."""
+    source = getattr(study, "depth_source", "set by the user")
+    text = (f"## Architecture\n\nFully connected parts (fcae, dae, sae, vae, aae and conae's decoder) use depth "
+            f"**{study.depth}** ({source}). Widths follow STUDY.md §2: the seed's presets for d = 784 while their "
+            "narrowest hidden layer is at least z, else widths falling linearly from the input to z "
+            "(`widths=\"auto\"`; `summary/capacity.csv` names the rule each model used).\n")
+    best = _read(study, "architecture_best", current=False)
+    if "setting" in best and not best.empty:
+        best = best[best["setting"] == study.setting("fcae", vary=("depth",))]
+    if not arch_runs.empty and "depth" in arch_runs:
+        grid = arch_runs.groupby(["depth", "latent_dim"])["rmse_mean"].mean().unstack("latent_dim")
+        grid.columns = [f"z={c}" for c in grid.columns]
+        grid["mean"] = grid.mean(axis=1)
+        text += ("\nStep 01, fcae test RMSE by depth (every run converged unless marked in the list above):\n\n"
+                 + markdown(grid.reset_index()) + "\n![architecture](../figures/architecture_fcae.png)\n")
+    if not best.empty:
+        text += "\nBest depth by mean test RMSE over the z values: " + ", ".join(
+            f"{r.family} → {int(r.best_depth)}" for r in best.itertuples()) + ".\n"
+    return text
+
+
+def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
+    """Sanity gates per run (failures are findings) and each model's capacity."""
+    if runs.empty:
+        return []
+    sections = []
+    gate_cols = [f"gate_{g}" for g in gates.GATES if f"gate_{g}" in runs]
+    if gate_cols:
+        failed = gates.gate_failures(runs)
+        checked = {g: int(runs[f"gate_{g}"].notna().sum()) for g in gates.GATES if f"gate_{g}" in runs}
+        passed = {g: checked[g] - int((failed["gate"] == g).sum()) for g in checked}
+        lines = [f"- `{g}`: {passed[g]} of {checked[g]} runs pass" for g in checked]
+        text = ("## Sanity gates\n\nEach trained model against the obvious baselines at its own z (test RMSE): "
+                "every model below the mean-image predictor; `vanilla` within "
+                f"{gates.VANILLA_PCA_TOLERANCE:.0%} of PCA or better; `fcae` below PCA at every z ≤ {gates.FCAE_PCA_MAX_Z}.\n\n"
+                + "\n".join(lines) + "\n\n")
+        if failed.empty:
+            text += "No gate failed.\n"
+        else:
+            write_table(failed, out / "gate_failures", caption="Runs that fail a sanity gate (test RMSE against the baseline)")
+            text += "**Failing gates (findings, not hidden):**\n\n" + markdown(failed)
+        sections.append(text)
+    cap_cols = [c for c in ("n_params", "effective_bottleneck", "widths_rule") if c in runs]
+    if cap_cols:
+        cap = runs.groupby(["family", "latent_dim"])[cap_cols].first().reset_index()
+        write_table(cap, out / "capacity", caption="Parameter count and effective bottleneck (narrowest width from "
+                    "input through z to output) of each model")
+        params = cap.pivot(index="family", columns="latent_dim", values="n_params")
+        params.columns = [f"z={c}" for c in params.columns]
+        text = ("## Capacity\n\nParameters per model (`summary/capacity.csv` also gives the effective bottleneck — the "
+                "narrowest width on the path from input through z to output — and the widths rule used).\n\n"
+                + markdown(params.reset_index(), digits=7))
+        if "effective_bottleneck" in cap:
+            narrow = cap[cap["effective_bottleneck"].notna() & (cap["effective_bottleneck"] < cap["latent_dim"])]
+            text += ("\nEvery model's effective bottleneck is its z.\n" if narrow.empty else
+                     "\n**Models whose bottleneck is narrower than z** (z adds nothing beyond it):\n\n" + markdown(narrow))
+        sections.append(text)
+    return sections
+
+
+def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
+                 *, opening: str = "") -> str:
     prov_dir = study.out_dir / "provenance"
     ran = []
     sources = set()
@@ -375,6 +509,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         "",
         f"Generated {time.strftime('%Y-%m-%d %H:%M')} from `{_shown_path(study.out_dir)}`.",
         "",
+        opening,
         "## What ran",
         "",
         "| step | when | ran | already complete | failed |",

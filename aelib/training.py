@@ -20,13 +20,22 @@ class TrainConfig:
     """Training hyperparameters with their defaults.
 
     Attributes:
-        epochs: maximum number of passes over the training data.
+        epochs: safety cap on the passes over the training data; training
+            normally ends by early stopping first (``stopped_by`` says which).
         batch_size: samples per gradient step.
         learning_rate: Adam step size.
         validation_fraction: share of the training split held out for early
             stopping (0 turns it off).
         patience: epochs without improvement of the validation loss before
             stopping; the best weights are restored.
+        min_delta: smallest relative decrease of the validation loss that
+            counts as an improvement (1e-3: 0.1 % of the best loss so far).
+            Relative, because loss scales differ between families.
+        lr_patience: epochs without improvement before the learning rate is
+            multiplied by ``lr_factor`` (reduce on plateau); it is smaller
+            than ``patience``, so a plateau first gets a smaller step.
+        lr_factor: the reduce-on-plateau factor, in (0, 1]; 1 turns the
+            schedule off.
         seed: seed of weights, shuffling and every random draw.
         verbose: 0 silent, 1 progress bar, 2 one line per epoch.
         steps_per_execution: gradient steps per call into the compiled
@@ -36,11 +45,14 @@ class TrainConfig:
             per epoch).
     """
 
-    epochs: int = 20
+    epochs: int = 200
     batch_size: int = 128
     learning_rate: float = 1e-3
     validation_fraction: float = 0.1
-    patience: int = 3
+    patience: int = 6
+    min_delta: float = 1e-3
+    lr_patience: int = 3
+    lr_factor: float = 0.5
     seed: int = 0
     verbose: int = 2
     steps_per_execution: int = 16
@@ -54,8 +66,12 @@ class TrainConfig:
             )
         if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
             raise ValueError(f"Expected learning_rate > 0. Received: learning_rate={self.learning_rate!r}")
-        if self.patience < 0:
-            raise ValueError(f"Expected patience >= 0. Received: patience={self.patience!r}")
+        for name in ("patience", "lr_patience"):
+            object.__setattr__(self, name, check_int(name, getattr(self, name), 0))
+        if not (0.0 <= self.min_delta < 1.0):
+            raise ValueError(f"Expected 0 <= min_delta < 1 (a relative decrease). Received: min_delta={self.min_delta!r}")
+        if not (0.0 < self.lr_factor <= 1.0):
+            raise ValueError(f"Expected 0 < lr_factor <= 1. Received: lr_factor={self.lr_factor!r}")
 
 
 def set_seed(seed: int) -> None:
@@ -98,16 +114,100 @@ def compile_model(model: Autoencoder, config: TrainConfig) -> Autoencoder:
     return model
 
 
-def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, *, callbacks=None, **overrides: Any) -> pd.DataFrame:
-    """Train ``model`` on ``x`` (inputs are also the targets) and return the history.
+STOPPED_BY = ("early_stopping", "epoch_cap", "non_finite")
+
+
+def optimizers_of(model: keras.Model) -> list:
+    """Every optimizer a compiled model trains with (the adversarial family has three)."""
+    found = []
+    for value in vars(model).values():
+        if isinstance(value, keras.optimizers.Optimizer) and all(value is not f for f in found):
+            found.append(value)
+    return found
+
+
+class Convergence(keras.callbacks.Callback):
+    """Early stopping on a relative improvement of the validation loss, with
+    reduce-on-plateau for every optimizer of the model, restoring the best weights.
+
+    An epoch improves when ``val_loss < best · (1 − min_delta)``. After
+    ``lr_patience`` epochs without improvement every learning rate is
+    multiplied by ``lr_factor`` (and again after each further ``lr_patience``);
+    after ``patience`` epochs without improvement training stops. At the end
+    the weights of the best epoch are put back, whatever stopped training.
+    """
+
+    def __init__(self, *, patience: int, min_delta: float, lr_patience: int, lr_factor: float,
+                 monitor: str = "val_loss") -> None:
+        super().__init__()
+        self.patience, self.min_delta = patience, min_delta
+        self.lr_patience, self.lr_factor, self.monitor = lr_patience, lr_factor, monitor
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self.best = math.inf
+        self.best_epoch = 0
+        self.best_weights = None
+        self.wait = 0
+        self.stopped_early = False
+        self.learning_rates: list[float] = []
+
+    def _learning_rate(self) -> float:
+        return float(keras.ops.convert_to_numpy(self.model.optimizer.learning_rate))
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        logs = logs or {}
+        self.learning_rates.append(self._learning_rate())
+        logs["learning_rate"] = self.learning_rates[-1]
+        value = logs.get(self.monitor)
+        if value is None or not math.isfinite(value):
+            return
+        if value < self.best * (1.0 - self.min_delta) or self.best_weights is None:
+            self.best, self.best_epoch, self.wait = float(value), epoch + 1, 0
+            self.best_weights = self.model.get_weights()
+            return
+        self.wait += 1
+        if self.wait >= self.patience:
+            self.stopped_early = True
+            self.model.stop_training = True
+        elif self.lr_factor < 1.0 and self.lr_patience > 0 and self.wait % self.lr_patience == 0:
+            for optimizer in optimizers_of(self.model):
+                optimizer.learning_rate.assign(float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * self.lr_factor)
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self.best_weights is not None:
+            self.model.set_weights(self.best_weights)
+
+
+def convergence_record(history: pd.DataFrame, *, stopped_by: str, best_epoch: int | None,
+                       final_learning_rate: float | None) -> dict:
+    """How a training run ended: epochs run, best epoch, what stopped it, the
+    final learning rate, and the relative change of the validation loss over
+    the last 10 % of its epochs (at least two epochs)."""
+    column = "val_loss" if "val_loss" in history else "loss"
+    values = history[column].to_numpy(dtype=float)
+    span = max(2, int(math.ceil(0.1 * len(values))))
+    tail = values[-span:] if len(values) >= 2 else values
+    change = float((tail[-1] - tail[0]) / abs(tail[0])) if len(tail) >= 2 and tail[0] != 0 else float("nan")
+    return {"epochs_run": int(len(values)), "best_epoch": None if best_epoch is None else int(best_epoch),
+            "stopped_by": stopped_by, "final_learning_rate": final_learning_rate,
+            "val_loss_rel_change_last10pct": change}
+
+
+def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, *, callbacks=None,
+          record: dict | None = None, **overrides: Any) -> pd.DataFrame:
+    """Train ``model`` on ``x`` (inputs are also the targets) until the
+    validation loss stops improving, and return the history.
 
     Args:
         model: an untrained model from ``aelib.models.build_model``.
         x: training inputs, float32 in the model's input shape.
         config: a :class:`TrainConfig`; keyword ``overrides`` replace its fields.
+        record: if given, filled with :func:`convergence_record` (epochs run,
+            best epoch, ``stopped_by``, final learning rate, last-10 % change).
 
     Returns:
-        One row per epoch: every loss term for training and validation.
+        One row per epoch: every loss term for training and validation, and
+        the learning rate.
 
     Raises:
         ValueError: on bad inputs or settings, before any training.
@@ -121,15 +221,11 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
     train_idx, val_idx = validation_split(len(x), config.validation_fraction, config.seed)
     compile_model(model, config)
     nan_guard = _StopOnNaN()
-    cbs = [nan_guard, *(callbacks or [])]
-    validation_data = None
-    if len(val_idx):
-        validation_data = (x[val_idx], x[val_idx])
-        cbs.append(
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=config.patience, restore_best_weights=True, verbose=0
-            )
-        )
+    monitor = "val_loss" if len(val_idx) else "loss"
+    convergence = Convergence(patience=config.patience, min_delta=config.min_delta, lr_patience=config.lr_patience,
+                              lr_factor=config.lr_factor, monitor=monitor)
+    cbs = [nan_guard, convergence, *(callbacks or [])]
+    validation_data = (x[val_idx], x[val_idx]) if len(val_idx) else None
     fit = model.fit(
         x[train_idx],
         x[train_idx],
@@ -142,9 +238,15 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
     )
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
-    if getattr(nan_guard, "bad_epoch", None):
+    bad_epoch = getattr(nan_guard, "bad_epoch", None)
+    stopped_by = "non_finite" if bad_epoch else ("early_stopping" if convergence.stopped_early else "epoch_cap")
+    if record is not None:
+        rates = convergence.learning_rates
+        record.update(convergence_record(history, stopped_by=stopped_by, best_epoch=convergence.best_epoch or None,
+                                         final_learning_rate=rates[-1] if rates else None))
+    if bad_epoch:
         raise NonFiniteLoss(
-            f"{model.family}: the training loss became non-finite at epoch {nan_guard.bad_epoch} "
+            f"{model.family}: the training loss became non-finite at epoch {bad_epoch} "
             f"(latent_dim={model.latent_dim}). Try a lower learning_rate (was {config.learning_rate})."
         )
     return history

@@ -1,14 +1,29 @@
 """Write the step notebooks (without outputs) from the cell texts below.
 
 The notebooks under notebooks/ are the committed source that papermill runs;
-this script keeps their shared cells (install, record) identical. Edit here,
+this script keeps their shared cells (install, record) identical and takes the
+defaults of their `parameters` cells from the quick profile
+(`step_parameters("quick", step)`, aelib/study/profiles.py): every key of the
+profile replaces the value on its line below (`...` marks those lines), a key
+without a line gets one, and every parameter that is a field of `Study` is
+passed to it. So a changed or new profile key needs only a rebuild (give it a
+line below to document its allowed values). Edit here or change the profile,
 run `python scripts/build_notebooks.py`, commit both.
 """
 from __future__ import annotations
 
+import ast
+import dataclasses
+import json
+import textwrap
 from pathlib import Path
 
 import nbformat
+
+from aelib.study.profiles import PROFILES, step_parameters
+from aelib.study.study import Study
+
+DEFAULT_PROFILE = "quick"  # whose parameters the notebooks default to
 
 REPO_URL = "https://github.com/aelib-study/aelib"  # where the "Open in Colab" links point; change for your fork
 
@@ -21,25 +36,27 @@ if importlib.util.find_spec("aelib") is None:
 import tensorflow as tf
 print("GPU:", tf.config.list_physical_devices("GPU") or "none (CPU run)")'''.replace("REPO_URL", REPO_URL)
 
-COMMON = '''profile = "quick"  # "quick" (offline CPU defaults) or "thesis" (the seed's grids); informational
+COMMON = '''profile = ...  # "quick" (offline CPU defaults) or "thesis" (the seed's grids); informational
 out_dir = "results/quick"  # where runs/, tables/ and figures/ go (e.g. a Google Drive folder on Colab)
 families = "all"  # "all", or a list of keys such as ["fcae", "vae"]
 dataset = "mnist"  # "mnist", "fashion_mnist" or "emnist_letters"
-seeds = [0]  # list of ints; several seeds give mean and 95 % intervals
-epochs = 15  # int, at least 1: maximum epochs (early stopping on a validation split)
-batch_size = 64  # int, at least 1
-learning_rate = 0.001  # positive float (Adam)
-patience = 3  # int, at least 0: early-stopping patience in epochs
-depth = 3  # hidden layers of fully connected parts (STUDY.md §2)
-n_train = None  # None for the whole training split, or an int (stratified subset)
-n_test = None  # None for the whole test split, or an int
+seeds = ...  # list of ints; several seeds give mean and 95 % intervals
+epochs = ...  # int, at least 1: maximum epochs (early stopping on a validation split)
+batch_size = ...  # int, at least 1
+learning_rate = ...  # positive float (Adam)
+patience = ...  # int, at least 0: early-stopping patience in epochs
+min_delta = ...  # float in [0, 1): smallest relative decrease of the validation loss that counts as improvement
+lr_patience = ...  # int, at least 0: epochs without improvement before the learning rate is multiplied by lr_factor
+lr_factor = ...  # float in (0, 1]: the reduce-on-plateau factor; 1 keeps the learning rate fixed
+depth = "auto"  # hidden layers of fully connected parts (STUDY.md §2): an int, or "auto" for the depth step 01 found best (3 until it ran)
+n_train = ...  # None for the whole training split, or an int (stratified subset)
+n_test = ...  # None for the whole test split, or an int
 family_options = {}  # per-family hyperparameters, e.g. {"vae": {"beta": 1.0}, "dae": {"corruption": "masking"}}'''
 
+# STUDY_CALL becomes `study = Study(...)` with every parameter that is a field of Study (study_call).
 STUDY = '''from pathlib import Path
 from aelib.study.study import Study, check_families
-study = Study(Path(out_dir), dataset=dataset, depth=depth, epochs=epochs, batch_size=batch_size,
-              learning_rate=learning_rate, patience=patience, n_train=n_train, n_test=n_test,
-              family_options=family_options)
+STUDY_CALL
 families = check_families(families)'''
 
 RECORD = '''# Record parameters, versions and data sources; fail the notebook (after everything was written) if runs failed.
@@ -49,9 +66,9 @@ STEPS = {
     "01_architecture": {
         "title": "Step 1 — architecture search",
         "what": "Trains the fully connected families over depths 1–6 × latent sizes and picks the depth with the best test RMSE (STUDY.md §2).",
-        "params": '''depths = [1, 2, 3, 4, 5, 6]  # hidden layers to compare (ints, at least 1)
-z_values = [10, 40]  # latent sizes; the seed used [10, 20, 40, 80, 160, 320]
-arch_families = ["fcae"]  # families with fully connected depth (fcae; vae, sae… also follow the depth rule)''',
+        "params": '''depths = ...  # hidden layers to compare (ints, at least 1)
+z_values = ...  # latent sizes; the seed used [10, 20, 40, 80, 160, 320]
+arch_families = ...  # families with fully connected depth (fcae; vae, sae… also follow the depth rule)''',
         "body": '''from aelib.study.steps import architecture_search
 best = architecture_search(study, families=arch_families, depths=depths, z_values=z_values, seeds=seeds)
 best''',
@@ -60,7 +77,7 @@ best''',
     "02_latent_sweep": {
         "title": "Step 2 — latent sweep",
         "what": "Trains every family at every latent size z and seed, and reports test RMSE against z (STUDY.md §3).",
-        "params": '''z_values = [2, 10, 40]  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100''',
+        "params": '''z_values = ...  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100''',
         "body": '''from aelib.study.steps import latent_sweep
 by_z = latent_sweep(study, families=families, z_values=z_values, seeds=seeds)
 by_z[["family", "latent_dim", "n_seeds", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]]''',
@@ -69,7 +86,7 @@ by_z[["family", "latent_dim", "n_seeds", "rmse_mean", "rmse_mean_ci95_low", "rms
     "03_reconstruction": {
         "title": "Step 3 — reconstruction",
         "what": "Shows originals beside their reconstructions for several z and the spread of per-sample RMSE (STUDY.md §4, step 4).",
-        "params": '''z_values = [2, 10, 40]  # latent sizes whose trained models are shown (trained by step 2, or now if missing)
+        "params": '''z_values = ...  # latent sizes whose trained models are shown (trained by step 2, or now if missing)
 grid_seed = 0  # which seed's models to show''',
         "body": '''from aelib.study.steps import reconstruction_grids
 spread = reconstruction_grids(study, families=families, z_values=z_values, seed=grid_seed)
@@ -79,10 +96,10 @@ spread''',
     "04_latent_space": {
         "title": "Step 4 — latent space",
         "what": "Measures the encoder as a dimensionality reduction (trustworthiness, continuity, stress, neighbourhood hit, Shepard goodness), probes the class information in the codes, and draws UMAP views (STUDY.md §4, step 5).",
-        "params": '''z_values = [2, 10, 40]  # latent sizes to analyse
-umap_z = [2, 40]  # latent sizes drawn with UMAP (codes with z up to 2 are plotted directly); the seed showed 2, 40, 100
+        "params": '''z_values = ...  # latent sizes to analyse
+umap_z = ...  # latent sizes drawn with UMAP (codes with z up to 2 are plotted directly); the seed showed 2, 40, 100
 k = 7  # neighbours for the measures: at least 1 and below n_points / 2
-n_points = 1000  # test points used for the measures and the plots
+n_points = ...  # test points used for the measures and the plots
 analysis_seed = 0  # seed of the trained models and of UMAP''',
         "body": '''from aelib.study.latent import latent_space_step
 quality = latent_space_step(study, families=families, z_values=z_values, umap_z=umap_z, k=k, n_points=n_points,
@@ -93,9 +110,9 @@ quality''',
     "05_ood_reconstruction": {
         "title": "Step 5 — complementary data",
         "what": "Models trained on MNIST reconstruct EMNIST letters and Fashion-MNIST; RMSE and how well it separates them from MNIST, against z (STUDY.md §4, step 6).",
-        "params": '''z_values = [2, 10, 40]  # latent sizes
+        "params": '''z_values = ...  # latent sizes
 complementary = ["emnist_letters", "fashion_mnist"]  # datasets unlike the training data
-n_ood = 1000  # test images per complementary set''',
+n_ood = ...  # test images per complementary set''',
         "body": '''from aelib.study.ood import ood_step
 ood = ood_step(study, families=families, z_values=z_values, complementary=complementary, n_ood=n_ood)
 ood''',
@@ -104,10 +121,10 @@ ood''',
     "06_generative": {
         "title": "Step 6 — generative capacity",
         "what": "Perturbs codes by up to p (0–100 %), decodes them and scores what comes out: RMSE to the originals, label consistency and Fréchet distance under a small classifier (STUDY.md §4, step 7).",
-        "params": '''z_values = [2, 40]  # latent sizes (2 and 40 at least)
-levels = [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0]  # maximum perturbation p, fractions in [0, 1]
+        "params": '''z_values = ...  # latent sizes (2 and 40 at least)
+levels = ...  # maximum perturbation p, fractions in [0, 1]
 mode = "relative"  # "relative" (z·(1+u), the seed's protocol) or "additive" (z + u·σ)
-n_samples = 1000  # test codes perturbed per level''',
+n_samples = ...  # test codes perturbed per level''',
         "body": '''from aelib.study.generative import generative_step
 gen = generative_step(study, families=families, z_values=z_values, levels=levels, mode=mode, seeds=seeds,
                       n_samples=n_samples)
@@ -121,7 +138,7 @@ gen''',
 image_dir = None  # Painter by Numbers image folder (Kaggle layout)
 csv_path = None  # its train_info.csv
 aug_latent_dim = 64  # z of the feature autoencoder (2048 → 1536 → 1024 → 512 → z)
-aug_seeds = [0, 1, 2]  # seeds per setting (pairs, pair model, autoencoder)
+aug_seeds = ...  # seeds per setting (pairs, pair model, autoencoder)
 perturbations = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]  # maximum perturbation p for experiments 1 and 3
 thresholds = [5, 10, 20, 40]  # minimum works per class below which classes are topped up (experiment 2)''',
         "body": '''from aelib.augmentation import run_augmentation_study
@@ -134,8 +151,8 @@ aug["summary"] if isinstance(aug, dict) and "summary" in aug else aug''',
     "08_summary": {
         "title": "Step 8 — summary and comparison",
         "what": "Consolidates every step into ranked comparison tables (CSV, LaTeX, Markdown), fits RMSE(z) per family, adds a PCA baseline, and writes REPORT.md (STUDY.md §5).",
-        "params": '''z_values = [2, 10, 40]  # latent sizes of the PCA baseline and the tables
-chosen_z = [2, 40]  # latent sizes at which the latent measures are compared''',
+        "params": '''z_values = ...  # latent sizes of the PCA baseline and the tables
+chosen_z = ...  # latent sizes at which the latent measures are compared''',
         "body": '''from aelib.report import summarize_study
 summary = summarize_study(study, families=families, z_values=z_values, chosen_z=chosen_z, profile=profile)
 summary''',
@@ -144,16 +161,70 @@ summary''',
 }
 
 
+def literal(value) -> str:
+    """``value`` as Python source for a parameters cell (strings in double quotes)."""
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(literal(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{literal(k)}: {literal(v)}" for k, v in value.items()) + "}"
+    text = repr(value)
+    try:
+        same = ast.literal_eval(text) == value
+    except (ValueError, SyntaxError):
+        same = False
+    if not same:
+        raise ValueError(f"Expected a value a parameters cell can hold as a literal. Received: {value!r}")
+    return text
+
+
+def parameters_cell(step: str, common: str, own: str, profile: str = DEFAULT_PROFILE) -> str:
+    """The ``common`` and the step's ``own`` lines with ``profile``'s value on the
+    line of each of its keys; a key of the profile without a line gets one, after
+    the common lines if the profile shares it between steps, else at the end."""
+    params = step_parameters(profile, step)
+    shared = set(PROFILES[profile]["common"])
+    names = {line.partition(" = ")[0] for line in f"{common}\n{own}".splitlines()}
+    blocks = []
+    for template, extra in ((common, [n for n in params if n not in names and n in shared]),
+                            (own, [n for n in params if n not in names and n not in shared])):
+        lines = []
+        for line in template.splitlines():
+            name, assign, rest = line.partition(" = ")
+            if assign and name in params:
+                _, has_comment, comment = rest.partition("  # ")
+                line = f"{name} = {literal(params[name])}" + (f"  # {comment}" if has_comment else "")
+            elif assign and rest.startswith("..."):
+                raise ValueError(f"{step}: {name!r} takes its value from profile {profile!r}, which has none")
+            lines.append(line)
+        lines += [f'{name} = {literal(params[name])}  # from PROFILES["{profile}"] (aelib/study/profiles.py)'
+                  for name in extra]
+        blocks.append("\n".join(lines))
+    return "\n".join(blocks)
+
+
+def study_call(names: list[str]) -> str:
+    """``study = Study(...)`` passing every parameter that is a field of :class:`Study`."""
+    fields = [f.name for f in dataclasses.fields(Study) if f.init and f.name != "out_dir" and f.name in names]
+    head = "study = Study("
+    return textwrap.fill(", ".join(["Path(out_dir)", *(f"{n}={n}" for n in fields)]) + ")", width=100,
+                         initial_indent=head, subsequent_indent=" " * len(head), break_long_words=False,
+                         break_on_hyphens=False)
+
+
 def build(name: str, spec: dict) -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
     badge = f"[![Open in Colab](https://colab.research.google.com/assets/colab-badge.svg)](https://colab.research.google.com/github/{REPO_URL.split('github.com/')[1]}/blob/main/notebooks/{name}.ipynb)"
     nb.cells.append(nbformat.v4.new_markdown_cell(f"# {spec['title']}\n\n{spec['what']}\n\n{badge}"))
-    params = nbformat.v4.new_code_cell(COMMON + "\n" + spec["params"])
+    text = parameters_cell(name, COMMON, spec["params"])
+    params = nbformat.v4.new_code_cell(text)
     params.metadata["tags"] = ["parameters"]
     nb.cells.append(params)
     nb.cells.append(nbformat.v4.new_code_cell(INSTALL))
-    names = [line.split("=")[0].strip() for line in (COMMON + "\n" + spec["params"]).splitlines() if "=" in line]
-    nb.cells.append(nbformat.v4.new_code_cell(STUDY + f"\nSTEP = {name!r}\nPARAMETER_NAMES = {names!r}"))
+    names = [line.split("=")[0].strip() for line in text.splitlines() if "=" in line]
+    study = STUDY.replace("STUDY_CALL", study_call(names))
+    nb.cells.append(nbformat.v4.new_code_cell(study + f"\nSTEP = {name!r}\nPARAMETER_NAMES = {names!r}"))
     nb.cells.append(nbformat.v4.new_code_cell(spec["body"]))
     if spec["show"]:
         show = "from IPython.display import Image, display\n"

@@ -67,10 +67,26 @@ def test_dae_gaussian_noise_has_std_sigma():
     noise = model.corrupt(HALF, seed=1) - HALF
     assert noise.std() == pytest.approx(0.1, rel=0.03)
     assert abs(noise.mean()) < 0.005
-    # Sigmoid output: corrupted images stay in [0, 1]; a linear output is not clipped.
-    assert model.corrupt(IMAGES, seed=0).min() >= 0.0 and model.corrupt(IMAGES, seed=0).max() <= 1.0
+    # Not clipped, whatever the output activation: noise leaves [0, 1] on both sides.
+    noisy = model.corrupt(IMAGES, seed=0)
+    assert noisy.min() < 0.0 and noisy.max() > 1.0
     loud = build_model("dae", input_shape=(784,), latent_dim=2, depth=1, noise_level=1.0, output_activation="linear")
     assert loud.corrupt(IMAGES.reshape(16, -1), seed=0).min() < 0.0
+
+
+def test_dae_gaussian_corruption_is_mean_zero_on_a_black_background():
+    """Clipping would give E[max(0, σε)] = σ/√(2π) ≈ 0.12 at σ = 0.3 on MNIST's zero pixels."""
+    sigma = 0.3
+    model = build_model("dae", latent_dim=2, depth=1, corruption="gaussian", noise_level=sigma)
+    black = np.zeros((100, 28, 28, 1), dtype="float32")  # 78,400 values
+    noisy = model.corrupt(black, seed=3)
+    standard_error = sigma / np.sqrt(noisy.size)  # ≈ 0.0011
+    assert abs(noisy.mean()) < 4 * standard_error
+    assert sigma / np.sqrt(2 * np.pi) > 100 * standard_error  # the clipped bias would fail by far
+    # Masking and salt-and-pepper stay in [0, 1] by construction.
+    for corruption in ("masking", "salt_and_pepper"):
+        other = build_model("dae", latent_dim=2, depth=1, corruption=corruption, noise_level=0.5).corrupt(IMAGES, seed=0)
+        assert other.min() >= 0.0 and other.max() <= 1.0
 
 
 def test_dae_salt_and_pepper_sets_zeros_and_ones():
@@ -116,7 +132,8 @@ def test_dae_training_inputs_corrupted_evaluation_clean(corruption, level):
         ("dae", {"corruption": "salt_and_pepper", "noise_level": -0.1}, "noise_level=-0.1"),
         ("dae", {"noise_level": -1.0}, "noise_level=-1.0"),
         ("rae", {"cell": "rnn"}, "cell='rnn'"),
-        ("rae", {"units": 0}, "units=0"),
+        ("rae", {"units": 0}, "Expected units='auto' or an integer >= 1. Received: units=0"),
+        ("rae", {"units": "big"}, "units='big'"),
         ("aae", {"prior": "cauchy"}, "prior='cauchy'"),
         ("aae", {"generator_lr_scale": -2.0}, "generator_lr_scale=-2.0"),
         ("cae", {"input_shape": (2048,)}, "'cae' needs image inputs"),
@@ -133,7 +150,8 @@ def test_bad_options_raise(family, options, message):
 @pytest.mark.parametrize(
     "family, options",
     [("dae", {"corruption": "masking", "noise_level": 0.5}), ("cae", {"filters": (8, 16)}), ("vae", {"beta": 4.0}),
-     ("aae", {"prior": "uniform", "discriminator_units": 32}), ("rae", {"cell": "lstm", "units": 16})],
+     ("aae", {"prior": "uniform", "discriminator_units": 32}), ("rae", {"cell": "lstm", "units": 16}),
+     ("rae", {}), ("fcae", {"widths": "interpolate"})],
 )
 def test_config_round_trip(family, options):
     model = build_model(family, latent_dim=3, depth=1, **options)
@@ -170,3 +188,13 @@ def test_rae_lstm_and_other_image_sizes():
     assert model.encode(x).shape == (3, 5)
     out = model.reconstruct(x)
     assert out.shape == x.shape and 0.0 <= out.min() and out.max() <= 1.0
+
+
+@pytest.mark.parametrize("latent_dim, units, state", [(5, "auto", 128), (300, "auto", 300), (300, 64, 64)])
+def test_rae_state_scales_with_the_code(latent_dim, units, state):
+    model = build_model("rae", latent_dim=latent_dim, units=units)
+    assert model.state_size == state
+    assert model.get_layer("encoder").get_layer("enc_rnn").units == state
+    assert model.get_layer("decoder").get_layer("dec_project").units == state
+    assert model.effective_bottleneck() == min(latent_dim, state)
+    assert model.get_config()["units"] == units  # "auto" is kept, so a reload resolves it again

@@ -14,6 +14,8 @@ def test_family_contract(family, latent_dim, tmp_path):
     model = build_model(family, input_shape=(28, 28, 1), latent_dim=latent_dim, seed=1)
     assert model.encode(X).shape == (len(X), latent_dim)
     assert model.reconstruct(X).shape == X.shape
+    assert model.effective_bottleneck() == latent_dim  # no hidden layer narrower than the code by default
+    assert model.widths_rule_used in ("seed", "interpolate", "n/a")
     history = train(model, X, epochs=1, batch_size=8, validation_fraction=0.25, verbose=0, seed=3)
     assert np.isfinite(history["loss"]).all()
     for term in ("reconstruction", *model.loss_terms):
@@ -25,6 +27,7 @@ def test_family_contract(family, latent_dim, tmp_path):
     again = load_model(path)
     np.testing.assert_allclose(again.reconstruct(X), model.reconstruct(X), atol=1e-6)
     np.testing.assert_allclose(again.encode(X), model.encode(X), atol=1e-6)
+    assert again.get_config() == model.get_config()
     if hasattr(model, "sample"):
         assert model.sample(5, seed=0).shape == (5, 28, 28, 1)
 

@@ -1,5 +1,6 @@
-"""Adversarial AE (Makhzani et al. 2015): a deterministic autoencoder whose
-code distribution q(z) is pushed towards a prior p(z) by a discriminator.
+"""Adversarial AE (Makhzani, Shlens, Jaitly, Goodfellow, Frey, "Adversarial
+Autoencoders", arXiv 2015 / ICLR 2016 workshop): a deterministic autoencoder
+whose code distribution q(z) is pushed towards a prior p(z) by a discriminator.
 
 Each training batch has the paper's two phases:
 
@@ -19,9 +20,15 @@ loss 1.37 ≈ 2 ln 2, i.e. q(z) hard to tell from the prior), 0.1 → 0.162
 (codes std 1.73, the discriminator wins), 0 → 0.163 (std 6.2). Hence the
 default 0.3.
 
-Encoder and decoder are the ``fcae`` networks (depth rule, STUDY.md §2). With
-two extra optimisers this is the one family with its own ``train_step`` and
-``test_step`` (the Keras GAN guide's pattern).
+Encoder and decoder are the ``fcae`` networks (depth rule, STUDY.md §2,
+``widths`` option). With two extra optimisers this is the one family with its
+own ``train_step`` and ``test_step`` (the Keras GAN guide's pattern).
+
+Departures from the source: the depth-rule ReLU MLPs instead of two layers of
+1,000 units, a 256-unit discriminator instead of 1,000, Adam with the
+generator's learning rate scaled (above) instead of SGD with momentum, and a
+deterministic encoder only (the paper's Gaussian-posterior and universal
+approximator variants are not built).
 """
 from __future__ import annotations
 

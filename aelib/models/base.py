@@ -6,6 +6,12 @@ and adds its own loss terms in ``extra_losses``. Keras' own ``train_step`` and
 ``test_step`` call ``compute_loss``, so validation loss includes every term;
 each term has its own ``keras.metrics.Mean`` and so its own column in
 ``history``.
+
+Families that build fully connected stacks by the depth rule (STUDY.md §2)
+get their widths from :meth:`Autoencoder.depth_rule_widths`, which applies the
+``widths`` option (``"auto"``, ``"seed"``, ``"interpolate"``; see
+:mod:`aelib.architectures`) and records what it built, so
+``widths_rule_used`` and ``effective_bottleneck()`` can report it.
 """
 from __future__ import annotations
 
@@ -16,6 +22,7 @@ import keras
 import numpy as np
 
 from aelib import losses
+from aelib.architectures import WIDTH_RULES, widths_for, widths_rule_used
 from aelib.checks import check_int
 
 
@@ -27,6 +34,12 @@ class Autoencoder(keras.Model):
         input_shape: shape of one sample, e.g. ``(28, 28, 1)`` or ``(2048,)``.
         latent_dim: size of the code ``z``.
         depth: hidden layers of fully connected parts (STUDY.md §2 depth rule).
+        widths: how those layers' widths are chosen: ``"auto"`` (default; the
+            seed presets unless their narrowest layer is narrower than
+            ``latent_dim``, then ``"interpolate"``), ``"seed"`` (the presets
+            and depth rule as the seed study used them) or ``"interpolate"``
+            (linear from the input size down to ``latent_dim``). Families
+            without depth-rule layers ignore it (``widths_rule_used == "n/a"``).
         seed: seed of every initialiser and random draw inside the model.
         output_activation: ``"sigmoid"`` for data in [0, 1], ``"linear"`` for
             unbounded features.
@@ -44,6 +57,7 @@ class Autoencoder(keras.Model):
         latent_dim: int = 2,
         *,
         depth: int = 3,
+        widths: str = "auto",
         seed: int = 0,
         output_activation: str = "sigmoid",
         name: str | None = None,
@@ -68,6 +82,12 @@ class Autoencoder(keras.Model):
                 f"({self.input_dim} values): expected latent_dim <= {max_latent}."
             )
         self.depth = check_int("depth", depth, 0)
+        if widths not in WIDTH_RULES:
+            raise ValueError(f"Expected widths in {WIDTH_RULES}. Received: widths={widths!r}")
+        self.widths = widths
+        # Filled by depth_rule_widths() while build_networks runs.
+        self._widths_rule_used = "n/a"
+        self._depth_rule_widths: tuple[int, ...] = ()
         self.seed = int(seed)
         if output_activation not in ("sigmoid", "linear"):
             raise ValueError(
@@ -95,7 +115,28 @@ class Autoencoder(keras.Model):
         """Mean squared error over every value of every sample."""
         return losses.mse(target, reconstruction)
 
+    def effective_bottleneck(self) -> int:
+        """Narrowest width on the path input → z → output.
+
+        Here the code and any depth-rule hidden layers; families with other
+        layers on the path (cae, rae, mae, conae) override it.
+        """
+        return int(min((self.latent_dim, *self._depth_rule_widths)))
+
+    @property
+    def widths_rule_used(self) -> str:
+        """``"seed"`` or ``"interpolate"`` for families with depth-rule layers, else ``"n/a"``."""
+        return self._widths_rule_used
+
     # ----- helpers for subclasses --------------------------------------
+    def depth_rule_widths(self) -> tuple[int, ...]:
+        """Hidden widths of a fully connected stack by the depth rule and the
+        ``widths`` option (widest first); records the rule used."""
+        self._widths_rule_used = widths_rule_used(self.input_dim, self.depth, latent_dim=self.latent_dim,
+                                                  rule=self.widths)
+        self._depth_rule_widths = widths_for(self.input_dim, self.depth, latent_dim=self.latent_dim, rule=self.widths)
+        return self._depth_rule_widths
+
     def next_initializer_seed(self) -> int:
         self._init_seed += 1
         return self._init_seed
@@ -164,6 +205,7 @@ class Autoencoder(keras.Model):
             "input_shape": list(self.sample_shape),
             "latent_dim": self.latent_dim,
             "depth": self.depth,
+            "widths": self.widths,
             "seed": self.seed,
             "output_activation": self.output_activation,
             "name": self.name,
@@ -179,6 +221,8 @@ class Autoencoder(keras.Model):
         config = dict(config)
         config.pop("trainable", None)
         config.pop("dtype", None)
+        # Files saved before the widths option existed were built with the seed widths.
+        config.setdefault("widths", "seed")
         return cls(**config)
 
 

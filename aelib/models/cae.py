@@ -1,15 +1,30 @@
 """Convolutional AE: strided convolutions down to a dense code, transposed
-convolutions back up (Masci et al. 2011; Zeiler & Fergus ECCV 2014).
+convolutions back up (Masci, Meier, Cireşan, Schmidhuber, "Stacked
+convolutional auto-encoders for hierarchical feature extraction", ICANN 2011;
+Zeiler & Fergus, "Visualizing and understanding convolutional networks",
+ECCV 2014, for the transposed convolutions or "deconvnets").
 
 For a 28×28×1 image: Conv 32 (stride 2) → 14×14×32, Conv 64 (stride 2) →
 7×7×64, Flatten, Dense → z; the decoder mirrors it: Dense 7·7·64, Reshape,
 ConvTranspose 64 (stride 2) → 14×14, ConvTranspose 32 (stride 2) → 28×28,
 Conv 3×3 to the input channels with the output activation. Any (H, W, C)
-input with H and W divisible by 4 works; ``depth`` does not apply.
+input with H and W divisible by 4 works; ``depth`` and ``widths`` do not
+apply (``widths_rule_used == "n/a"``). The effective bottleneck is the
+smallest of ``latent_dim`` and the sizes (h·w·c) of the feature maps and
+dense layers on the path: ``latent_dim`` for any code up to 7·7·64 = 3,136
+on MNIST.
+
+Departures from the sources: Masci et al. use max-pooling, convolutions whose
+decoder filters are the flipped encoder filters, and layer-wise stacking with
+no dense code; here strides replace pooling, the transposed convolutions have
+their own weights, a dense layer makes the code z the study needs, and the
+whole network is trained end to end with the per-value mean squared error.
 """
 from __future__ import annotations
 
 from typing import Any
+
+import math
 
 import keras
 
@@ -87,3 +102,9 @@ class ConvolutionalAE(Autoencoder):
         h = self._conv(keras.layers.Conv2DTranspose, f1, 2, "relu", "dec_deconv_1")(h)
         h = self._conv(keras.layers.Conv2D, channels, 1, self.output_activation, "dec_output")(h)
         self.decoder = keras.Model(z_in, h, name="decoder")
+
+    def effective_bottleneck(self) -> int:
+        """Smallest of ``latent_dim`` and every feature map (h·w·c) or dense layer on the path."""
+        sizes = [math.prod(layer.output.shape[1:]) for network in (self.encoder, self.decoder)
+                 for layer in network.layers[1:]]
+        return int(min(self.latent_dim, *sizes))

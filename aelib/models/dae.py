@@ -1,5 +1,7 @@
 """Denoising AE: trained to map a corrupted input to the clean one, evaluated
-on clean inputs (Vincent et al. ICML 2008).
+on clean inputs (Vincent, Larochelle, Bengio, Manzagol, "Extracting and
+composing robust features with denoising autoencoders", ICML 2008; gaussian
+and salt-and-pepper corruption as in Vincent et al., JMLR 2010).
 
 The networks are those of ``fcae`` (depth rule, STUDY.md §2); only the
 training-time corruption differs. Three corruptions, all applied per value:
@@ -10,8 +12,16 @@ training-time corruption differs. Three corruptions, all applied per value:
 - ``"salt_and_pepper"``: each value is, with probability ``noise_level``,
   replaced by 0 or 1 with equal chance (the extremes of [0, 1] data).
 
-With a sigmoid output (data in [0, 1]) the corrupted input is clipped to
-[0, 1] so it stays in the data range.
+No corruption is clipped. Masking and salt-and-pepper stay inside [0, 1] by
+construction; gaussian noise is left unclipped on purpose: clipping to [0, 1]
+would turn MNIST's black background (x = 0) into max(0, σε), whose mean
+σ/√(2π) (0.12 at σ = 0.3) biases every background pixel upward, so the
+corruption would no longer be mean-zero.
+
+Departures from the source: the networks are the deep ``fcae`` MLP (ReLU,
+depth rule, ``widths`` option) rather than one sigmoid hidden layer with tied
+weights, the loss is the per-value mean squared error rather than the
+cross-entropy, and the encoder is not stacked layer by layer.
 """
 from __future__ import annotations
 
@@ -31,8 +41,12 @@ from aelib.models.vanilla import flat_io
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 
 
-def corrupt_tensor(x, corruption: str, noise_level: float, seed, *, clip: bool):
-    """Corrupt ``x`` in ``keras.ops``; ``seed`` is a ``keras.random.SeedGenerator``."""
+def corrupt_tensor(x, corruption: str, noise_level: float, seed):
+    """Corrupt ``x`` in ``keras.ops``; ``seed`` is a ``keras.random.SeedGenerator``.
+
+    Nothing is clipped (module docstring): gaussian noise stays mean-zero
+    everywhere, and the other two keep [0, 1] data in [0, 1] by construction.
+    """
     shape = ops.shape(x)
     if corruption == "gaussian":
         noisy = x + noise_level * keras.random.normal(shape, dtype=x.dtype, seed=seed)
@@ -43,7 +57,7 @@ def corrupt_tensor(x, corruption: str, noise_level: float, seed, *, clip: bool):
         hit = ops.cast(keras.random.uniform(shape, dtype=x.dtype, seed=seed) < noise_level, x.dtype)
         salt = ops.cast(keras.random.uniform(shape, dtype=x.dtype, seed=seed) < 0.5, x.dtype)
         noisy = x * (1.0 - hit) + salt * hit
-    return ops.clip(noisy, 0.0, 1.0) if clip else noisy
+    return noisy
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -86,7 +100,7 @@ class DenoisingAE(Autoencoder):
         return {"corruption": self.corruption, "noise_level": self.noise_level}
 
     def _corrupt(self, x, seed):
-        return corrupt_tensor(x, self.corruption, self.noise_level, seed, clip=self.output_activation == "sigmoid")
+        return corrupt_tensor(x, self.corruption, self.noise_level, seed)
 
     def call(self, x, training: bool = False) -> dict:
         # Only training sees corrupted inputs; the target stays the clean x

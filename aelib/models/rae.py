@@ -1,11 +1,25 @@
-"""Recurrent AE (the RNN encoder–decoder of Cho et al. 2014 used as an
-autoencoder): a GRU or LSTM reads the image as a sequence of rows, the code is
-a dense map of its final state, and a recurrent decoder emits the rows.
+"""Recurrent AE (the RNN encoder–decoder of Cho, van Merriënboer, Gulcehre,
+Bahdanau, Bougares, Schwenk, Bengio, "Learning phrase representations using
+RNN encoder–decoder for statistical machine translation", EMNLP 2014, used as
+an autoencoder): a GRU or LSTM reads the image as a sequence of rows, the code
+is a dense map of its final state, and a recurrent decoder emits the rows.
 
 For a 28×28×1 image: 28 steps of 28 values → GRU(units) → Dense → z;
 z → Dense(units, tanh) → repeated for each of the 28 rows → GRU(units,
 return_sequences) → per-row Dense(28, output activation) → 28×28×1.
-``depth`` does not apply.
+``depth`` and ``widths`` do not apply (``widths_rule_used == "n/a"``).
+
+The recurrent state is on the path twice (the encoder's final state, the
+decoder's per-step state), so ``units`` below ``latent_dim`` would cap the
+code: the default ``units="auto"`` is ``max(128, latent_dim)``, and the
+effective bottleneck is ``min(latent_dim, units)``.
+
+Departures from the source: Cho et al. translate one sequence into another,
+with the summary vector c fed to every decoder step and the previous output
+fed back; here the sequence is the image's rows, the target is the input
+itself, the code z is a dense map of the final state (the study's code), the
+decoder gets z (projected) at every step but not its previous output, and
+the loss is the per-value mean squared error.
 """
 from __future__ import annotations
 
@@ -19,6 +33,8 @@ from aelib.models.cae import require_image_shape
 from aelib.models.registry import register_model
 
 CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
+#: Smallest recurrent state of ``units="auto"``.
+DEFAULT_UNITS = 128
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -28,28 +44,43 @@ class RecurrentAE(Autoencoder):
 
     Args:
         cell: ``"gru"`` (default, Cho et al.'s unit) or ``"lstm"``.
-        units: state size of the encoder and decoder cells. Default 128 —
-            several times a row's 28 values, and quick on a CPU.
+        units: state size of the encoder and decoder cells: ``"auto"``
+            (default) for ``max(128, latent_dim)`` — 128 is several times a
+            row's 28 values and quick on a CPU, and a state narrower than the
+            code would cap it — or a positive int.
         **kwargs: see :class:`~aelib.models.base.Autoencoder`.
 
     Raises:
         ValueError: for inputs that are not (H, W, C) images, an unknown
-            ``cell`` or ``units < 1``.
+            ``cell``, or ``units`` neither ``"auto"`` nor an int >= 1.
     """
 
-    def __init__(self, *args: Any, cell: str = "gru", units: int = 128, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", **kwargs: Any) -> None:
         if cell not in CELLS:
             raise ValueError(f"Expected cell in {tuple(CELLS)}. Received: cell={cell!r}")
+        if units != "auto":
+            try:
+                check_int("units", units)
+            except ValueError:
+                raise ValueError(f"Expected units='auto' or an integer >= 1. Received: units={units!r}") from None
         self.cell = cell
-        self.units = check_int("units", units)
+        self.units = units if units == "auto" else int(units)
         super().__init__(*args, **kwargs)
 
     def options(self) -> dict:
         return {"cell": self.cell, "units": self.units}
 
+    @property
+    def state_size(self) -> int:
+        """The recurrent state size built: ``units``, with ``"auto"`` resolved."""
+        return max(DEFAULT_UNITS, self.latent_dim) if self.units == "auto" else self.units
+
+    def effective_bottleneck(self) -> int:
+        return int(min(self.latent_dim, self.state_size))
+
     def _recurrent(self, *, return_sequences: bool, name: str):
         return CELLS[self.cell](
-            self.units,
+            self.state_size,
             return_sequences=return_sequences,
             kernel_initializer=keras.initializers.GlorotUniform(seed=self.next_initializer_seed()),
             recurrent_initializer=keras.initializers.Orthogonal(seed=self.next_initializer_seed()),
@@ -66,7 +97,7 @@ class RecurrentAE(Autoencoder):
         self.encoder = keras.Model(x_in, z, name="encoder")
 
         z_in = keras.Input((self.latent_dim,), name="z")
-        h = self.dense(self.units, "tanh", name="dec_project")(z_in)
+        h = self.dense(self.state_size, "tanh", name="dec_project")(z_in)
         h = keras.layers.RepeatVector(rows, name="dec_repeat")(h)
         h = self._recurrent(return_sequences=True, name="dec_rnn")(h)
         row = self.dense(row_size, self.output_activation, name="dec_row")

@@ -1,12 +1,19 @@
 """Variational AE: Gaussian encoder q(z|x) = N(μ(x), diag exp(log σ²(x))),
 reparameterised sample z = μ + σ·ε, loss = reconstruction + β·KL(q ‖ N(0, I))
-(Kingma & Welling 2013; β as in Higgins et al. 2017).
+(Kingma & Welling, "Auto-Encoding Variational Bayes", arXiv 2013 / ICLR 2014;
+β as in Higgins et al., ICLR 2017).
 
 The encoder trunk and the decoder are the ``fcae`` networks (depth rule,
-STUDY.md §2); the code layer becomes two heads, mean and log-variance.
-``self.encoder`` returns the mean, so ``encode`` is deterministic; the model
-samples z only while training (validation and ``predict`` decode the mean, so
-the validation loss that early stopping watches is not noisy).
+STUDY.md §2, ``widths`` option); the code layer becomes two heads, mean and
+log-variance. ``self.encoder`` returns the mean, so ``encode`` is
+deterministic; the model samples z only while training (validation and
+``predict`` decode the mean, so the validation loss that early stopping
+watches is not noisy).
+
+Departures from the source: deep ReLU MLPs instead of one tanh hidden layer
+of 500 units, one sample of z per input (as the paper's L = 1), Adam instead
+of Adagrad, the optional KL weight β, and a summed squared error in place of
+the Gaussian likelihood for unbounded features.
 """
 from __future__ import annotations
 

@@ -1,4 +1,14 @@
-"""Vanilla AE: one code layer, input → z → input (Rumelhart, Hinton, Williams 1986)."""
+"""Vanilla AE: one code layer, input → z → input (Rumelhart, Hinton, Williams,
+"Learning internal representations by error propagation", in Parallel
+Distributed Processing, MIT Press 1986: the auto-association problems with a
+single narrow hidden layer).
+
+Departures from the source: the code is linear (1986: sigmoid units), the
+output is a sigmoid for [0, 1] data (linear for features), weights start from
+Glorot initialisation and train with Adam. There are no depth-rule layers, so
+``depth`` and ``widths`` do not apply (``widths_rule_used == "n/a"``) and the
+effective bottleneck is ``latent_dim``.
+"""
 from __future__ import annotations
 
 import keras

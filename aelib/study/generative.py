@@ -35,7 +35,7 @@ from aelib.study.study import Study, check_families, check_latent_sizes
 
 CLASSIFIER_VERSION = "cnn16-32-f64"  # change when the architecture below changes, so old runs are not reused
 FEATURE_LAYER = "features"
-GENERATIVE_COLUMNS = ["family", "latent_dim", "seed", "mode", "source", "level", "rmse_mean", "rmse_std",
+GENERATIVE_COLUMNS = ["family", "latent_dim", "seed", "setting", "mode", "source", "level", "rmse_mean", "rmse_std",
                       "rmse_ci95_low", "rmse_ci95_high", "rmse_to_reconstruction", "label_consistency", "frechet",
                       "class_entropy", "max_class_share", "n_samples", "classifier_test_accuracy",
                       "frechet_real_floor", "data_source"]
@@ -240,7 +240,8 @@ def generative_step(study: Study, *, families: Sequence[str], z_values: Sequence
             continue
         for row in r.metrics["rows"]:
             rows.append({"family": r.config["family"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
-                         "mode": r.config.get("mode"), "source": r.config["source"], **row,
+                         "setting": study.setting(r.config["family"]), "mode": r.config.get("mode"),
+                         "source": r.config["source"], **row,
                          "n_samples": r.metrics["n_samples"], "classifier_test_accuracy": clf_info.get("test_accuracy"),
                          "frechet_real_floor": clf_info.get("frechet_real_floor"),
                          "data_source": r.metrics["data_source"], "run_dir": str(r.path)})

@@ -91,15 +91,18 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
     items = [(f"latent space {f} z={z}", lambda f=f, z=z: evaluate(f, z)) for f in families for z in z_values]
     results = study.run_all("04 latent space", items)
     rows = [{"family": r.config["family"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
+             "setting": study.setting(r.config["family"]),
              **{k_: v for k_, v in r.metrics.items() if not isinstance(v, (dict, list))}}
             for r in results if r.metrics is not None]
     table = pd.DataFrame(rows)
-    keys = ["family", "latent_dim", "seed"]
+    keys = ["family", "latent_dim", "seed", "setting"]
     table = table[keys + sorted(c for c in table.columns if c not in keys)] if not table.empty else table
     table = study.write_table("latent_quality", table)
     if table.empty:
         return table
-    _plot_measures(study, table)
+    shown = table[study.is_current(table)]  # the table keeps other settings' rows; the figure does not
+    if not shown.empty:
+        _plot_measures(study, shown)
     _plot_umaps(study, [r for r in results if r.metrics is not None and r.config.get("umap")], umap_z)
     return table
 

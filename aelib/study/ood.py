@@ -26,7 +26,7 @@ from aelib.study.study import Study, check_families, check_latent_sizes
 
 IN_DISTRIBUTION = "in-distribution"
 COMPLEMENTARY = "complementary"
-OOD_COLUMNS = ["family", "latent_dim", "seed", "dataset", "role", "rmse_mean", "rmse_std", "rmse_median",
+OOD_COLUMNS = ["family", "latent_dim", "seed", "setting", "dataset", "role", "rmse_mean", "rmse_std", "rmse_median",
                "rmse_ci95_low", "rmse_ci95_high", "auroc", "n_eval", "data_source", "stand_in", "train_dataset"]
 
 
@@ -164,7 +164,8 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
     models.model = None
 
     rows = [{**{k: v for k, v in r.config.items() if k not in ("train", "subset_seed", "n_images")},
-             **{k: v for k, v in r.metrics.items() if k != "seconds"}, "train_dataset": study.dataset, "run_dir": str(r.path)}
+             **{k: v for k, v in r.metrics.items() if k != "seconds"}, "train_dataset": study.dataset,
+             "run_dir": str(r.path), "setting": study.setting(r.config["family"])}  # the trained model's setting
             for r in results if r.metrics is not None]
     if not rows:
         table = pd.DataFrame(columns=OOD_COLUMNS)

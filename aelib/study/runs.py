@@ -27,10 +27,13 @@ class TrainSpec:
     dataset: str = "mnist"
     depth: int = 3
     seed: int = 0
-    epochs: int = 20
+    epochs: int = 200
     batch_size: int = 128
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int = 6
+    min_delta: float = 1e-3
+    lr_patience: int = 3
+    lr_factor: float = 0.5
     validation_fraction: float = 0.1
     n_train: int | None = None
     n_test: int | None = None
@@ -60,6 +63,9 @@ class TrainSpec:
             learning_rate=self.learning_rate,
             validation_fraction=self.validation_fraction,
             patience=self.patience,
+            min_delta=self.min_delta,
+            lr_patience=self.lr_patience,
+            lr_factor=self.lr_factor,
             seed=self.seed,
             verbose=verbose,
         )
@@ -85,7 +91,8 @@ def _train_fn(spec: TrainSpec):
         model = build_model(spec.family, input_shape=x_train.shape[1:], latent_dim=spec.latent_dim,
                             depth=spec.depth, seed=spec.seed, **dict(spec.options))
         start = time.perf_counter()
-        history = train(model, np.array(x_train), spec.train_config(verbose=_verbose()))
+        convergence: dict = {}
+        history = train(model, np.array(x_train), spec.train_config(verbose=_verbose()), record=convergence)
         train_seconds = time.perf_counter() - start
         atomic_write_csv(run_dir / "history.csv", history)
         tmp = run_dir / "model.partial.keras"
@@ -98,9 +105,13 @@ def _train_fn(spec: TrainSpec):
             **summarize(rmse, prefix="rmse"),
             "mean_image_rmse": float(baseline.mean()),
             "epochs_trained": int(len(history)),
+            **convergence,
             "final_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,
             "train_seconds": train_seconds,
+            "seconds_per_epoch": train_seconds / max(1, len(history)),
             "n_params": int(model.count_params()),
+            "effective_bottleneck": int(model.effective_bottleneck()) if hasattr(model, "effective_bottleneck") else None,
+            "widths_rule": getattr(model, "widths_rule_used", None),
             "data_source": info_train["source"],
             "data_stand_in": bool(info_train.get("stand_in", False)),
             "n_train_used": int(len(x_train)),

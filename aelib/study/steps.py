@@ -8,21 +8,26 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots
+from aelib.study import gates
 from aelib.study.store import atomic_write_json
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 RMSE_COLUMNS = ["rmse_mean", "rmse_std", "rmse_median", "rmse_ci95_low", "rmse_ci95_high"]
 RUN_COLUMNS = ["family", "dataset", "depth", "latent_dim", "seed", *RMSE_COLUMNS, "mean_image_rmse",
-               "epochs_trained", "train_seconds", "n_params", "data_source", "data_stand_in", "n_train_used",
-               "n_test_used"]
+               "n_params", "effective_bottleneck", "widths_rule", "epochs_run", "best_epoch", "stopped_by",
+               "final_learning_rate", "val_loss_rel_change_last10pct", "train_seconds", "seconds_per_epoch",
+               "data_source", "data_stand_in", "n_train_used", "n_test_used"]
 
 
 def _train_table(study: Study, results) -> pd.DataFrame:
-    rows = [{**r.config, **r.metrics} for r in results if r.metrics is not None]
+    rows = [{**r.config, **r.metrics, "setting": study.setting_of(r.config, r.metrics.get("data_source"))}
+            for r in results if r.metrics is not None]
     frame = pd.DataFrame(rows)
     if frame.empty:
-        return pd.DataFrame(columns=RUN_COLUMNS)
-    return frame[[c for c in RUN_COLUMNS if c in frame]].sort_values(["family", "depth", "latent_dim", "seed"])
+        return pd.DataFrame(columns=[*RUN_COLUMNS, "setting"])
+    columns = [c for c in RUN_COLUMNS if c in frame]
+    columns.insert(columns.index("seed") + 1, "setting")  # a key: rows of other settings are kept apart
+    return frame[columns].sort_values(["family", "depth", "latent_dim", "seed"])
 
 
 def architecture_search(study: Study, *, families: Sequence[str] = ("fcae",), depths: Sequence[int] = (1, 2, 3, 4, 5, 6),
@@ -38,19 +43,22 @@ def architecture_search(study: Study, *, families: Sequence[str] = ("fcae",), de
     runs = study.write_table("architecture_runs", runs)
     if runs.empty:
         return pd.DataFrame(columns=["family", "best_depth", "mean_rmse"])
-    cells = aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean"])
+    cells = aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean"])  # per setting too
     cells = study.write_table("architecture", cells)
+    cells = cells[study.is_current(cells)]  # the best depth and the figures: this study's settings only
     best_rows = []
     for family, part in cells.groupby("family"):
         by_depth = part.groupby("depth")["rmse_mean"].mean()
-        best_rows.append({"family": family, "best_depth": int(by_depth.idxmin()), "mean_rmse": float(by_depth.min()),
+        best_rows.append({"family": family, "setting": study.setting(family, vary=("depth",)),
+                          "best_depth": int(by_depth.idxmin()), "mean_rmse": float(by_depth.min()),
                           **{f"mean_rmse_depth{d}": float(v) for d, v in by_depth.items()}})
         grid = part.pivot(index="depth", columns="latent_dim", values="rmse_mean")
         fig = plots.heatmap(grid, title=f"{family}: test RMSE by depth and z ({study.dataset})", xlabel="latent size z",
                             ylabel="hidden layers")
         plots.save_figure(fig, study.figures / f"architecture_{family}")
     best = pd.DataFrame(best_rows)
-    study.write_table("architecture_best", best)
+    if not best.empty:  # none when every run of these settings failed: keep the table as it is
+        study.write_table("architecture_best", best)
     return best
 
 
@@ -60,22 +68,29 @@ def latent_sweep(study: Study, *, families: Sequence[str], z_values: Sequence[in
     families = check_families(families)
     results = study.train_grid("02 latent sweep", families, z_values, seeds)
     runs = _train_table(study, results)
+    if not runs.empty:  # sanity gates against the mean image and PCA at the same z
+        x_train, _, _ = study.data("train")
+        x_test, _, _ = study.data("test")
+        runs = gates.add_gates(runs, gates.pca_test_rmse(x_train, x_test, runs["latent_dim"].unique()))
     runs = study.write_table("latent_sweep_runs", runs)
     if runs.empty:
         return runs
     by_z = aggregate_seeds(runs, ["family", "latent_dim"], ["rmse_mean", "mean_image_rmse", "train_seconds"])
-    if by_z["n_seeds"].max() == 1:  # one seed: show the interval over test samples instead
-        single = runs.set_index(["family", "latent_dim"])
-        for side in ("low", "high"):
-            by_z[f"rmse_mean_ci95_{side}"] = [single.loc[(f, z), f"rmse_ci95_{side}"].mean() for f, z in zip(by_z.family, by_z.latent_dim)]
-        by_z["interval"] = "95% over test samples (one seed)"
-    else:
-        by_z["interval"] = "95% t-interval over seeds"
+    keys = ["family", "latent_dim", "setting"]
+    spread = runs.groupby(keys, dropna=False, as_index=False)[["rmse_ci95_low", "rmse_ci95_high"]].mean()
+    by_z = by_z.merge(spread, on=keys, how="left")
+    one = by_z["n_seeds"] == 1  # one seed: show the interval over test samples instead
+    for side in ("low", "high"):
+        by_z[f"rmse_mean_ci95_{side}"] = by_z[f"rmse_mean_ci95_{side}"].where(~one, by_z.pop(f"rmse_ci95_{side}"))
+    by_z["interval"] = np.where(one, "95% over test samples (one seed)", "95% t-interval over seeds")
     by_z = study.write_table("rmse_by_z", by_z)
-    fig = plots.curve_by_family(by_z, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
+    current, shown = runs[study.is_current(runs)], by_z[study.is_current(by_z)]  # the figure: these settings only
+    if shown.empty:
+        return by_z
+    fig = plots.curve_by_family(shown, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
                                 xlabel="latent size z (log)", ylabel="test RMSE",
-                                title=f"Reconstruction error against z ({study.dataset}, {runs['data_source'].iloc[0]})")
-    baseline = float(runs["mean_image_rmse"].iloc[0])
+                                title=f"Reconstruction error against z ({study.dataset}, {current['data_source'].iloc[0]})")
+    baseline = float(current["mean_image_rmse"].iloc[0])
     fig.axes[0].axhline(baseline, color="0.4", lw=0.8, ls=":", label="mean image")
     fig.axes[0].legend(fontsize=8, ncol=2, frameon=False)
     plots.save_figure(fig, study.figures / "rmse_vs_z")
@@ -102,7 +117,8 @@ def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Seq
             errors = np.load(run_dir / "test_rmse.npy")
             out.append({"family": family, "latent_dim": z, "seed": seed, "rmse_mean": float(errors.mean()),
                         "rmse_p10": float(np.quantile(errors, 0.1)), "rmse_median": float(np.median(errors)),
-                        "rmse_p90": float(np.quantile(errors, 0.9)), "data_source": info["source"]})
+                        "rmse_p90": float(np.quantile(errors, 0.9)), "data_source": info["source"],
+                        "setting": study.setting(family)})
         return out
 
     def shows(family) -> dict:

@@ -12,6 +12,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from aelib.architectures import DEFAULT_DEPTH
+from aelib.checks import check_int
 from aelib.models import list_models, model_options
 from aelib.study.progress import Progress
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
@@ -20,10 +22,12 @@ from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_writ
 # Seconds per epoch relative to fcae on two CPU cores (benchmarks/results/family_cost.csv,
 # z = 40, batch 64, rounded); only used to estimate the time left.
 FAMILY_COST = {"vanilla": 0.1, "fcae": 1.0, "dae": 0.9, "cae": 3.2, "vae": 1.1, "aae": 2.0, "rae": 3.9,
-               "sae": 1.1, "conae": 8.4, "mae": 1.9}
+               "sae": 1.1, "conae": 1.0, "mae": 1.9}
 
 # Columns that identify a row of a step's table (the others are measurements).
-TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level")
+TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level", "setting")
+# Configuration fields that rows of one setting may differ in (see setting_record).
+WITHIN_SETTING = ("latent_dim", "seed")
 
 
 class StudyFailures(RuntimeError):
@@ -59,10 +63,36 @@ def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[fl
     return mean, mean - half, mean + half
 
 
+def setting_record(config: dict, data_source: str | None, *, vary: Sequence[str] = ()) -> tuple[str, dict]:
+    """The ``setting`` of a trained model and the record it hashes.
+
+    A setting is everything that changes a trained model's result except its
+    latent size and seed: the training configuration (family and its options,
+    data set, depth, epochs, batch size, learning rate, patience, subset sizes
+    and whatever :class:`TrainSpec` holds) without ``latent_dim``, ``seed`` and
+    the ``vary`` fields, plus the source the training data came from. Rows of
+    one setting may be compared across z and pooled across seeds; rows of
+    different settings never are.
+
+    Args:
+        config: a run's training configuration (``TrainSpec.config()``).
+        data_source: where its training data came from (the run's ``data_source``).
+        vary: further fields the rows of a table span (e.g. ``("depth",)``).
+
+    Returns:
+        ``(hash, record)``: a 10-hex-digit :func:`config_hash` of ``record``.
+    """
+    record = {k: v for k, v in config.items() if k not in (*WITHIN_SETTING, *vary)}
+    record["data_source"] = data_source
+    return config_hash(record), record
+
+
 def aggregate_seeds(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
-    """Mean and 95 % t-interval over seeds for each ``values`` column, per ``keys``."""
+    """Mean and 95 % t-interval over seeds for each ``values`` column, per ``keys``
+    (and per ``setting`` when the frame has one, so different settings are never pooled)."""
+    keys = list(keys) + (["setting"] if "setting" in frame and "setting" not in keys else [])
     rows = []
-    for key, part in frame.groupby(list(keys), sort=True):
+    for key, part in frame.groupby(keys, sort=True, dropna=False):
         key = key if isinstance(key, tuple) else (key,)
         row = dict(zip(keys, key))
         row["n_seeds"] = int(part["seed"].nunique()) if "seed" in part else len(part)
@@ -87,11 +117,14 @@ class Study:
 
     out_dir: Path
     dataset: str = "mnist"
-    depth: int = 3
-    epochs: int = 20
+    depth: int | str = "auto"
+    epochs: int = 200
     batch_size: int = 128
     learning_rate: float = 1e-3
-    patience: int = 3
+    patience: int = 6
+    min_delta: float = 1e-3
+    lr_patience: int = 3
+    lr_factor: float = 0.5
     validation_fraction: float = 0.1
     n_train: int | None = None
     n_test: int | None = None
@@ -108,12 +141,34 @@ class Study:
         if unknown:
             raise ValueError(f"family_options names unknown families: {sorted(unknown)}. Known: {list_models()}")
         self.results: list[RunResult] = []
+        self._settings: dict[str, dict] = {}  # setting → the record it hashes, written beside the tables
+        self.depth, self.depth_source = self._resolve_depth(self.depth)
+
+    def _resolve_depth(self, depth) -> tuple[int, str]:
+        """``"auto"``: the depth step 01 found best for fcae under these settings, else the seed's 3."""
+        if depth != "auto":
+            return check_int("depth", depth), "set by the user"
+        path = self.tables / "architecture_best.csv"
+        if path.is_file():
+            try:
+                best = pd.read_csv(path, dtype={"setting": str})
+                best = best[best["family"] == "fcae"]
+                if "setting" in best and not best.empty:
+                    self.depth = DEFAULT_DEPTH  # any depth: the setting of architecture_best leaves it out
+                    best = best[best["setting"] == self.setting("fcae", vary=("depth",))]
+                if not best.empty:
+                    chosen = int(best["best_depth"].iloc[-1])
+                    return chosen, "the best mean test RMSE of fcae in step 01 (architecture search)"
+            except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
+                pass  # an unreadable table falls back to the default below
+        return DEFAULT_DEPTH, "the seed study's default; step 01 has not run under these settings"
 
     def spec(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None) -> TrainSpec:
         return TrainSpec.make(
             family, latent_dim, options=self.family_options.get(family, {}), dataset=self.dataset,
             depth=self.depth if depth is None else depth, seed=seed, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, patience=self.patience, validation_fraction=self.validation_fraction,
+            learning_rate=self.learning_rate, patience=self.patience, min_delta=self.min_delta,
+            lr_patience=self.lr_patience, lr_factor=self.lr_factor, validation_fraction=self.validation_fraction,
             n_train=self.n_train, n_test=self.n_test,
         )
 
@@ -122,6 +177,45 @@ class Study:
         if n is None:
             n = self.n_train if split == "train" else self.n_test
         return cached_dataset(dataset, split, n)
+
+    def setting(self, family: str, *, depth: int | None = None, data_source: str | None = None,
+                vary: Sequence[str] = ()) -> str:
+        """The ``setting`` of ``family``'s models under this study's settings (see :func:`setting_record`).
+
+        ``data_source`` defaults to the current source of the study's training data.
+        """
+        if data_source is None:
+            data_source = self.data("train")[2]["source"]
+        config = self.spec(family, 1, depth=depth).config()  # any z: a setting leaves it out
+        return self.setting_of(config, data_source, vary=vary)
+
+    def setting_of(self, config: dict, data_source: str | None, *, vary: Sequence[str] = ()) -> str:
+        """The setting of a run's configuration (:func:`setting_record`), its record kept for ``tables/settings/``."""
+        key, record = setting_record(config, data_source, vary=vary)
+        self._settings[key] = record
+        return key
+
+    def is_current(self, frame: pd.DataFrame) -> pd.Series:
+        """Which rows of ``frame`` were made under this study's settings.
+
+        A row is current when its ``setting`` is :meth:`setting` of its family
+        (at its depth where the table has a ``depth`` column). Rows without a
+        setting (written before tables recorded one) or of unknown families are not.
+        """
+        if frame.empty or "setting" not in frame or "family" not in frame:
+            return pd.Series(False, index=frame.index, dtype=bool)
+        depths = frame["depth"] if "depth" in frame else pd.Series(np.nan, index=frame.index)
+        wanted: dict[tuple, str | None] = {}
+        current = []
+        for family, depth, setting in zip(frame["family"], depths, frame["setting"]):
+            depth = None if pd.isna(depth) else int(depth)
+            if (family, depth) not in wanted:
+                try:
+                    wanted[(family, depth)] = self.setting(family, depth=depth)
+                except ValueError:  # a family (or option) no longer registered
+                    wanted[(family, depth)] = None
+            current.append(setting == wanted[(family, depth)])
+        return pd.Series(current, index=frame.index, dtype=bool)
 
     def run_all(self, label: str, items: list[tuple], weights=None) -> list[RunResult]:
         """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised.
@@ -162,12 +256,20 @@ class Study:
 
         Each invocation (a shard, a Slurm job, a rerun of some families) writes
         its rows as a part, keyed by the rows it covers; the table is the
-        union of all parts, the newest part winning for the same key. Returns
+        union of all parts, the newest part winning for the same key. Rows of
+        different settings (a ``setting`` column, see :meth:`setting`) have
+        different keys, so both are kept; what each setting means is written to
+        ``tables/settings/<setting>.json``. A row written before tables had a
+        setting gives way to any row with one for the same other keys. Returns
         the merged table.
         """
         if frame.empty or "family" not in frame:
             atomic_write_csv(self.tables / f"{name}.csv", frame)
             return frame
+        for setting in frame["setting"].dropna().unique() if "setting" in frame else ():
+            record = self.tables / "settings" / f"{setting}.json"
+            if setting in self._settings and not record.is_file():
+                atomic_write_json(record, self._settings[setting])
         parts = self.tables / "parts"
         keys = [c for c in TABLE_KEYS if c in frame]
         covered = sorted("|".join(map(str, row)) for row in frame[keys].itertuples(index=False))  # same rows → same part file
@@ -175,12 +277,17 @@ class Study:
         pieces = []
         for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
             try:
-                pieces.append(pd.read_csv(path))
+                pieces.append(pd.read_csv(path, dtype={"setting": str}))  # a hash of digits only stays text
             except (pd.errors.EmptyDataError, pd.errors.ParserError):
                 continue  # a damaged part is ignored; its runs are still in the store
         merged = pd.concat(pieces, ignore_index=True)
         keys = [c for c in TABLE_KEYS if c in merged]
         merged = merged.drop_duplicates(keys, keep="last")
+        if "setting" in merged and merged["setting"].isna().any():
+            others = [c for c in keys if c != "setting"]
+            key_text = merged[others].astype(str).agg("|".join, axis=1)
+            legacy = merged["setting"].isna() & key_text.isin(key_text[merged["setting"].notna()])
+            merged = merged[~legacy]
         order = [c for c in frame.columns if c in merged] + [c for c in merged.columns if c not in frame.columns]
         merged = merged[order].sort_values(keys, kind="stable").reset_index(drop=True)
         atomic_write_csv(self.tables / f"{name}.csv", merged)
