@@ -1,17 +1,18 @@
-"""Figures in one style across the study, one colour per family throughout."""
+"""Figures in one style across the study, one colour per family throughout.
+
+The backend is left to matplotlib: inline in notebooks (papermill's kernels
+too), Agg where there is no display. Every figure is saved to files and closed.
+"""
 from __future__ import annotations
 
 from pathlib import Path
 from typing import Sequence
 
-import matplotlib
+import matplotlib.pyplot as plt
 import matplotlib.ticker
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import seaborn as sns  # noqa: E402
+import numpy as np
+import pandas as pd
+import seaborn as sns
 
 FAMILY_ORDER = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae", "pca")
 _PALETTE = sns.color_palette("tab10", 10) + [(0.2, 0.2, 0.2)]

@@ -10,12 +10,12 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
 
-from aelib import plots
+from aelib import plots, stats
 from aelib.baselines import PCABaseline
 from aelib.metrics.reconstruction import rmse_per_sample
 from aelib.study import gates
@@ -176,20 +176,513 @@ def pca_rows(study: Study, z_values: Sequence[int], complementary: Sequence[str]
     return pd.DataFrame(rows)
 
 
-# ------------------------------------------------------------------ the summary
+# ------------------------------------------------------------------ ranking with uncertainty
+
+# Weight of each criterion group in the overall rank, a weighted mean of the criterion ranks. Equal weights, with
+# one declared exception: OOD detection (high AUROC) rewards exactly what OOD generalisation (low OOD RMSE)
+# penalises — a model that reconstructs unfamiliar images well flags them poorly — so the two are never averaged
+# together (NEVER_COMBINED): detection gets its own ranking and weight 0 here, and `ranking_sensitivity` shows the
+# overall rank with detection in generalisation's place. A criterion whose name is not here (nor starts with a name
+# here and "_") weighs 1; criteria sharing a group (the modes of generative capacity: generative_relative,
+# generative_additive) share its weight equally, so a group counts once however many criteria it has.
+RANKING_WEIGHTS: dict[str, float] = {"reconstruction": 1.0, "latent_structure": 1.0, "ood_generalisation": 1.0,
+                                     "ood_detection": 0.0, "generative": 1.0}
+NEVER_COMBINED: tuple[tuple[str, str], ...] = (("ood_generalisation", "ood_detection"),)
+# The projection measures whose ranks make the one latent-structure criterion (their mean rank), with their
+# direction (True: higher is better). The class probes are left out: they measure class separation, not structure.
+LATENT_MEASURES: dict[str, bool] = {"trustworthiness": True, "continuity": True, "stress_scaled": False,
+                                    "neighborhood_hit": True, "shepard_goodness": True}
 
 
-def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool]) -> pd.DataFrame:
-    """Rank families per criterion (1 = best) and overall (mean rank)."""
+def criterion_group(name: str, weights: Mapping[str, float] | None = None) -> str:
+    """The group of criterion ``name`` in ``weights`` (default :data:`RANKING_WEIGHTS`): itself when named
+    there, else the longest name there it starts with followed by ``_``, else itself."""
+    weights = RANKING_WEIGHTS if weights is None else weights
+    if name in weights:
+        return name
+    prefixes = [g for g in weights if name.startswith(f"{g}_")]
+    return max(prefixes, key=len) if prefixes else name
+
+
+def criterion_weights(names: Sequence[str], weights: Mapping[str, float] | None = None) -> dict[str, float]:
+    """Each criterion's weight in the overall rank: its group's weight (1 when undeclared) shared equally
+    among the group's criteria present.
+
+    Raises:
+        ValueError: both criteria of a :data:`NEVER_COMBINED` pair weighted above 0.
+    """
+    weights = RANKING_WEIGHTS if weights is None else weights
+    groups = {n: criterion_group(n, weights) for n in names}
+    size = pd.Series(groups).value_counts().to_dict() if groups else {}
+    out = {n: float(weights.get(g, 1.0)) / size[g] for n, g in groups.items()}
+    for first, second in NEVER_COMBINED:
+        if out.get(first, 0) > 0 and out.get(second, 0) > 0:
+            raise ValueError(f"{first} and {second} measure opposite things and are never averaged into one rank. "
+                             f"Received weights: {first}={out[first]}, {second}={out[second]}")
+    return out
+
+
+def _criterion_rank_columns(ranking: pd.DataFrame) -> list[str]:
+    """``rank_<criterion>`` columns: not the overall rank, not the interval bounds."""
+    return [c for c in ranking if c.startswith("rank_") and c != "rank_overall"
+            and not c.endswith(("_low", "_high")) and not c.startswith("rank_without_")]
+
+
+def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool], *,
+               intervals: Mapping[str, pd.DataFrame] | None = None,
+               weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """Rank families per criterion (1 = best, ties share the smaller rank) and overall.
+
+    Args:
+        criteria: criterion → value per family (a Series indexed by family).
+        higher_is_better: criterion → direction.
+        intervals: criterion → :func:`aelib.stats.rank_intervals` output; adds ``rank_<c>_low``/``_high``.
+        weights: group weights (default :data:`RANKING_WEIGHTS`, see :func:`criterion_weights`).
+
+    Returns:
+        ``family``, then per criterion its value, ``rank_<c>`` (and its interval), then
+        ``mean_rank`` (the weighted mean of the criterion ranks) and ``rank_overall``.
+
+    Raises:
+        ValueError: a criterion without a direction, or weights that combine a NEVER_COMBINED pair.
+    """
+    missing = [c for c in criteria if c not in higher_is_better]
+    if missing:
+        raise ValueError(f"Expected a direction for every criterion. Missing: {missing}")
     frame = pd.DataFrame(criteria)
-    ranks = pd.DataFrame(index=frame.index)
-    for col in frame:
-        ranks[f"rank_{col}"] = frame[col].rank(ascending=not higher_is_better[col], method="min")
-    out = pd.concat([frame, ranks], axis=1)
-    rank_cols = [c for c in out if c.startswith("rank_")]
-    out["mean_rank"] = out[rank_cols].mean(axis=1)
-    out["rank_overall"] = out["mean_rank"].rank(method="min")
-    return out.sort_values("rank_overall").reset_index().rename(columns={"index": "family"})
+    ranks = pd.DataFrame({c: frame[c].rank(ascending=not higher_is_better[c], method="min") for c in frame},
+                         index=frame.index)
+    overall = stats.overall_rank(ranks, criterion_weights(list(frame), weights))
+    out = pd.DataFrame(index=frame.index)
+    for c in frame:
+        out[c] = frame[c]
+        out[f"rank_{c}"] = ranks[c]
+        if intervals and c in intervals:
+            bounds = intervals[c].set_index("family")
+            out[f"rank_{c}_low"] = bounds["rank_low"].reindex(frame.index)
+            out[f"rank_{c}_high"] = bounds["rank_high"].reindex(frame.index)
+    out = pd.concat([out, overall], axis=1)
+    return out.sort_values(["rank_overall", "mean_rank"]).rename_axis("family").reset_index()
+
+
+def ranking_sensitivity(ranking: pd.DataFrame, weights: Mapping[str, float] | None = None) -> pd.DataFrame:
+    """The overall rank with each weighted criterion group left out in turn (:func:`aelib.stats.rank_sensitivity`),
+    plus, for a NEVER_COMBINED pair with one weighted, the overall with the other in its place."""
+    weights = RANKING_WEIGHTS if weights is None else weights
+    ranks = ranking.set_index("family")[_criterion_rank_columns(ranking)]
+    ranks.columns = [c.removeprefix("rank_") for c in ranks.columns]
+    w = criterion_weights(list(ranks), weights)
+    out = stats.rank_sensitivity(ranks, w, groups={c: criterion_group(c, weights) for c in ranks}).set_index("family")
+    for first, second in NEVER_COMBINED:
+        if first in w and second in w and (w[first] > 0) != (w[second] > 0):
+            used, other = (first, second) if w[first] > 0 else (second, first)
+            swapped = {**w, other: w[used], used: 0.0}
+            out[f"rank_with_{other}_for_{used}"] = stats.overall_rank(ranks, swapped)["rank_overall"]
+    shifts = out.drop(columns=["rank_overall", "max_shift"]).sub(out["rank_overall"], axis=0).abs()
+    out = out.drop(columns="max_shift").assign(max_shift=shifts.max(axis=1) if not shifts.empty else 0.0)
+    return out.sort_values("rank_overall").reset_index()
+
+
+def _common_cells(frame: pd.DataFrame, keys: Sequence[str]) -> tuple[list[str], list[tuple], list[int]]:
+    """Families, cells (values of ``keys``) and seeds such that every family has every (cell, seed).
+
+    When no seed covers every cell every family has, the seed covering most cells is used with those cells.
+    """
+    if frame.empty:
+        return [], [], []
+    families = list(dict.fromkeys(frame["family"]))
+    have = [set(frame.loc[frame["family"] == f, [*keys, "seed"]].itertuples(index=False, name=None)) for f in families]
+    common = set.intersection(*have)
+    cells = sorted({c[:-1] for c in common})
+    all_seeds = sorted({c[-1] for c in common})
+    seeds = [s for s in all_seeds if all((*cell, s) in common for cell in cells)]
+    if not seeds and all_seeds:
+        best = max(all_seeds, key=lambda s: sum((*cell, s) in common for cell in cells))
+        cells, seeds = [cell for cell in cells if (*cell, best) in common], [best]
+    return families, cells, [int(s) for s in seeds]
+
+
+def _seed_units(frame: pd.DataFrame, keys: Sequence[str],
+                value: str) -> tuple[dict[str, np.ndarray], list[tuple], list[int]]:
+    """family → one value per seed (the mean of ``value`` over the cells every family has), the cells, the seeds."""
+    frame = frame.dropna(subset=[value])
+    families, cells, seeds = _common_cells(frame, keys)
+    if not cells or not seeds:
+        return {}, [], []
+    table = frame.groupby(["family", *keys, "seed"])[value].mean()
+    units = {f: np.array([np.mean([table[(f, *cell, s)] for cell in cells]) for s in seeds]) for f in families}
+    return units, cells, seeds
+
+
+def _seeds_text(seeds: Sequence[int]) -> str:
+    return f"seeds ({len(seeds)}: {', '.join(map(str, seeds))})"
+
+
+def _cells_text(cells: Sequence[tuple], names: Sequence[str]) -> str:
+    values = [sorted({c[i] for c in cells}) for i in range(len(names))]
+    return "; ".join(f"{name} = {', '.join(map(str, v))}" for name, v in zip(names, values))
+
+
+class _Samples:
+    """Per-test-sample RMSE of the study's runs: ``test_rmse.npy`` of a trained model (kind ``train``) and
+    ``rmse.npy`` of its evaluation on complementary data (kind ``ood``), loaded once each."""
+
+    def __init__(self, study: Study) -> None:
+        self.study = study
+        self.cache: dict[Path, np.ndarray] = {}
+        self._ood: dict[tuple, Path] | None = None
+
+    def _load(self, path: Path | None) -> np.ndarray | None:
+        if path is None or not path.is_file():
+            return None
+        if path not in self.cache:
+            self.cache[path] = np.load(path).astype(np.float64).reshape(-1)
+        return self.cache[path]
+
+    def train(self, family: str, z: int, seed: int, depth=None) -> np.ndarray | None:
+        depth = None if depth is None or pd.isna(depth) else int(depth)
+        spec = self.study.spec(family, int(z), int(seed), depth=depth)
+        return self._load(self.study.store.path_for("train", spec.config()) / "test_rmse.npy")
+
+    def ood(self, family: str, z: int, seed: int, dataset: str) -> np.ndarray | None:
+        if self._ood is None:  # every complete ood run once: its model's training config, data set and role
+            self._ood = {}
+            folder = self.study.store.root / "ood"
+            runs = sorted(folder.iterdir(), key=lambda p: (p / "metrics.json").stat().st_mtime
+                          if (p / "metrics.json").is_file() else 0) if folder.is_dir() else []
+            for run in runs:  # the newest last, so it wins
+                if (run / "metrics.json").is_file() and (run / "rmse.npy").is_file():
+                    config = json.loads((run / "config.json").read_text())
+                    key = (json.dumps(config.get("train"), sort_keys=True, default=str), config.get("dataset"),
+                           config.get("role"))
+                    self._ood[key] = run / "rmse.npy"
+        train = json.dumps(self.study.spec(family, int(z), int(seed)).config(), sort_keys=True, default=str)
+        return self._load(self._ood.get((train, dataset, "complementary")))
+
+
+def _aligned(arrays: Mapping[str, np.ndarray | None]) -> tuple[dict[str, np.ndarray], list[str]]:
+    """The arrays present, finite and of the most common length; and the families left out."""
+    present = {f: a for f, a in arrays.items() if a is not None and np.all(np.isfinite(a))}
+    if not present:
+        return {}, list(arrays)
+    length = pd.Series({f: len(a) for f, a in present.items()}).mode().iloc[0]
+    kept = {f: a for f, a in present.items() if len(a) == length}
+    return kept, [f for f in arrays if f not in kept]
+
+
+def _pairwise_block(values: Mapping[str, np.ndarray], *, over: str, keys: dict, strata=None) -> pd.DataFrame | None:
+    """:func:`aelib.stats.pairwise_table` with the block's keys in front; None for fewer than two families."""
+    values = {f: v for f, v in values.items() if np.all(np.isfinite(v))}
+    if len(values) < 2:
+        return None
+    table = stats.pairwise_table(values, over=over, strata=strata)
+    for i, (k, v) in enumerate(keys.items()):
+        table.insert(i, k, v)
+    return table
+
+
+def _cell_pairwise(frame: pd.DataFrame, keys: Sequence[str], value: str, samples=None, *,
+                   label: dict | None = None) -> list[pd.DataFrame]:
+    """Pairwise tables per cell (values of ``keys``): over the test samples of one seed when ``samples``
+    (``(family, cell, seed) → array``) gives them (families without that file are left out of the block), and
+    over seeds where the families there have two or more in common; a global measure with one seed gives rows
+    that say so. ``label``: columns put in front."""
+    blocks = []
+    frame = frame.dropna(subset=[value])
+    for cell, part in frame.groupby(list(keys), sort=True):
+        cell = cell if isinstance(cell, tuple) else (cell,)
+        front = {**(label or {}), **dict(zip(keys, cell))}
+        families, _, seeds = _common_cells(part, [])
+        if samples is not None and seeds:
+            arrays, _ = _aligned({f: samples(f, cell, seeds[0]) for f in families})
+            block = _pairwise_block(arrays, over=f"test samples (seed {seeds[0]})", keys=front)
+            if block is not None:
+                blocks.append(block)
+        if len(seeds) >= 2 or samples is None:
+            per_seed = part[part["seed"].isin(seeds)].groupby(["family", "seed"])[value].mean()
+            units = {f: per_seed[f].reindex(seeds).to_numpy() for f in families}
+            over = "seeds" if len(seeds) >= 2 else "one seed"
+            block = _pairwise_block(units, over=over, keys=front) if seeds else None
+            if block is not None:
+                blocks.append(block)
+    return blocks
+
+
+def _ranked(name: str, table: pd.DataFrame, *, better: str, what: str, over: str) -> dict:
+    return {"name": name, "table": table, "better": better, "what": what, "over": over}
+
+
+def _reconstruction_criterion(runs: pd.DataFrame, samples: _Samples) -> tuple[dict | None, list[pd.DataFrame]]:
+    if runs.empty:
+        return None, []
+    units, cells, seeds = _seed_units(runs, ["latent_dim"], "rmse_mean")
+    depth = runs.groupby("family")["depth"].first() if "depth" in runs else pd.Series(dtype=float)
+
+    def train(family: str, cell: tuple, seed: int) -> np.ndarray | None:
+        return samples.train(family, cell[0], seed, depth.get(family))
+
+    pairwise = _cell_pairwise(runs, ["latent_dim"], "rmse_mean", samples=train)
+    if not units:
+        return None, pairwise
+    where = _cells_text(cells, ["z"])
+    what = f"test RMSE, mean over {where}"
+    if len(seeds) >= 2:
+        over = f"{_seeds_text(seeds)}; each seed's test RMSE"
+    else:
+        per_family = {}
+        for f in units:  # each test image's RMSE averaged over z (the same images at every z)
+            per_z = [train(f, cell, seeds[0]) for cell in cells]
+            ok = all(a is not None for a in per_z) and len({len(a) for a in per_z}) == 1
+            per_family[f] = np.mean(per_z, axis=0) if ok else None
+        arrays, missing = _aligned(per_family)
+        if not missing:
+            units, over = arrays, f"test samples ({len(next(iter(arrays.values())))} images, seed {seeds[0]})"
+        else:
+            over = f"one seed: no interval (per-sample RMSE missing for {', '.join(missing)})"
+    table = stats.rank_intervals(units, lower_is_better=True)
+    return _ranked("reconstruction", table, better="lower", what=what, over=over), pairwise
+
+
+def _ood_criteria(ood: pd.DataFrame, samples: _Samples) -> tuple[list[dict], dict[str, list[pd.DataFrame]]]:
+    comp = ood[ood["role"] == "complementary"] if "role" in ood else pd.DataFrame()
+    if comp.empty:
+        return [], {}
+
+    def ood_samples(family: str, cell: tuple, seed: int) -> np.ndarray | None:
+        return samples.ood(family, cell[0], seed, cell[1])
+
+    keys = ["latent_dim", "dataset"]
+    pairwise = {"ood_generalisation": _cell_pairwise(comp, keys, "rmse_mean", samples=ood_samples),
+                "ood_detection": _cell_pairwise(comp, keys, "auroc") if "auroc" in comp else []}
+    ranked = []
+    units, cells, seeds = _seed_units(comp, keys, "rmse_mean")
+    if units:
+        what = f"RMSE on complementary data, mean over {_cells_text(cells, ['z', 'data set'])}"
+        over = f"{_seeds_text(seeds)}; each seed's mean RMSE" if len(seeds) >= 2 else "one seed: no interval"
+        strata = None
+        if len(seeds) < 2:
+            datasets = sorted({c[1] for c in cells})
+            per_family, missing = {}, []
+            for f in units:
+                parts = []
+                for d in datasets:
+                    arrays = [ood_samples(f, c, seeds[0]) for c in cells if c[1] == d]
+                    if any(a is None for a in arrays) or len({len(a) for a in arrays}) != 1:
+                        parts = None
+                        break
+                    parts.append(np.mean(arrays, axis=0))
+                if parts is None:
+                    missing.append(f)
+                else:
+                    per_family[f] = parts
+            lengths = {tuple(len(p) for p in parts) for parts in per_family.values()}
+            if not missing and len(lengths) == 1:
+                units = {f: np.concatenate(parts) for f, parts in per_family.items()}
+                strata = np.concatenate([[d] * n for d, n in zip(datasets, next(iter(lengths)))])
+                over = (f"test samples ({len(strata)} complementary images, seed {seeds[0]}; resampled within "
+                        "each data set)")
+            elif missing:
+                over = f"one seed: no interval (per-sample RMSE missing for {', '.join(missing)})"
+        table = stats.rank_intervals(units, lower_is_better=True, strata=strata)
+        ranked.append(_ranked("ood_generalisation", table, better="lower", what=what, over=over))
+    if "auroc" in comp:
+        units, cells, seeds = _seed_units(comp, keys, "auroc")
+        if units:
+            what = ("ROC AUC of per-sample RMSE (complementary vs test data), mean over "
+                    + _cells_text(cells, ["z", "data set"]))
+            over = _seeds_text(seeds) if len(seeds) >= 2 else "one seed: no interval"
+            ranked.append(_ranked("ood_detection", stats.rank_intervals(units, lower_is_better=False),
+                                  better="higher", what=what, over=over))
+    return ranked, pairwise
+
+
+def _latent_criterion(latent: pd.DataFrame) -> tuple[dict | None, list[pd.DataFrame]]:
+    measures = [m for m in LATENT_MEASURES if m in latent and latent[m].notna().any()]
+    if latent.empty or not measures:
+        return None, []
+    pairwise = []
+    for m in measures:
+        pairwise += _cell_pairwise(latent, ["latent_dim"], m, label={"measure": m})
+    frame = latent.dropna(subset=measures)
+    families, cells, seeds = _common_cells(frame, ["latent_dim"])
+    if not families:
+        return None, pairwise
+    frame = frame[frame["latent_dim"].isin([c[0] for c in cells]) & frame["seed"].isin(seeds)]
+    per_measure = {m: _seed_units(frame, ["latent_dim"], m)[0] for m in measures}
+    table = stats.composite_rank_intervals(per_measure, higher_is_better={m: LATENT_MEASURES[m] for m in measures})
+    what = (f"mean of the per-measure ranks of {', '.join(measures)} (each averaged over "
+            f"{_cells_text(cells, ['z'])}); the value is that mean rank")
+    over = (f"{_seeds_text(seeds)}; every measure reranked in each resample" if len(seeds) >= 2
+            else "one seed: no interval")
+    return _ranked("latent_structure", table, better="lower", what=what, over=over), pairwise
+
+
+def generative_degradation(gen: pd.DataFrame) -> pd.DataFrame:
+    """Per (family, mode, z, seed): the slope of each score against p over the levels p > 0, relative to p = 0
+    (:func:`aelib.stats.degradation_slope`): ``rmse_slope`` (RMSE to the original images; the ranked one),
+    and where present ``label_consistency_slope`` and ``frechet_slope``. Prior samples (no level) are left out."""
+    perturbed = gen[gen["level"].notna()] if "level" in gen else pd.DataFrame()
+    if "source" in perturbed:
+        perturbed = perturbed[perturbed["source"].fillna("perturbed") == "perturbed"]
+    if perturbed.empty:
+        return pd.DataFrame()
+    perturbed = perturbed.assign(mode=perturbed["mode"].fillna("unknown") if "mode" in perturbed else "unknown")
+    scores = [c for c in ("rmse_mean", "label_consistency", "frechet") if c in perturbed]
+    rows = []
+    for (family, mode, z, seed), part in perturbed.groupby(["family", "mode", "latent_dim", "seed"], sort=True):
+        part = part.groupby("level")[scores].mean().reset_index()
+        row = {"family": family, "mode": mode, "latent_dim": z, "seed": seed,
+               "levels_used": int((part["level"] > 0).sum())}
+        for score in scores:
+            try:
+                row[f"{score.removesuffix('_mean')}_slope"] = stats.degradation_slope(part["level"], part[score])
+            except ValueError:
+                row[f"{score.removesuffix('_mean')}_slope"] = np.nan
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def _generative_criteria(degradation: pd.DataFrame) -> tuple[list[dict], list[pd.DataFrame]]:
+    if degradation.empty or "rmse_slope" not in degradation:
+        return [], []
+    ranked, pairwise = [], []
+    for mode, part in degradation.groupby("mode", sort=True):
+        pairwise += _cell_pairwise(part, ["latent_dim"], "rmse_slope", label={"mode": mode})
+        units, cells, seeds = _seed_units(part, ["latent_dim"], "rmse_slope")
+        if not units:
+            continue
+        what = (f"{mode} perturbation: slope of test RMSE against p over p > 0, relative to p = 0, mean over "
+                f"{_cells_text(cells, ['z'])}")
+        over = _seeds_text(seeds) if len(seeds) >= 2 else "one seed: no interval"
+        ranked.append(_ranked(f"generative_{mode}", stats.rank_intervals(units, lower_is_better=True),
+                              better="lower", what=what, over=over))
+    return ranked, pairwise
+
+
+def _detectable_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
+    """Per criterion, block and unit: detectable differences out of the pairs compared, one column per z."""
+    rows = []
+    for name, table in tables.items():
+        detail = next((c for c in ("dataset", "measure", "mode") if c in table), None)
+        for (over, z, *rest), part in table.groupby(["over", "latent_dim", *([detail] if detail else [])], sort=True):
+            tested = part["p"].notna().sum()
+            rows.append({"criterion": name, "detail": rest[0] if rest else "", "over": over, "z": f"z={z}",
+                         "cell": f"{int(part['reject'].sum())}/{len(part)}" if tested else f"–/{len(part)}"})
+    if not rows:
+        return pd.DataFrame()
+    frame = pd.DataFrame(rows)
+    order = list(dict.fromkeys(frame["z"]))
+    wide = frame.pivot_table(index=["criterion", "detail", "over"], columns="z", values="cell", aggfunc="first")
+    wide = wide[sorted(order, key=lambda c: int(c[2:]))].reset_index().fillna("")
+    position = {name: i for i, name in enumerate(tables)}
+    return wide.iloc[np.argsort(wide["criterion"].map(position).to_numpy(), kind="stable")].reset_index(drop=True)
+
+
+def _ranking_overview(ranking: pd.DataFrame) -> str:
+    """The report's overall-ranking table: each criterion's rank with its interval, then the overall."""
+    if ranking.empty:
+        return "_no criteria available yet_\n"
+    shown = ranking[["family", "mean_rank", "rank_overall"]].copy()
+    none = pd.Series(np.nan, index=ranking.index)
+    for col in _criterion_rank_columns(ranking):
+        low, high = ranking.get(f"{col}_low", none), ranking.get(f"{col}_high", none)
+        shown[col] = [("–" if pd.isna(r) else f"{r:.0f}") + ("" if pd.isna(lo) else f" [{lo:.0f}–{hi:.0f}]")
+                      for r, lo, hi in zip(ranking[col], low, high)]
+    weights = criterion_weights([c.removeprefix("rank_") for c in _criterion_rank_columns(ranking)])
+    declared = ", ".join(f"{c} {w:g}" for c, w in weights.items())
+    apart = [second for first, second in NEVER_COMBINED if weights.get(second) == 0 and first in weights]
+    return (markdown(shown) + "\nRank 1 = best; [low–high] is the 95 % bootstrap interval of the rank (what each is "
+            "over: *Ranking with uncertainty* below; none where one seed of a global measure leaves nothing to "
+            f"resample). `mean_rank` is the weighted mean of the criterion ranks, weights {declared} "
+            "(`aelib.report.RANKING_WEIGHTS`" + (f"; {', '.join(apart)} ranked on its own, never averaged with "
+                                                 "its opposite" if apart else "")
+            + "); `rank_overall` ranks it.\n")
+
+
+def _ranking_and_comparisons(study: Study, out: Path, *, families: Sequence[str],
+                             chosen_z: Sequence[int]) -> tuple[pd.DataFrame, list[str]]:
+    """Criteria grouped and ranked with bootstrap intervals, every pair of families compared per criterion and
+    z; writes the ranking, pairwise and sensitivity tables; returns the ranking and the report sections."""
+    samples = _Samples(study)
+    order = {f: i for i, f in enumerate(families)}
+
+    def keep(frame: pd.DataFrame) -> pd.DataFrame:  # the families asked for, in their order (pairs: a before b)
+        if "family" not in frame:
+            return pd.DataFrame()
+        frame = frame[frame["family"].isin(families)]
+        return frame.iloc[np.argsort(frame["family"].map(order).to_numpy(), kind="stable")]
+
+    ranked: list[dict] = []
+    pairwise: dict[str, list[pd.DataFrame]] = {}
+
+    criterion, pairwise["reconstruction"] = _reconstruction_criterion(keep(_read(study, "latent_sweep_runs")), samples)
+    ranked += [criterion] if criterion else []
+    found, blocks = _ood_criteria(keep(_read(study, "ood_rmse")), samples)
+    ranked += found
+    pairwise.update(blocks)
+    latent = keep(_read(study, "latent_quality"))
+    latent = latent[latent["latent_dim"].isin(chosen_z)] if not latent.empty else latent
+    criterion, pairwise["latent_structure"] = _latent_criterion(latent)
+    ranked += [criterion] if criterion else []
+    degradation = generative_degradation(keep(_read(study, "generative")))
+    if not degradation.empty:
+        write_table(degradation, out / "generative_degradation",
+                    caption="Slope of each score against the perturbation p over p $>$ 0, relative to p = 0")
+    found, pairwise["generative"] = _generative_criteria(degradation)
+    ranked += found
+
+    sections = []
+    written = {name: pd.concat(blocks, ignore_index=True) for name, blocks in pairwise.items() if blocks}
+    for name, table in written.items():
+        write_table(table, out / f"pairwise_{name}",
+                    caption=f"Paired differences between families: {name.replace('_', ' ')}")
+    if written:
+        summary = _detectable_summary(written)
+        sections.append(
+            "## Paired comparisons\n\nEvery pair of families per criterion and z: the mean difference a − b with a "
+            f"95 % percentile bootstrap interval ({stats.N_BOOT} paired resamples) and a paired sign-flip test, "
+            "Holm-corrected at 5 % over the pairs of one block (one criterion, z, data set/measure/mode and unit). "
+            "*Over test samples*: per-sample RMSE of one seed's models on the same images — how sure the "
+            "difference is for these trained models, not for a retrained one. *Over seeds*: one value per training "
+            "seed (fewer than 6 seeds can never reach 5 % with the sign-flip test). AUROC, the projection measures "
+            "and the generative slopes have no per-sample values: with one seed they get no interval (\"one seed\", "
+            "shown –). Cells: detectable differences / pairs. Decisions in words (\"fcae lower than vae by …\" or "
+            "\"no detectable difference\"): " + ", ".join(f"`summary/pairwise_{n}.csv`" for n in written) + ".\n\n"
+            + markdown(summary))
+    if not ranked:
+        return pd.DataFrame(), sections
+
+    criteria = {r["name"]: r["table"].set_index("family")["value"] for r in ranked}
+    better = {r["name"]: r["better"] == "higher" for r in ranked}
+    ranking = rank_table(criteria, better, intervals={r["name"]: r["table"] for r in ranked})
+    weights = criterion_weights(list(criteria))
+    write_table(ranking, out / "ranking", caption="Rank of each family per criterion (1 = best) with its 95\\% "
+                "bootstrap interval, and overall (weighted mean rank)")
+    long = pd.concat([r["table"].assign(criterion=r["name"], better=r["better"], over=r["over"],
+                                        weight=weights[r["name"]]) for r in ranked], ignore_index=True)
+    long = long[["criterion", "family", "value", "rank", "rank_low", "rank_high", "better", "over", "weight"]]
+    write_table(long, out / "ranking_by_criterion", caption="Rank per criterion with its 95\\% bootstrap interval")
+    described = pd.DataFrame([{"criterion": r["name"], "what is ranked": r["what"], "better": r["better"],
+                               "interval over": r["over"], "weight": weights[r["name"]]} for r in ranked])
+    write_table(described, out / "ranking_criteria",
+                caption="The ranking's criteria, what each interval is over, weights")
+    sensitivity = ranking_sensitivity(ranking)
+    write_table(sensitivity, out / "ranking_sensitivity", caption="Overall rank with each criterion left out in turn")
+    sections.append(
+        "## Ranking with uncertainty\n\nOne criterion per question, none counted twice: reconstruction; latent-space "
+        "structure as one composite; OOD generalisation and OOD detection as two separate rankings, never averaged "
+        "together; generative capacity as degradation under perturbation (p > 0 only, relative to p = 0), one "
+        "ranking per perturbation mode, the modes sharing one weight. Rank intervals: the units below resampled "
+        f"jointly for all families ({stats.N_BOOT} times), families reranked each time, 2.5–97.5 % of each "
+        "family's rank (`summary/ranking_by_criterion.csv`).\n\n" + markdown(described)
+        + "\nSensitivity: the overall rank with each weighted criterion left out in turn"
+        + (" (and with OOD detection in place of OOD generalisation)"
+           if any(c.startswith("rank_with_") for c in sensitivity) else "")
+        + "; `max_shift` is the largest change.\n\n" + markdown(sensitivity))
+    return ranking, sections
+
+
+# ------------------------------------------------------------------ the summary
 
 
 def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence[int], chosen_z: Sequence[int] = (2, 40),
@@ -200,8 +693,6 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     out = study.out_dir / "summary"
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
-    criteria: dict[str, pd.Series] = {}
-    better: dict[str, bool] = {}
     # only rows of this study's settings are summarised (_read); say what the tables hold besides
     other_settings = _other_settings(study)
     if other_settings:
@@ -209,16 +700,22 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
 
     # --- convergence, sanity gates and capacity of every trained model
     sweep_runs = _read(study, "latent_sweep_runs")
-    arch_runs = _read(study, "architecture_runs")
+    with study.untuned():  # step 01 searches depth before tuning
+        arch_runs = _read(study, "architecture_runs")
     if not sweep_runs.empty:
         sweep_runs = sweep_runs[sweep_runs["family"].isin(families)]
-    trained = pd.concat([f for f in (arch_runs, sweep_runs) if not f.empty], ignore_index=True) \
-        if not (arch_runs.empty and sweep_runs.empty) else pd.DataFrame()
-    if not trained.empty:
-        id_cols = [c for c in ("family", "depth", "latent_dim", "seed", "setting") if c in trained]
+    tuning_runs = _read(study, "tuning", current=False)
+    if not tuning_runs.empty and "base_setting" in tuning_runs:
+        tuning_runs = tuning_runs[tuning_runs["base_setting"].astype(str) == study.base_setting()]
+    parts = [f for f in (arch_runs, tuning_runs, sweep_runs) if not f.empty]
+    trained = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    if not trained.empty:  # a run shared by two steps (the setting holds the depth and options) counts once
+        id_cols = [c for c in ("family", "latent_dim", "seed", "setting") if c in trained]
         trained = trained.drop_duplicates(id_cols)
     opening = _convergence_section(trained)
+    capped = _capped_cells(sweep_runs)
     sections.append(_architecture_section(study, arch_runs))
+    sections.append(_tuning_section(study, out))
     sections.extend(_gates_and_capacity_sections(sweep_runs, out))
 
     # --- reconstruction per z, with the PCA baseline
@@ -227,7 +724,6 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     pca = pca_rows(study, z_values, complementary)
     if not by_z.empty:
         by_z = by_z[by_z["family"].isin(families)]
-        capped = _capped_cells(sweep_runs)
         wide = by_z.assign(cell=[_fmt_ci(m, lo, hi) + (gates.CAP_MARK if (f, int(z)) in capped else "") for f, z, m, lo, hi in
                                  zip(by_z["family"], by_z["latent_dim"], by_z["rmse_mean"], by_z["rmse_mean_ci95_low"],
                                      by_z["rmse_mean_ci95_high"])])
@@ -247,8 +743,6 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         plots.save_figure(fig, study.figures / "summary_rmse_vs_z")
         sections.append("## Reconstruction (test RMSE by z)\n\nMean ± half the 95 % interval (" + str(by_z["interval"].iloc[0] if "interval" in by_z else "")
                         + ").\n\n" + markdown(table) + "\n![RMSE against z](../figures/summary_rmse_vs_z.png)\n")
-        criteria["rmse"] = by_z.groupby("family")["rmse_mean"].mean()
-        better["rmse"] = False
         # power-law fits
         fits, heldout = [], []
         for family, part in by_z.groupby("family"):
@@ -292,12 +786,8 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         auc.columns = [c if isinstance(c, str) else f"z={c}" for c in auc.columns]
         write_table(auc, out / "ood_auroc", caption="ROC AUC of per-sample RMSE separating MNIST from complementary data")
         sources = ", ".join(sorted({f"{d}: {s}" for d, s in zip(comp["dataset"], comp.get("data_source", comp["dataset"]))}))
-        sections.append(f"## Complementary data\n\nSources: {sources}.\n\n" + markdown(table) + "\nROC AUC:\n\n" + markdown(auc)
+        sections.append(f"## Complementary data\n\nSources: {sources}.\n\n" + markdown(_marked(table, capped)) + "\nROC AUC:\n\n" + markdown(_marked(auc, capped))
                         + "\n![OOD RMSE](../figures/ood_rmse_vs_z.png)\n")
-        criteria["ood_rmse"] = comp.groupby("family")["rmse_mean"].mean()
-        better["ood_rmse"] = False
-        criteria["ood_auroc"] = comp.groupby("family")["auroc"].mean()
-        better["ood_auroc"] = True
     else:
         sections.append("## Complementary data\n\n_Step 05 has not written ood_rmse.csv yet._\n")
 
@@ -311,12 +801,7 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         write_table(agg, out / "latent_quality", caption="Latent-space quality at chosen z (k = 7); stress_scaled is the scale-normalised form")
         sections.append("## Latent space (chosen z)\n\n`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
                         "`stress_scaled` rescales the codes optimally first (latent spaces have arbitrary scale).\n\n"
-                        + markdown(agg) + "\n![measures](../figures/latent_measures_vs_z.png)\n\n![UMAP](../figures/latent_umap.png)\n")
-        for col, hib in (("trustworthiness", True), ("continuity", True), ("stress_scaled", False),
-                         ("neighborhood_hit", True), ("shepard_goodness", True), ("probe_knn_accuracy", True)):
-            if col in agg:
-                criteria[col] = agg.groupby("family")[col].mean()
-                better[col] = hib
+                        + markdown(_marked(agg, capped)) + "\n![measures](../figures/latent_measures_vs_z.png)\n\n![UMAP](../figures/latent_umap.png)\n")
     else:
         sections.append("## Latent space\n\n_Step 04 has not written latent_quality.csv yet._\n")
 
@@ -326,16 +811,11 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         gen = gen[gen["family"].isin(families)]
         perturbed = gen[gen["level"].notna()] if "level" in gen else gen
         value_cols = [c for c in ("rmse_mean", "label_consistency", "frechet") if c in perturbed]
-        curves = perturbed.groupby(["family", "latent_dim", "level"])[value_cols].mean().reset_index()
+        by = ["family", "latent_dim", "mode", "level"] if "mode" in perturbed else ["family", "latent_dim", "level"]
+        curves = perturbed.groupby(by, dropna=False)[value_cols].mean().reset_index()
         write_table(curves, out / "generative", caption="Decoded perturbed codes against the maximum perturbation p")
-        sections.append("## Generative capacity\n\n" + markdown(curves)
-                        + "\n![RMSE vs p](../figures/generative_rmse_vs_p.png)\n")
-        if "label_consistency" in curves:
-            criteria["label_consistency"] = curves.groupby("family")["label_consistency"].mean()
-            better["label_consistency"] = True
-        if "frechet" in curves:
-            criteria["frechet"] = curves.groupby("family")["frechet"].mean()
-            better["frechet"] = False
+        sections.append("## Generative capacity\n\n" + markdown(_marked(curves, capped))
+                        + "\n![RMSE vs p, relative](../figures/generative_rmse_vs_p.png)\n\n![RMSE vs p, additive](../figures/generative_rmse_vs_p_additive.png)\n")
     else:
         sections.append("## Generative capacity\n\n_Step 06 has not written generative.csv yet._\n")
 
@@ -351,9 +831,10 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     else:
         sections.append("## Data augmentation\n\n_Step 07 has not written augmentation_summary.csv yet._\n")
 
-    ranking = rank_table(criteria, better) if criteria else pd.DataFrame()
+    # --- paired comparisons and the ranking with its uncertainty (aelib.stats)
+    ranking, ranking_sections = _ranking_and_comparisons(study, out, families=families, chosen_z=chosen_z)
+    sections.extend(ranking_sections)
     if not ranking.empty:
-        write_table(ranking, out / "ranking", caption="Rank of each family per criterion (1 = best) and overall")
         _plot_ranks(ranking, study.figures / "ranking")
 
     failures = _failures(study)
@@ -366,7 +847,7 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
 def _plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
     import matplotlib.pyplot as plt
 
-    ranks = ranking.set_index("family")[[c for c in ranking if c.startswith("rank_") and c != "rank_overall"]]
+    ranks = ranking.set_index("family")[_criterion_rank_columns(ranking)]
     ranks.columns = [c.removeprefix("rank_") for c in ranks.columns]
     fig = plots.heatmap(ranks, fmt=".0f", cmap="viridis", title="Rank per criterion (1 = best)")
     plots.save_figure(fig, stem)
@@ -406,6 +887,21 @@ def _capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
     return {(f, int(z)) for f, z in zip(bad["family"], bad["latent_dim"])}
 
 
+def _marked(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
+    """``frame`` for the report with the family name marked where its run was not stopped by early stopping
+    (per row when the table has ``latent_dim``, else where any z shown is affected)."""
+    if not capped or frame.empty or "family" not in frame:
+        return frame
+    out = frame.copy()
+    if "latent_dim" in out:
+        hit = [(f, int(z)) in capped for f, z in zip(out["family"], out["latent_dim"])]
+    else:
+        shown = {int(c[2:]) for c in out.columns if isinstance(c, str) and c.startswith("z=") and c[2:].isdigit()}
+        hit = [any((f, z) in capped for z in shown) for f in out["family"]]
+    out["family"] = [f + gates.CAP_MARK if h else f for f, h in zip(out["family"], hit)]
+    return out
+
+
 def _convergence_section(trained: pd.DataFrame) -> str:
     """The report's opening line: how many training runs converged, and which did not."""
     converged, total, others = gates.convergence_summary(trained)
@@ -415,7 +911,7 @@ def _convergence_section(trained: pd.DataFrame) -> str:
         return f"**Convergence unknown for {total} runs** (trained before runs recorded how they stopped).\n"
     text = (f"**{converged} of {total} training runs converged** (stopped by early stopping: the validation loss "
             f"improved by less than the relative threshold for `patience` epochs; the best epoch's weights kept). "
-            f"Steps 01 and 02, every family, z and seed.")
+            f"Steps 01 (architecture search and tuning) and 02, every family, z and seed.")
     if not others.empty:
         text += (f"\n\nRuns stopped otherwise, marked {gates.CAP_MARK} wherever their numbers appear:\n\n"
                  + markdown(others))
@@ -448,6 +944,38 @@ def _architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
         text += "\nBest depth by mean test RMSE over the z values: " + ", ".join(
             f"{r.family} → {int(r.best_depth)}" for r in best.itertuples()) + ".\n"
     return text
+
+
+def _tuning_section(study: Study, out: Path) -> str:
+    """Each family's tuned setting: the candidates with their validation RMSE, and the choice."""
+    from aelib.study.tuning import DEFAULT_GRIDS
+
+    table = _read(study, "tuning", current=False)
+    if table.empty or "base_setting" not in table:
+        return "## Tuning\n\n_Step 01 has not tuned the families under these settings; they use their defaults._\n"
+    table = table[table["base_setting"].astype(str) == study.base_setting()]
+    if table.empty:
+        return "## Tuning\n\n_Step 01 has not tuned the families under these settings; they use their defaults._\n"
+    shown = table[["family", "option", "value", "learning_rate", "val_rmse", "rmse_mean", "stopped_by", "epochs_run",
+                   "chosen"]].sort_values(["family", "value", "learning_rate"])
+    write_table(shown, out / "tuning", caption="Tuning at one z: each family's key setting chosen by validation RMSE")
+    chosen = shown[shown["chosen"].astype(str) == "True"]
+    picks = ", ".join(f"{r.family} {r.option} = {r.value:g}" + (f" (lr {r.learning_rate:g})"
+                      if r.learning_rate != study.learning_rate else "") for r in chosen.itertuples())
+    edge = [r.family for r in chosen.itertuples() if r.family in DEFAULT_GRIDS and r.value in
+            (min(DEFAULT_GRIDS[r.family][1]), max(DEFAULT_GRIDS[r.family][1]))]
+    z = int(table["latent_dim"].iloc[0])
+    text = (f"## Tuning\n\nAt z = {z}, each family's key setting was trained over a small declared grid "
+            "(`aelib.study.tuning.DEFAULT_GRIDS`) and the value with the lowest **validation** RMSE (the split "
+            "held out from the training data, never the test set) is used by every later step. "
+            f"Chosen: {picks}.\n")
+    if edge:
+        text += (f"\nAt the edge of its grid: {', '.join(edge)} — the best value may lie outside it; with "
+                 "reconstruction as the criterion a regulariser's weakest value often wins.\n")
+    user = {f: o for f, o in study.family_options.items() if o}
+    if user:
+        text += f"\nOptions fixed by the user (not tuned): {user}.\n"
+    return text + "\n" + markdown(shown)
 
 
 def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
@@ -521,8 +1049,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         *_invocations(prov_dir / "invocations.jsonl"),
         "## Overall ranking",
         "",
-        (markdown(ranking[["family", "mean_rank", "rank_overall", *[c for c in ranking if c.startswith("rank_") and c != "rank_overall"]]])
-         if not ranking.empty else "_no criteria available yet_\n"),
+        _ranking_overview(ranking),
         "![ranks](figures/ranking.png)",
         "",
     ]

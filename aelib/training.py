@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import time
+import warnings
 from typing import Any
 
 import keras
@@ -74,15 +76,28 @@ class TrainConfig:
             raise ValueError(f"Expected 0 < lr_factor <= 1. Received: lr_factor={self.lr_factor!r}")
 
 
-def set_seed(seed: int) -> None:
-    """Seed Python, NumPy and the backend; make TensorFlow ops deterministic."""
+def set_seed(seed: int, *, deterministic: bool | None = None) -> bool:
+    """Seed Python, NumPy and the backend, and make TensorFlow ops deterministic
+    unless ``deterministic`` is False (None: the environment variable
+    ``AELIB_DETERMINISTIC``, on unless it is 0, false, no or off).
+
+    Returns:
+        Whether op determinism is on.
+    """
     keras.utils.set_random_seed(int(seed))
+    if deterministic is None:
+        deterministic = os.environ.get("AELIB_DETERMINISTIC", "1").strip().lower() not in ("0", "false", "no", "off")
     try:
         import tensorflow as tf
+        from tensorflow.python.framework import config as tf_config
 
-        tf.config.experimental.enable_op_determinism()
+        if deterministic:
+            tf.config.experimental.enable_op_determinism()
+        else:
+            tf_config.disable_op_determinism()
     except Exception:  # pragma: no cover - other backends
-        pass
+        return False
+    return bool(deterministic)
 
 
 class NonFiniteLoss(RuntimeError):
@@ -118,12 +133,11 @@ STOPPED_BY = ("early_stopping", "epoch_cap", "non_finite")
 
 
 def optimizers_of(model: keras.Model) -> list:
-    """Every optimizer a compiled model trains with (the adversarial family has three)."""
-    found = []
-    for value in vars(model).values():
-        if isinstance(value, keras.optimizers.Optimizer) and all(value is not f for f in found):
-            found.append(value)
-    return found
+    """Every optimizer a compiled model trains with: ``model.training_optimizers()``
+    where a family defines it (the adversarial family has three), else ``model.optimizer``."""
+    if hasattr(model, "training_optimizers"):
+        return list(model.training_optimizers())
+    return [model.optimizer] if getattr(model, "optimizer", None) is not None else []
 
 
 class Convergence(keras.callbacks.Callback):
@@ -217,8 +231,15 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
     x = model._check_input(x)
     if len(x) < 2:
         raise ValueError(f"Expected at least 2 training samples. Received: {len(x)}")
-    set_seed(config.seed)
+    if getattr(model, "output_activation", None) == "sigmoid" and (x.min() < 0.0 or x.max() > 1.0):
+        raise ValueError(
+            f"Expected inputs in [0, 1] for {model.family!r} (its output is a sigmoid). Received: values from "
+            f"{float(x.min()):g} to {float(x.max()):g}. Scale 8-bit images by 1/255, or build the model with "
+            "output_activation='linear' for unbounded data."
+        )
+    deterministic = set_seed(config.seed)
     train_idx, val_idx = validation_split(len(x), config.validation_fraction, config.seed)
+    initial_weights = model.get_weights() if model.built else None
     compile_model(model, config)
     nan_guard = _StopOnNaN()
     monitor = "val_loss" if len(val_idx) else "loss"
@@ -226,16 +247,25 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
                               lr_factor=config.lr_factor, monitor=monitor)
     cbs = [nan_guard, convergence, *(callbacks or [])]
     validation_data = (x[val_idx], x[val_idx]) if len(val_idx) else None
-    fit = model.fit(
-        x[train_idx],
-        x[train_idx],
-        epochs=config.epochs,
-        batch_size=config.batch_size,
-        validation_data=validation_data,
-        shuffle=True,
-        callbacks=cbs,
-        verbose=config.verbose,
-    )
+    fit_options = dict(epochs=config.epochs, batch_size=config.batch_size, validation_data=validation_data,
+                       shuffle=True, callbacks=cbs, verbose=config.verbose)
+    try:
+        fit = model.fit(x[train_idx], x[train_idx], **fit_options)
+    except Exception as err:
+        # On a GPU, TensorFlow raises UnimplementedError ("A deterministic GPU implementation of ... is not
+        # currently available") when an op has no deterministic kernel: train once more from the same start
+        # without op determinism, and say so in the record.
+        import tensorflow as tf
+
+        if not (deterministic and isinstance(err, tf.errors.UnimplementedError) and "determinis" in str(err).lower()):
+            raise
+        warnings.warn(f"{model.family}: {str(err).strip().splitlines()[0]} Training again without op determinism.",
+                      RuntimeWarning, stacklevel=2)
+        deterministic = set_seed(config.seed, deterministic=False)
+        if initial_weights is not None:
+            model.set_weights(initial_weights)
+        compile_model(model, config)  # fresh optimizer state
+        fit = model.fit(x[train_idx], x[train_idx], **fit_options)
     history = pd.DataFrame(fit.history)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     bad_epoch = getattr(nan_guard, "bad_epoch", None)
@@ -244,6 +274,7 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
         rates = convergence.learning_rates
         record.update(convergence_record(history, stopped_by=stopped_by, best_epoch=convergence.best_epoch or None,
                                          final_learning_rate=rates[-1] if rates else None))
+        record["deterministic"] = deterministic
     if bad_epoch:
         raise NonFiniteLoss(
             f"{model.family}: the training loss became non-finite at epoch {bad_epoch} "

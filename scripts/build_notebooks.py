@@ -9,12 +9,16 @@ without a line gets one, and every parameter that is a field of `Study` is
 passed to it. So a changed or new profile key needs only a rebuild (give it a
 line below to document its allowed values). Edit here or change the profile,
 run `python scripts/build_notebooks.py`, commit both.
+
+The repository's address (the "Open in Colab" badges, the install cell) is
+read from pyproject.toml, [project.urls] Repository: change it there for a fork.
 """
 from __future__ import annotations
 
 import ast
 import dataclasses
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -25,7 +29,26 @@ from aelib.study.study import Study
 
 DEFAULT_PROFILE = "quick"  # whose parameters the notebooks default to
 
-REPO_URL = "https://github.com/aelib-study/aelib"  # where the "Open in Colab" links point; change for your fork
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def repository_url(pyproject: Path = ROOT / "pyproject.toml") -> str:
+    """[project.urls] Repository of pyproject.toml: a https://github.com/<owner>/<name> address."""
+    text = pyproject.read_text(encoding="utf-8")
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        match = re.search(r'^Repository\s*=\s*"([^"]+)"', text, re.M)
+        url = match.group(1) if match else None
+    else:
+        url = tomllib.loads(text).get("project", {}).get("urls", {}).get("Repository")
+    if not url or not re.fullmatch(r"https://github\.com/[\w.-]+/[\w.-]+", url.rstrip("/")):
+        raise ValueError(f"Expected [project.urls] Repository = \"https://github.com/<owner>/<name>\" in {pyproject} "
+                         f"(Colab opens notebooks from GitHub). Received: {url!r}")
+    return url.rstrip("/")
+
+
+REPO_URL = repository_url()  # where the "Open in Colab" links point and what the install cell installs
 
 INSTALL = '''# Colab or a fresh kernel: install aelib if it is not importable (does nothing otherwise).
 import importlib.util, os, subprocess, sys
@@ -38,6 +61,8 @@ print("GPU:", tf.config.list_physical_devices("GPU") or "none (CPU run)")'''.rep
 
 COMMON = '''profile = ...  # "quick" (offline CPU defaults) or "thesis" (the seed's grids); informational
 out_dir = "results/quick"  # where runs/, tables/ and figures/ go (e.g. a Google Drive folder on Colab)
+use_drive = False  # True on Colab: mount Google Drive; a relative out_dir and the tfds datasets then go under drive_dir
+drive_dir = "/content/drive/MyDrive/aelib"  # the Drive folder used when use_drive is True
 families = "all"  # "all", or a list of keys such as ["fcae", "vae"]
 dataset = "mnist"  # "mnist", "fashion_mnist" or "emnist_letters"
 seeds = ...  # list of ints; several seeds give mean and 95 % intervals
@@ -53,6 +78,17 @@ n_train = ...  # None for the whole training split, or an int (stratified subset
 n_test = ...  # None for the whole test split, or an int
 family_options = {}  # per-family hyperparameters, e.g. {"vae": {"beta": 1.0}, "dae": {"corruption": "masking"}}'''
 
+DRIVE = '''# Optional: keep results and downloaded datasets on Google Drive (use_drive = True; only inside Colab).
+import os, sys
+if use_drive and "google.colab" in sys.modules:
+    from google.colab import drive
+    drive.mount("/content/drive")
+    out_dir = os.path.join(drive_dir, out_dir)  # an absolute out_dir stays as it is
+    os.environ.setdefault("TFDS_DATA_DIR", os.path.join(drive_dir, "tensorflow_datasets"))
+    print(f"Google Drive: results in {out_dir}, datasets in {os.environ['TFDS_DATA_DIR']}")
+elif use_drive:
+    print(f"use_drive: not in Colab, Google Drive is not mounted; results go to {out_dir}")'''
+
 # STUDY_CALL becomes `study = Study(...)` with every parameter that is a field of Study (study_call).
 STUDY = '''from pathlib import Path
 from aelib.study.study import Study, check_families
@@ -64,14 +100,20 @@ study.finish(STEP, {k: v for k, v in globals().items() if k in PARAMETER_NAMES})
 
 STEPS = {
     "01_architecture": {
-        "title": "Step 1 — architecture search",
-        "what": "Trains the fully connected families over depths 1–6 × latent sizes and picks the depth with the best test RMSE (STUDY.md §2).",
+        "title": "Step 1 — architecture search and tuning",
+        "what": "Trains the fully connected families over depths 1–6 × latent sizes and picks the depth with the best test RMSE (STUDY.md §2); then tunes each family's key setting (and the learning rate, if several are given) on validation data at one z. Later steps use the depth and the tuned settings.",
         "params": '''depths = ...  # hidden layers to compare (ints, at least 1)
 z_values = ...  # latent sizes; the seed used [10, 20, 40, 80, 160, 320]
-arch_families = ...  # families with fully connected depth (fcae; vae, sae… also follow the depth rule)''',
+arch_families = ...  # families with fully connected depth (fcae; vae, sae… also follow the depth rule)
+tune_z = ...  # latent size at which each family's key setting is tuned
+tune_grids = ...  # None for the declared grids (aelib.study.tuning.DEFAULT_GRIDS), or {family: [option, [values]]}
+tune_learning_rates = ...  # [] keeps learning_rate; several values tune it per family too''',
         "body": '''from aelib.study.steps import architecture_search
+from aelib.study.tuning import tune
 best = architecture_search(study, families=arch_families, depths=depths, z_values=z_values, seeds=seeds)
-best''',
+tuning = tune(study, families=families, z=tune_z, grids=tune_grids, learning_rates=tune_learning_rates, seed=seeds[0])
+display(best)
+tuning''',
         "show": ["architecture_fcae.png"],
     },
     "02_latent_sweep": {
@@ -123,13 +165,14 @@ ood''',
         "what": "Perturbs codes by up to p (0–100 %), decodes them and scores what comes out: RMSE to the originals, label consistency and Fréchet distance under a small classifier (STUDY.md §4, step 7).",
         "params": '''z_values = ...  # latent sizes (2 and 40 at least)
 levels = ...  # maximum perturbation p, fractions in [0, 1]
-mode = "relative"  # "relative" (z·(1+u), the seed's protocol) or "additive" (z + u·σ)
+modes = ["relative", "additive"]  # "relative" (z·(1+u), the seed's reading) and/or "additive" (z + u·σ_j, scale-matched)
 n_samples = ...  # test codes perturbed per level''',
-        "body": '''from aelib.study.generative import generative_step
-gen = generative_step(study, families=families, z_values=z_values, levels=levels, mode=mode, seeds=seeds,
-                      n_samples=n_samples)
+        "body": '''import pandas as pd
+from aelib.study.generative import generative_step
+gen = pd.concat([generative_step(study, families=families, z_values=z_values, levels=levels, mode=mode, seeds=seeds,
+                                 n_samples=n_samples) for mode in modes], ignore_index=True)
 gen''',
-        "show": ["generative_rmse_vs_p.png"],
+        "show": ["generative_rmse_vs_p.png", "generative_rmse_vs_p_additive.png"],
     },
     "07_augmentation": {
         "title": "Step 7 — data augmentation on artwork features",
@@ -222,6 +265,8 @@ def build(name: str, spec: dict) -> nbformat.NotebookNode:
     params.metadata["tags"] = ["parameters"]
     nb.cells.append(params)
     nb.cells.append(nbformat.v4.new_code_cell(INSTALL))
+    drive = nbformat.v4.new_code_cell(DRIVE)
+    nb.cells.append(drive)
     names = [line.split("=")[0].strip() for line in text.splitlines() if "=" in line]
     study = STUDY.replace("STUDY_CALL", study_call(names))
     nb.cells.append(nbformat.v4.new_code_cell(study + f"\nSTEP = {name!r}\nPARAMETER_NAMES = {names!r}"))
@@ -235,15 +280,17 @@ def build(name: str, spec: dict) -> nbformat.NotebookNode:
                 show += f"path = study.figures / \"{figure}\"\nif path.exists():\n    display(Image(filename=str(path)))\n"
         nb.cells.append(nbformat.v4.new_code_cell(show.rstrip()))
     nb.cells.append(nbformat.v4.new_code_cell(RECORD))
-    for i, cell in enumerate(nb.cells):  # fixed ids, so rebuilding changes only what the texts change
+    numbered = [cell for cell in nb.cells if cell is not drive]  # fixed ids, so rebuilding changes only what the texts change
+    for i, cell in enumerate(numbered):
         cell.id = f"{name[:2]}-cell-{i}"
+    drive.id = f"{name[:2]}-drive"
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata["language_info"] = {"name": "python"}
     return nb
 
 
 def main() -> None:
-    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    folder = ROOT / "notebooks"
     folder.mkdir(exist_ok=True)
     for name, spec in STEPS.items():
         nbformat.write(build(name, spec), folder / f"{name}.ipynb")

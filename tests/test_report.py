@@ -76,3 +76,21 @@ def test_report_lists_invocations_and_skips_a_cut_line(tmp_path):
     table = "\n".join(lines)
     assert "2026-01-01 10:00:00" in table and "run --steps 02" in table and "2 min 05 s" in table
     assert "02 (complete)" in table and "11:0" not in table
+
+
+def test_report_opens_with_convergence_and_marks_runs_that_hit_the_cap():
+    from aelib.report import _capped_cells, _convergence_section, _marked
+
+    runs = pd.DataFrame({"family": ["fcae", "fcae", "vae"], "latent_dim": [2, 40, 2], "seed": [0, 0, 0],
+                         "depth": [3, 3, 3], "stopped_by": ["early_stopping", "epoch_cap", "early_stopping"],
+                         "epochs_run": [40, 300, 55], "best_epoch": [34, 300, 49]})
+    text = _convergence_section(runs)
+    assert text.startswith("**2 of 3 training runs converged**")
+    assert "epoch_cap" in text
+    capped = _capped_cells(runs)
+    assert capped == {("fcae", 40)}
+    rows = _marked(pd.DataFrame({"family": ["fcae", "fcae", "vae"], "latent_dim": [2, 40, 40], "x": [1, 2, 3]}), capped)
+    assert list(rows["family"]) == ["fcae", "fcae†", "vae"]
+    wide = _marked(pd.DataFrame({"family": ["fcae", "vae"], "z=2": [0.1, 0.2], "z=40": [0.3, 0.4]}), capped)
+    assert list(wide["family"]) == ["fcae†", "vae"]
+    assert _marked(wide, set()) is wide

@@ -186,3 +186,36 @@ def test_table_keys_may_be_missing(tmp_path):
     study = Study(tmp_path)
     frame = pd.DataFrame({"family": ["vae", "vae"], "latent_dim": [2, 2], "level": [0.1, float("nan")], "x": [1, 2]})
     assert len(study.write_table("g", frame)) == 2
+
+
+@pytest.mark.parametrize("bad", [["--epochs", "0"], ["--n-train", "0"], ["--n-test", "-3"], ["--z="], ["--families="],
+                                 ["--steps="], ["--seeds", ","], ["--z", "2,x"], ["--z", "0"]])
+def test_zero_or_empty_options_are_refused_not_replaced_by_defaults(tmp_path, bad, capsys):
+    assert cli.main(["run", "--out", str(tmp_path), "--dry-run", *bad]) == 2
+    assert "Expected" in capsys.readouterr().err
+
+
+def test_an_unusable_out_folder_gets_one_clear_line(tmp_path, capsys):
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert cli.main(["run", "--out", str(a_file), "--steps", "02", "--families", "fcae"]) == 2
+    assert "must be a folder" in capsys.readouterr().err
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        if not os.access(locked, os.W_OK):  # root ignores permissions: then only the file case is checked
+            assert cli.main(["run", "--out", str(locked / "sub"), "--steps", "02", "--families", "fcae"]) == 2
+            assert "Cannot write results" in capsys.readouterr().err
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_fully_failing_rerun_keeps_the_table(tmp_path):
+    good = Study(tmp_path, epochs=1, n_train=200, n_test=50)
+    latent_sweep(good, families=["fcae"], z_values=[2])
+    before = (tmp_path / "tables" / "latent_sweep_runs.csv").read_text()
+    bad = Study(tmp_path, epochs=1, n_train=200, n_test=50, family_options={"fcae": {"output_activation": "bogus"}})
+    latent_sweep(bad, families=["fcae"], z_values=[2])
+    assert [r.status for r in bad.results] == ["failed"]
+    assert (tmp_path / "tables" / "latent_sweep_runs.csv").read_text() == before

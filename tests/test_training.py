@@ -97,3 +97,24 @@ def test_convergence_summary_lists_the_runs_that_did_not_converge():
     converged, total, others = gates.convergence_summary(records)
     assert (converged, total) == (2, 3)
     assert list(others["family"]) == ["b"]
+
+
+def test_inputs_on_the_wrong_scale_are_refused_before_training():
+    model = build_model("fcae", input_shape=(28, 28, 1), latent_dim=2, seed=0)
+    with pytest.raises(ValueError, match=r"Expected inputs in \[0, 1\].*Received: values from 0 to 255"):
+        train(model, np.floor(X * 256).clip(0, 255), epochs=1, verbose=0)
+
+
+def test_the_plateau_schedule_scales_every_optimizer_of_the_adversarial_family():
+    from aelib.training import compile_model, optimizers_of
+
+    model = build_model("aae", input_shape=(28, 28, 1), latent_dim=2, seed=0)
+    compile_model(model, TrainConfig(learning_rate=1e-3))
+    names = [o.name for o in optimizers_of(model)]
+    assert names == ["autoencoder_optimizer", "discriminator_optimizer", "generator_optimizer"]
+    record: dict = {}
+    train(model, X, verbose=0, batch_size=8, validation_fraction=0.25, epochs=50, learning_rate=1e-9, patience=3,
+          lr_patience=1, lr_factor=0.5, record=record)
+    rates = [float(np.asarray(o.learning_rate)) for o in optimizers_of(model)]
+    assert record["epochs_run"] == 4  # halved after waits 1 and 2, stopped at 3
+    assert rates == pytest.approx([1e-9 / 4, 1e-9 / 4, 1e-9 * model.generator_lr_scale / 4], rel=1e-4)

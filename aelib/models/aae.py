@@ -146,6 +146,11 @@ class AdversarialAE(Autoencoder):
         self._adversarial.discriminator.build(self.discriminator.trainable_variables)
         self._adversarial.generator.build(self.encoder.trainable_variables)
 
+    def training_optimizers(self) -> list:
+        """Every optimiser a training step uses (the learning-rate schedule scales them all)."""
+        adversarial = getattr(self, "_adversarial", None)
+        return [self.optimizer, *((adversarial.discriminator, adversarial.generator) if adversarial else ())]
+
     def compile_for_training(self, config) -> None:
         """Called by :func:`aelib.training.train`: Adam at ``config.learning_rate``
         for reconstruction and discriminator, times ``generator_lr_scale`` for

@@ -1,8 +1,11 @@
 """Run the study's step notebooks through papermill.
 
-    python -m aelib.study.cli run [--profile quick] [--families fcae,vae] [--steps 02,04]
-                                  [--z 2,10,40] [--dataset mnist] [--out results/quick]
-                                  [--shard i/n] [--executor local|slurm] [--dry-run]
+    aelib run [--profile quick] [--families fcae,vae] [--steps 02,04] [--z 2,10,40]
+              [--dataset mnist] [--out results/quick] [--shard i/n] [--executor local|slurm] [--dry-run]
+    aelib list                      # families with their options, steps, profiles with their parameters
+    aelib report [--out DIR]        # rebuild the summary (step 08: tables, figures, REPORT.md)
+
+``aelib`` is the installed command; ``python -m aelib.study.cli`` is the same.
 
 Every step writes into the same resumable run store, so a study that was
 interrupted (kill -9 included) is simply started again: complete runs are
@@ -12,18 +15,45 @@ go on; the exit status is non-zero if anything failed.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import importlib.resources
 import json
+import os
 import sys
 import time
 from pathlib import Path
 
-from aelib.models import list_models
 from aelib.study.profiles import PROFILES, STEPS, step_parameters
 from aelib.study.progress import _fmt
 from aelib.study.store import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[2]
-NOTEBOOKS = REPO / "notebooks"
+# Running from a checkout (the source tree or an editable install): its notebooks/
+# folder is the committed source. An installed package carries them as aelib/notebooks/.
+IN_CHECKOUT = (REPO / "pyproject.toml").is_file() and (REPO / "notebooks").is_dir() and (REPO / "aelib").is_dir()
+
+
+def notebooks_dir() -> Path:
+    """The folder of the step notebooks: the checkout's, else the installed package's."""
+    if IN_CHECKOUT:
+        return REPO / "notebooks"
+    packaged = Path(str(importlib.resources.files("aelib") / "notebooks"))
+    if not packaged.is_dir():
+        raise FileNotFoundError(f"The step notebooks are missing: neither {REPO / 'notebooks'} nor {packaged} exists. "
+                                "Reinstall aelib (pip install --force-reinstall aelib).")
+    return packaged
+
+
+def work_dir() -> Path:
+    """Where relative paths start: the checkout's root, else the current directory."""
+    return REPO if IN_CHECKOUT else Path.cwd()
+
+
+def default_out(profile: str) -> Path:
+    """``results/<profile>`` of the checkout, else under the current directory."""
+    return work_dir() / "results" / profile
+
+
 # Steps that are not per family: they run once (on shard 0 when sharded).
 STUDY_WIDE = {"07_augmentation", "08_summary"}
 # Share of each step in the wall time of the quick profile (all ten families),
@@ -85,6 +115,8 @@ def resolve_steps(text: str | None) -> list[str]:
 
 
 def resolve_families(text: str | None) -> list[str]:
+    from aelib.models import list_models  # imports TensorFlow: not needed for --help
+
     known = list_models()
     if not text or text == "all":
         return known
@@ -95,24 +127,55 @@ def resolve_families(text: str | None) -> list[str]:
     return families
 
 
+def _int_list(name: str, text: str, *, minimum: int) -> list[int]:
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"Expected --{name} as comma-separated integers. Received: {text!r}") from None
+    if not values or min(values) < minimum:
+        raise ValueError(f"Expected --{name} as comma-separated integers >= {minimum}. Received: {text!r}")
+    return values
+
+
+def check_out_dir(out_dir: Path) -> None:
+    """A results folder that can be created and written, before anything runs."""
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ValueError(f"--out must be a folder. Received: {out_dir} (a file). Choose another path.")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        probe = out_dir / f".write-test-{os.getpid()}"
+        probe.write_bytes(b"ok")
+        probe.unlink()
+    except OSError as err:
+        raise ValueError(f"Cannot write results to --out {out_dir}: {err.strerror or err}. "
+                         "Choose a writable folder (and free disk space).") from None
+
+
 def plan(args) -> list[dict]:
     """The (step, families, parameters) units this invocation runs."""
+    for name in ("families", "steps", "z", "seeds", "dataset", "out"):  # given but empty: never "everything"
+        value = getattr(args, name, None)
+        if value is not None and not value.strip(" ,"):
+            raise ValueError(f"Expected a value for --{name.replace('_', '-')}. Received: {value!r} "
+                             "(leave the option out for the profile's default)")
     steps = resolve_steps(args.steps)
     families = shard_families(resolve_families(args.families), parse_shard(args.shard))
     overrides: dict = {}
-    if args.z:
-        overrides["z_values"] = [int(v) for v in args.z.split(",")]
-    if args.dataset:
+    if args.z is not None:
+        overrides["z_values"] = _int_list("z", args.z, minimum=1)
+    if args.dataset is not None:
         overrides["dataset"] = args.dataset
-    if args.epochs:
-        overrides["epochs"] = args.epochs
-    if args.n_train:
-        overrides["n_train"] = args.n_train
-    if args.n_test:
-        overrides["n_test"] = args.n_test
-    if args.seeds:
-        overrides["seeds"] = [int(v) for v in args.seeds.split(",")]
-    out_dir = Path(args.out or REPO / "results" / args.profile).resolve()
+    for name in ("epochs", "n_train", "n_test"):
+        value = getattr(args, name)
+        if value is not None:
+            if value < 1:
+                raise ValueError(f"Expected --{name.replace('_', '-')} >= 1. Received: {value}")
+            overrides[name] = value
+    if args.seeds is not None:
+        overrides["seeds"] = _int_list("seeds", args.seeds, minimum=0)
+    out_dir = Path(args.out or default_out(args.profile)).resolve()
+    if not getattr(args, "dry_run", False):
+        check_out_dir(out_dir)
     overrides["out_dir"] = str(out_dir)
     shard_index, n_shards = parse_shard(args.shard)
     units = []
@@ -138,8 +201,9 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
     start = time.perf_counter()
     try:
         pm.execute_notebook(
-            str(NOTEBOOKS / f"{step}.ipynb"), str(executed), parameters=unit["parameters"], log_output=True,
-            stdout_file=sys.stdout, stderr_file=sys.stderr, progress_bar=False, cwd=str(REPO), kernel_name="python3",
+            str(notebooks_dir() / f"{step}.ipynb"), str(executed), parameters=unit["parameters"], log_output=True,
+            stdout_file=sys.stdout, stderr_file=sys.stderr, progress_bar=False, cwd=str(work_dir()),
+            kernel_name="python3",
         )
         status, error = "complete", None
     except Exception as err:  # papermill raises after writing the executed notebook
@@ -201,30 +265,164 @@ def execute_unit_tagged(unit: dict, tag: str) -> dict:
     return execute_unit(unit, tag=tag)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="aelib.study.cli", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True)
-    run = sub.add_parser("run", help="run step notebooks")
-    run.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-    run.add_argument("--families", help="comma-separated family keys, or 'all' (default)")
-    run.add_argument("--steps", help="comma-separated steps (numbers or names), or 'all' (default)")
-    run.add_argument("--z", help="comma-separated latent sizes, replacing the profile's grid")
-    run.add_argument("--dataset", help="training dataset: mnist (default), fashion_mnist, emnist_letters")
-    run.add_argument("--epochs", type=int, help="maximum epochs, replacing the profile's")
-    run.add_argument("--n-train", type=int, help="training samples (stratified subset; default: the whole split)")
-    run.add_argument("--n-test", type=int, help="test samples (stratified subset; default: the whole split)")
-    run.add_argument("--seeds", help="comma-separated seeds, replacing the profile's")
-    run.add_argument("--out", help="results folder (default results/<profile>); e.g. a Google Drive folder")
-    run.add_argument("--shard", help="i/n: run only shard i of n (families split round-robin)")
+EXAMPLES = """examples:
+  aelib run                                  # quick profile: every family and step, offline on CPUs
+  aelib run --families fcae,vae --steps 02,04 --z 2,40
+  aelib run --profile thesis --out /content/drive/MyDrive/aelib   # the seed's grids (GPU), results on Drive
+  aelib run --shard 0/3                      # this machine's third of the families
+  aelib run --executor slurm --partition gpu # one Slurm job per (family, step)
+  aelib run --dry-run                        # print the plan
+  aelib list                                 # families and their options, steps, profiles
+  aelib report --out results/quick           # rebuild tables, figures and REPORT.md (step 08)
+
+Results go to results/<profile> of the checkout when aelib runs from one,
+else to ./results/<profile> under the current directory."""
+
+
+def _study_options(parser: argparse.ArgumentParser, *, profile_default: str | None) -> None:
+    """Options that say what the study is: shared by ``run`` and ``report``."""
+    parser.add_argument("--profile", default=profile_default, choices=sorted(PROFILES),
+                        help="grids and training settings: quick (offline, CPU) or thesis (the seed's grids, GPU) "
+                             f"(default: {profile_default or 'that of the last run, else quick'})")
+    parser.add_argument("--families", help="comma-separated family keys (see `aelib list`) (default: all)")
+    parser.add_argument("--z", help="comma-separated latent sizes (default: the profile's grid)")
+    parser.add_argument("--dataset", help="training dataset: mnist, fashion_mnist, emnist_letters (default: mnist)")
+    parser.add_argument("--epochs", type=int,
+                        help="maximum epochs; training stops at convergence (default: the profile's)")
+    parser.add_argument("--n-train", type=int, help="training samples, a stratified subset (default: the whole split)")
+    parser.add_argument("--n-test", type=int, help="test samples, a stratified subset (default: the whole split)")
+    parser.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    parser.add_argument("--out", help="results folder, e.g. a Google Drive folder (default: results/<profile>)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="aelib", description=__doc__, epilog=EXAMPLES,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report}")
+    run = sub.add_parser("run", help="run the step notebooks (resumable)", epilog=EXAMPLES,
+                         description="Run the study's step notebooks through papermill; complete runs are skipped.",
+                         formatter_class=argparse.RawDescriptionHelpFormatter)
+    _study_options(run, profile_default="quick")
+    run.add_argument("--steps", help="comma-separated steps, names or numbers 01-08 (default: all)")
+    run.add_argument("--shard", help="i/n: run only shard i of n, families split round-robin (default: 0/1)")
     run.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],  # submitit-local: jobs as local processes
-                     help="where the step units run (default: here, one after another)")
-    run.add_argument("--partition", help="Slurm partition")
-    run.add_argument("--gpus", type=int, default=1, help="GPUs per Slurm job")
-    run.add_argument("--cpus", type=int, default=4, help="CPUs per Slurm job")
-    run.add_argument("--timeout-min", type=int, default=240, help="time limit per Slurm job (minutes)")
-    run.add_argument("--array-parallelism", type=int, default=16, help="Slurm jobs of one array running at once")
+                     help="where the step units run (default: local, one after another)")
+    run.add_argument("--partition", help="Slurm partition (default: the cluster's)")
+    run.add_argument("--gpus", type=int, default=1, help="GPUs per Slurm job (default: 1)")
+    run.add_argument("--cpus", type=int, default=4, help="CPUs per Slurm job (default: 4)")
+    run.add_argument("--timeout-min", type=int, default=240, help="time limit per Slurm job in minutes (default: 240)")
+    run.add_argument("--array-parallelism", type=int, default=16,
+                     help="Slurm jobs of one array running at once (default: 16)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
+    sub.add_parser("list", help="families with their options and defaults, steps, profiles with their parameters",
+                   description="List the families (with their options and defaults), the steps and the profiles.")
+    report = sub.add_parser(
+        "report", help="rebuild the summary (step 08) from the runs in a results folder",
+        description="Rebuild the consolidated tables, figures and REPORT.md (step 08) from the complete runs in "
+                    "--out, without training. Options not given are those of the folder's last `run` (from "
+                    "provenance/invocations.jsonl), so the summary picks the same settings' rows.",
+        epilog="examples:\n  aelib report                          # results/quick\n"
+               "  aelib report --out /content/drive/MyDrive/aelib",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    _study_options(report, profile_default=None)
+    return parser
+
+
+def last_run_options(out_dir: Path, parser: argparse.ArgumentParser) -> argparse.Namespace | None:
+    """The options of the last ``run`` logged in ``out_dir/provenance/invocations.jsonl``, or None."""
+    log = out_dir / "provenance" / "invocations.jsonl"
+    if not log.is_file():
+        return None
+    for line in reversed(log.read_text(encoding="utf-8").splitlines()):
+        try:
+            argv = json.loads(line).get("argv") or []
+        except ValueError:
+            continue
+        if argv[:1] == ["run"]:
+            try:
+                return parser.parse_args(argv)
+            except SystemExit:  # options of an older version
+                return None
+    return None
+
+
+def report_unit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> dict:
+    """The step-08 unit for ``aelib report``: given options, else the last run's, else the profile's."""
+    out_dir = Path(args.out or default_out(args.profile or "quick")).resolve()
+    if not (out_dir / "tables").is_dir():
+        raise ValueError(f"No study results in {out_dir} (no tables/ folder). Run `aelib run --out {out_dir}` first, "
+                         "or pass the results folder with --out.")
+    last = last_run_options(out_dir, parser)
+    names = ("profile", "families", "z", "dataset", "epochs", "n_train", "n_test", "seeds")
+    merged = {name: getattr(args, name) if getattr(args, name) is not None else getattr(last, name, None)
+              for name in names}
+    merged["profile"] = merged["profile"] or "quick"
+    inherited = [name for name in names if getattr(args, name) is None and getattr(last, name, None) is not None]
+    if inherited:
+        print("aelib report: options of the last run: "
+              + " ".join(f"--{n.replace('_', '-')} {merged[n]}" for n in inherited), flush=True)
+    ns = argparse.Namespace(**merged, steps="08", out=str(out_dir), shard=None, dry_run=False)
+    return plan(ns)[0]
+
+
+def summarize(unit: dict) -> Path:
+    """Step 08 in this process, as its notebook runs it; returns the REPORT.md path."""
+    from aelib.report import summarize_study
+    from aelib.study.study import Study, check_families
+
+    params = unit["parameters"]
+    fields = {f.name for f in dataclasses.fields(Study) if f.init and f.name != "out_dir"}
+    study = Study(Path(unit["out_dir"]), **{k: v for k, v in params.items() if k in fields})
+    summarize_study(study, families=check_families(params["families"]), z_values=params["z_values"],
+                    chosen_z=params["chosen_z"], profile=params["profile"])
+    study.record(unit["step"], params)
+    return study.out_dir / "REPORT.md"
+
+
+def _short(value) -> str:
+    return json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
+
+
+def describe() -> str:
+    """What ``aelib list`` prints: families and options, steps, profiles and parameters."""
+    from aelib.models import list_models, model_options
+
+    lines = ["Families (--families; their options go into family_options, defaults shown):"]
+    for family in list_models():
+        options = ", ".join(f"{k}={_short(v)}" for k, v in model_options(family).items())
+        lines.append(f"  {family:<8} {options}")
+    lines += ["", "Steps (--steps takes names or numbers):"]
+    for step in STEPS:
+        try:  # cell 1 of each notebook says what the step does
+            cell = json.loads((notebooks_dir() / f"{step}.ipynb").read_text(encoding="utf-8"))["cells"][0]
+            title = "".join(cell["source"]).splitlines()[0].lstrip("# ")
+        except (OSError, ValueError, KeyError, IndexError):
+            title = ""
+        lines.append(f"  {step:<22} {title}")
+    lines += ["", "Profiles (--profile; --z, --epochs, --seeds, --n-train, --n-test replace their values):"]
+    for profile, steps in PROFILES.items():
+        lines.append(f"  {profile}")
+        for part, params in steps.items():
+            lines.append(f"    {part}: " + ", ".join(f"{k}={_short(v)}" for k, v in params.items()))
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
     args = parser.parse_args(argv)
+    if args.command == "list":
+        print(describe())
+        return 0
+    if args.command == "report":
+        try:
+            unit = report_unit(args, parser)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(f"aelib report: rebuilding the summary of {unit['out_dir']} (profile {unit['parameters']['profile']})",
+              flush=True)
+        print(f"aelib report: wrote {summarize(unit)}")
+        return 0
     try:
         units = plan(args)
     except ValueError as err:

@@ -280,6 +280,7 @@ def _figures(study: Study, frame: pd.DataFrame, levels, mode: str, n_images: int
         data = means.dropna(subset=[column])
         if data.empty:
             continue
+        stem = stem if mode == "relative" else f"{stem}_{mode}"  # both modes keep their figures
         fig = plots.curve_by_family(data, x="level", y=column, style="z", logx=False,
                                     xlabel=f"maximum perturbation p ({mode}: {what}, u ~ U(−p, p))", ylabel=ylabel,
                                     title=f"Decoded perturbed codes ({study.dataset})")

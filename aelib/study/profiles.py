@@ -30,7 +30,8 @@ PROFILES: dict[str, dict] = {
         # default study near 30 minutes on two CPU cores (five would take about 45).
         "common": {"epochs": 300, "batch_size": 128, "learning_rate": 1e-3, "patience": 6, **CONVERGENCE,
                    "seeds": [0], "n_train": None, "n_test": None},
-        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"]},
+        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"],
+                            "tune_z": 10, "tune_grids": None, "tune_learning_rates": []},
         "02_latent_sweep": {"z_values": [2, 10, 40]},
         "03_reconstruction": {"z_values": [2, 10, 40]},
         "04_latent_space": {"z_values": [2, 10, 40], "umap_z": [2, 40], "n_points": 1000},
@@ -42,7 +43,8 @@ PROFILES: dict[str, dict] = {
     "thesis": {
         "common": {"epochs": 1000, "batch_size": 128, "learning_rate": 1e-3, "patience": 10, **CONVERGENCE,
                    "lr_patience": 4, "seeds": [0, 1, 2], "n_train": None, "n_test": None},
-        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 20, 40, 80, 160, 320], "arch_families": ["fcae"]},
+        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 20, 40, 80, 160, 320], "arch_families": ["fcae"],
+                            "tune_z": 10, "tune_grids": None, "tune_learning_rates": [3e-4, 1e-3, 3e-3]},
         "02_latent_sweep": {"z_values": SEED_Z_GRID},
         "03_reconstruction": {"z_values": [2, 10, 40, 100, 700]},
         "04_latent_space": {"z_values": SEED_Z_GRID, "umap_z": [2, 40, 100], "n_points": 5000},
@@ -54,7 +56,7 @@ PROFILES: dict[str, dict] = {
 }
 
 # Parameters that only some steps take (the rest go to every step).
-STEP_ONLY = {"depths", "arch_families", "umap_z", "k", "n_points", "n_ood", "complementary", "levels", "mode",
+STEP_ONLY = {"depths", "arch_families", "tune_z", "tune_grids", "tune_learning_rates", "umap_z", "k", "n_points", "n_ood", "complementary", "levels", "mode", "modes",
              "n_samples", "aug_seeds", "perturbations", "thresholds", "source", "image_dir", "csv_path",
              "aug_latent_dim", "chosen_z", "grid_seed", "analysis_seed"}
 

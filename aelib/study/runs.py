@@ -15,7 +15,7 @@ from aelib.data import load_dataset_with_info
 from aelib.metrics.reconstruction import mean_image_rmse, rmse_per_sample, summarize
 from aelib.models import build_model, load_model, model_options
 from aelib.study.store import RunStore, atomic_write_csv
-from aelib.training import TrainConfig, train
+from aelib.training import TrainConfig, train, validation_split
 
 
 @dataclasses.dataclass(frozen=True)
@@ -101,9 +101,13 @@ def _train_fn(spec: TrainSpec):
         rmse = rmse_per_sample(x_test, model.reconstruct(x_test))
         np.save(run_dir / "test_rmse.npy", rmse.astype("float32"))
         baseline = mean_image_rmse(x_train, x_test)
+        _, val_idx = validation_split(len(x_train), spec.validation_fraction, spec.seed)  # the split train() held out
+        val_rmse = float(rmse_per_sample(x_train[val_idx], model.reconstruct(x_train[val_idx])).mean()) \
+            if len(val_idx) else None
         return {
             **summarize(rmse, prefix="rmse"),
             "mean_image_rmse": float(baseline.mean()),
+            "val_rmse": val_rmse,
             "epochs_trained": int(len(history)),
             **convergence,
             "final_val_loss": float(history["val_loss"].min()) if "val_loss" in history else None,

@@ -33,7 +33,14 @@ def _train_table(study: Study, results) -> pd.DataFrame:
 def architecture_search(study: Study, *, families: Sequence[str] = ("fcae",), depths: Sequence[int] = (1, 2, 3, 4, 5, 6),
                         z_values: Sequence[int] = (10, 20, 40, 80, 160, 320), seeds: Sequence[int] = (0,)) -> pd.DataFrame:
     """Depth × z grid of test RMSE (STUDY.md §2); writes ``architecture.csv``,
-    ``architecture_best.csv`` and one heatmap per family. Returns the best depth per family."""
+    ``architecture_best.csv`` and one heatmap per family. Returns the best depth per family.
+
+    Runs with the untuned options (it comes before the tuning stage)."""
+    with study.untuned():
+        return _architecture_search(study, families=families, depths=depths, z_values=z_values, seeds=seeds)
+
+
+def _architecture_search(study: Study, *, families, depths, z_values, seeds) -> pd.DataFrame:
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     if not depths or any(int(d) < 1 for d in depths):

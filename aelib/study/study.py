@@ -1,6 +1,7 @@
 """A study: where its results go, how its models are trained, and what it ran."""
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import platform
@@ -142,7 +143,52 @@ class Study:
             raise ValueError(f"family_options names unknown families: {sorted(unknown)}. Known: {list_models()}")
         self.results: list[RunResult] = []
         self._settings: dict[str, dict] = {}  # setting → the record it hashes, written beside the tables
+        self.tuned: dict[str, dict] = {}  # family → options chosen by step 01's tuning (user options win)
+        self.tuned_learning_rates: dict[str, float] = {}
+        self._use_tuned = True
+        self.depth_auto = self.depth == "auto"
         self.depth, self.depth_source = self._resolve_depth(self.depth)
+        self.load_tuned()
+
+    @contextlib.contextmanager
+    def untuned(self):
+        """Specs and settings without the tuned options, as step 01's architecture search uses them."""
+        previous, self._use_tuned = self._use_tuned, False
+        try:
+            yield self
+        finally:
+            self._use_tuned = previous
+
+    def refresh_depth(self) -> None:
+        """Pick up the depth step 01 just found (when the depth is ``"auto"``)."""
+        if self.depth_auto:
+            self.depth, self.depth_source = self._resolve_depth("auto")
+
+    def base_setting(self) -> str:
+        """Hash of the study-wide training settings that a tuning result holds for (no family options)."""
+        record = {k: getattr(self, k) for k in ("dataset", "depth", "epochs", "batch_size", "learning_rate", "patience",
+                                                "min_delta", "lr_patience", "lr_factor", "validation_fraction",
+                                                "n_train", "n_test")}
+        record["data_source"] = self.data("train")[2]["source"]
+        return config_hash(record)
+
+    def load_tuned(self) -> None:
+        """Options (and learning rates) chosen by step 01's tuning under these settings, if it ran."""
+        path = self.tables / "tuned_options.csv"
+        self.tuned, self.tuned_learning_rates = {}, {}
+        if not path.is_file():
+            return
+        try:
+            table = pd.read_csv(path, dtype={"base_setting": str})
+        except (pd.errors.ParserError, pd.errors.EmptyDataError):
+            return
+        if table.empty or "base_setting" not in table:
+            return
+        for row in table[table["base_setting"] == self.base_setting()].itertuples():
+            options = json.loads(row.options)
+            self.tuned[row.family] = options
+            if not pd.isna(row.learning_rate) and float(row.learning_rate) != self.learning_rate:
+                self.tuned_learning_rates[row.family] = float(row.learning_rate)
 
     def _resolve_depth(self, depth) -> tuple[int, str]:
         """``"auto"``: the depth step 01 found best for fcae under these settings, else the seed's 3."""
@@ -155,7 +201,8 @@ class Study:
                 best = best[best["family"] == "fcae"]
                 if "setting" in best and not best.empty:
                     self.depth = DEFAULT_DEPTH  # any depth: the setting of architecture_best leaves it out
-                    best = best[best["setting"] == self.setting("fcae", vary=("depth",))]
+                    with self.untuned():
+                        best = best[best["setting"] == self.setting("fcae", vary=("depth",))]
                 if not best.empty:
                     chosen = int(best["best_depth"].iloc[-1])
                     return chosen, "the best mean test RMSE of fcae in step 01 (architecture search)"
@@ -163,11 +210,17 @@ class Study:
                 pass  # an unreadable table falls back to the default below
         return DEFAULT_DEPTH, "the seed study's default; step 01 has not run under these settings"
 
-    def spec(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None) -> TrainSpec:
+    def spec(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None,
+             options: dict | None = None, learning_rate: float | None = None) -> TrainSpec:
+        """The run of ``family`` at ``latent_dim`` and ``seed``: tuned options, then the user's, then ``options``."""
+        tuned = self.tuned.get(family, {}) if self._use_tuned else {}
+        chosen = {**tuned, **self.family_options.get(family, {}), **(options or {})}
+        if learning_rate is None:
+            learning_rate = self.tuned_learning_rates.get(family, self.learning_rate) if self._use_tuned else self.learning_rate
         return TrainSpec.make(
-            family, latent_dim, options=self.family_options.get(family, {}), dataset=self.dataset,
+            family, latent_dim, options=chosen, dataset=self.dataset,
             depth=self.depth if depth is None else depth, seed=seed, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=self.learning_rate, patience=self.patience, min_delta=self.min_delta,
+            learning_rate=learning_rate, patience=self.patience, min_delta=self.min_delta,
             lr_patience=self.lr_patience, lr_factor=self.lr_factor, validation_fraction=self.validation_fraction,
             n_train=self.n_train, n_test=self.n_test,
         )
@@ -233,6 +286,12 @@ class Study:
         self.results.extend(out)
         return out
 
+    def train_specs(self, label: str, specs: list[TrainSpec], describe=None) -> list[RunResult]:
+        """Train each spec unless complete, with progress (weighted by family cost)."""
+        items = [((describe(spec) if describe else f"train {spec.family} z={spec.latent_dim} seed={spec.seed}"),
+                  lambda spec=spec: ensure_trained(self.store, spec)) for spec in specs]
+        return self.run_all(label, items, [FAMILY_COST.get(spec.family, 1.0) for spec in specs])
+
     def train_grid(self, label: str, families, z_values, seeds=(0,), depths=None) -> list[RunResult]:
         families = check_families(families)
         z_values = check_latent_sizes(z_values)
@@ -263,8 +322,14 @@ class Study:
         setting gives way to any row with one for the same other keys. Returns
         the merged table.
         """
+        path = self.tables / f"{name}.csv"
+        if frame.empty and path.is_file():  # every run failed this time: keep what earlier runs wrote
+            try:
+                return pd.read_csv(path, dtype={"setting": str})
+            except (pd.errors.EmptyDataError, pd.errors.ParserError):
+                return frame
         if frame.empty or "family" not in frame:
-            atomic_write_csv(self.tables / f"{name}.csv", frame)
+            atomic_write_csv(path, frame)
             return frame
         for setting in frame["setting"].dropna().unique() if "setting" in frame else ():
             record = self.tables / "settings" / f"{setting}.json"
@@ -302,6 +367,8 @@ class Study:
         import sklearn
         import tensorflow as tf
 
+        from aelib.study.device import device_info
+
         sources = {}
         for split in ("train", "test"):
             try:
@@ -319,6 +386,7 @@ class Study:
             "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
                          "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__},
             "machine": platform.platform(),
+            "device": device_info(),  # CPU model, GPUs, TensorFlow's CUDA/cuDNN build
         }
         path = self.out_dir / "provenance" / f"{step}.json"
         atomic_write_json(path, info)

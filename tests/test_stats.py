@@ -1,0 +1,311 @@
+"""Paired comparisons, Holm, rank intervals and the grouped ranking (aelib.stats, the ranking part of aelib.report)."""
+import numpy as np
+import pandas as pd
+import pytest
+
+from aelib import stats
+from aelib.report import criterion_weights, generative_degradation, rank_table, ranking_sensitivity
+
+
+def _noise(seed: int, n: int, scale: float) -> np.ndarray:
+    return np.random.default_rng(seed).normal(0.0, scale, n)
+
+
+# ------------------------------------------------------------------ paired bootstrap
+
+
+def test_paired_bootstrap_detects_a_known_difference_and_covers_it():
+    base = 0.1 + _noise(0, 2000, 0.02)
+    a = base + _noise(1, 2000, 0.005)
+    b = base + 0.012 + _noise(2, 2000, 0.005)  # a is lower by 0.012 in expectation
+    diff, low, high, p = stats.paired_bootstrap(a, b)
+    assert low < -0.012 < high and low < diff < high
+    assert high - low < 0.002  # paired: the shared base cancels
+    assert p < 0.001
+
+
+def test_paired_bootstrap_does_not_detect_a_difference_that_is_not_there():
+    base = 0.1 + _noise(0, 2000, 0.02)
+    a, b = base + _noise(3, 2000, 0.005), base + _noise(4, 2000, 0.005)  # the same distribution
+    diff, low, high, p = stats.paired_bootstrap(a, b)
+    assert low < 0 < high and p > 0.05
+
+
+def test_few_seeds_never_detect_and_one_gives_no_interval():
+    # all differences positive: a percentile bootstrap would exclude 0; the exact sign-flip test does not
+    assert stats.paired_bootstrap([0.30, 0.31], [0.20, 0.20])[3] == pytest.approx(0.5)
+    assert stats.paired_bootstrap([1.0] * 5, [0.0] * 5)[3] == pytest.approx(2 / 2 ** 5)
+    assert stats.paired_bootstrap([1.0] * 6, [0.0] * 6)[3] == pytest.approx(2 / 2 ** 6)
+    diff, low, high, p = stats.paired_bootstrap([0.3], [0.2])
+    assert diff == pytest.approx(0.1) and np.isnan([low, high, p]).all()
+    assert stats.paired_bootstrap(np.ones(50), np.ones(50))[3] == 1.0  # identical: p = 1
+
+
+def test_paired_bootstrap_rejects_bad_input():
+    with pytest.raises(ValueError, match="same number"):
+        stats.paired_bootstrap([1.0, 2.0], [1.0])
+    with pytest.raises(ValueError, match="finite"):
+        stats.paired_bootstrap([1.0, np.nan], [1.0, 2.0])
+    with pytest.raises(ValueError, match="n_boot"):
+        stats.paired_bootstrap([1.0, 2.0], [1.0, 2.0], n_boot=10)
+
+
+def test_pairwise_table_decisions_match_the_single_comparison():
+    base = 0.1 + _noise(0, 1000, 0.02)
+    values = {"fcae": base, "vae": base + 0.012 + _noise(5, 1000, 0.002), "dae": base + _noise(6, 1000, 0.002)}
+    table = stats.pairwise_table(values, over="test samples (one seed)")
+    assert list(table.columns) == stats.PAIRWISE_COLUMNS
+    assert list(zip(table["family_a"], table["family_b"])) == [("fcae", "vae"), ("fcae", "dae"), ("vae", "dae")]
+    row = table.iloc[0]
+    assert row["decision"].startswith("fcae lower than vae by 0.01") and row["reject"]
+    assert (row["diff"], row["ci95_low"], row["ci95_high"], row["p"]) == pytest.approx(
+        stats.paired_bootstrap(values["fcae"], values["vae"]))  # the same resamples and flips
+    assert table.iloc[1]["decision"] == "no detectable difference" and not table.iloc[1]["reject"]
+    assert table.iloc[2]["decision"].startswith("vae higher than dae by 0.01")
+    assert (table["p_holm"] >= table["p"]).all() and set(table["over"]) == {"test samples (one seed)"}
+    one = stats.pairwise_table({"fcae": [0.1], "vae": [0.2]}, over="seeds")
+    assert one["decision"].tolist() == ["one seed: no interval"] and one["p"].isna().all()
+
+
+def test_decision_text_format():
+    assert stats.decision_text("fcae", "vae", -0.012, -0.016, -0.008, True, n=10) == \
+        "fcae lower than vae by 0.0120 [0.0080, 0.0160]"
+    assert stats.decision_text("fcae", "vae", -0.012, -0.016, -0.008, False, n=10) == "no detectable difference"
+
+
+# ------------------------------------------------------------------ Holm
+
+
+def test_holm_on_a_constructed_list():
+    p = [0.01, 0.04, 0.03, 0.005]
+    # sorted: 0.005·4 = 0.02 ≤ .05, 0.01·3 = 0.03 ≤ .05, 0.03·2 = 0.06 > .05: stop
+    assert stats.holm(p).tolist() == [True, False, False, True]
+    np.testing.assert_allclose(stats.holm_adjusted(p), [0.03, 0.06, 0.06, 0.02])
+    assert stats.holm([0.01, 0.02, 0.03], alpha=0.05).all()  # 0.03, 0.04, 0.03 (monotone): all ≤ .05
+    # NaN (no test) is never rejected and does not count: m = 2 here
+    assert stats.holm([0.01, np.nan, 0.04]).tolist() == [True, False, True]
+    with pytest.raises(ValueError, match="p-values in"):
+        stats.holm([0.5, 1.5])
+
+
+# ------------------------------------------------------------------ rank intervals
+
+
+def test_rank_intervals_best_is_certain_and_ties_overlap():
+    n = 300
+    values = {"best": 0.05 + _noise(10, n, 0.01), "tie_a": 0.20 + _noise(11, n, 0.05),
+              "tie_b": 0.20 + _noise(12, n, 0.05), "worst": 0.50 + _noise(13, n, 0.01)}
+    table = stats.rank_intervals(values, lower_is_better=True).set_index("family")
+    assert tuple(table.loc["best", ["rank", "rank_low", "rank_high"]]) == (1, 1, 1)
+    assert tuple(table.loc["worst", ["rank", "rank_low", "rank_high"]]) == (4, 4, 4)
+    for family in ("tie_a", "tie_b"):
+        assert (table.loc[family, "rank_low"], table.loc[family, "rank_high"]) == (2, 3)
+    flipped = stats.rank_intervals(values, lower_is_better=False).set_index("family")
+    assert flipped.loc["worst", "rank"] == 1
+    single = stats.rank_intervals({"a": [0.1], "b": [0.2]}, lower_is_better=True)
+    assert single["rank"].tolist() == [1, 2] and single["rank_low"].isna().all()
+
+
+def test_composite_rank_is_the_mean_of_measure_ranks():
+    measures = {"trust": {"a": [0.9, 0.91, 0.9], "b": [0.8, 0.8, 0.81], "c": [0.7, 0.7, 0.7]},
+                "stress": {"a": [0.3, 0.3, 0.3], "b": [0.1, 0.1, 0.11], "c": [0.2, 0.2, 0.2]}}
+    table = stats.composite_rank_intervals(measures, higher_is_better={"trust": True, "stress": False})
+    table = table.set_index("family")
+    # a: ranks 1 and 3 → 2; b: 2 and 1 → 1.5; c: 3 and 2 → 2.5
+    assert table["value"].to_dict() == {"a": 2.0, "b": 1.5, "c": 2.5}
+    assert table["rank"].to_dict() == {"a": 2, "b": 1, "c": 3}
+    with pytest.raises(ValueError, match="direction"):
+        stats.composite_rank_intervals(measures, higher_is_better={"trust": True})
+
+
+# ------------------------------------------------------------------ grouped criteria and the overall rank
+
+
+def _criteria():
+    families = ["fcae", "vae", "dae", "sae"]
+    return {"reconstruction": pd.Series([0.10, 0.20, 0.15, 0.30], index=families),
+            "ood_generalisation": pd.Series([0.20, 0.10, 0.30, 0.25], index=families),
+            "ood_detection": pd.Series([0.60, 0.90, 0.70, 0.80], index=families),
+            "latent_structure": pd.Series([2.0, 1.0, 3.0, 4.0], index=families)}
+
+
+BETTER = {"reconstruction": False, "ood_generalisation": False, "ood_detection": True, "latent_structure": False}
+
+
+def test_ood_rmse_and_auroc_stay_separate_and_are_never_averaged():
+    ranking = rank_table(_criteria(), BETTER)
+    assert {"rank_ood_generalisation", "rank_ood_detection", "mean_rank", "rank_overall"} <= set(ranking.columns)
+    assert not [c for c in ranking if "ood" in c and "generalisation" not in c and "detection" not in c]
+    reversed_auroc = {**_criteria(), "ood_detection": -_criteria()["ood_detection"]}
+    again = rank_table(reversed_auroc, BETTER)
+    pd.testing.assert_frame_equal(ranking.set_index("family")[["mean_rank", "rank_overall"]].sort_index(),
+                                  again.set_index("family")[["mean_rank", "rank_overall"]].sort_index())
+    ranks = ranking.set_index("family")
+    expected = ranks[["rank_reconstruction", "rank_ood_generalisation", "rank_latent_structure"]].mean(axis=1)
+    pd.testing.assert_series_equal(ranks["mean_rank"], expected, check_names=False)
+    with pytest.raises(ValueError, match="never averaged"):
+        criterion_weights(list(BETTER), {"ood_generalisation": 1.0, "ood_detection": 1.0})
+    sensitivity = ranking_sensitivity(ranking)
+    assert {"rank_without_reconstruction", "rank_without_ood_generalisation", "rank_without_latent_structure",
+            "rank_with_ood_detection_for_ood_generalisation", "max_shift"} <= set(sensitivity.columns)
+    assert "rank_without_ood_detection" not in sensitivity  # weight 0: leaving it out changes nothing
+
+
+def test_modes_of_one_group_share_its_weight():
+    weights = criterion_weights(["reconstruction", "generative_relative", "generative_additive"])
+    assert weights == {"reconstruction": 1.0, "generative_relative": 0.5, "generative_additive": 0.5}
+    assert criterion_weights(["rmse", "hit"]) == {"rmse": 1.0, "hit": 1.0}  # undeclared: weight 1
+
+
+def test_rank_table_keeps_intervals_next_to_each_rank():
+    intervals = {"reconstruction": pd.DataFrame({"family": ["fcae", "vae", "dae", "sae"], "rank_low": [1, 2, 1, 4],
+                                                 "rank_high": [2, 3, 3, 4]})}
+    ranking = rank_table(_criteria(), BETTER, intervals=intervals).set_index("family")
+    assert (ranking.loc["dae", "rank_reconstruction_low"], ranking.loc["dae", "rank_reconstruction_high"]) == (1, 3)
+    assert "rank_ood_detection_low" not in ranking
+
+
+# ------------------------------------------------------------------ generative degradation
+
+
+def test_degradation_uses_p_above_zero_relative_to_zero():
+    levels = [0.0, 0.5, 1.0]
+    assert stats.degradation_slope(levels, [0.10, 0.15, 0.20]) == pytest.approx(0.1)
+    # a worse reconstruction at p = 0 shifts every level alike: the slope does not see it
+    assert stats.degradation_slope(levels, [0.40, 0.45, 0.50]) == pytest.approx(0.1)
+    assert stats.degradation_slope([0.0, 0.0, 1.0], [0.1, 0.3, 0.5]) == pytest.approx(0.3)  # p = 0 only the origin
+    for bad in ([0.5, 1.0], [0.0]):
+        with pytest.raises(ValueError, match="p = 0"):
+            stats.degradation_slope(bad, [0.1] * len(bad))
+
+
+def test_generative_degradation_ranks_each_mode_and_leaves_prior_samples_out():
+    rows = []
+    for family, p0, slope in (("fcae", 0.05, 0.20), ("vae", 0.15, 0.02)):  # fcae reconstructs better, degrades faster
+        for mode in ("relative", "additive"):
+            for level in (0.0, 0.5, 1.0):
+                rows.append({"family": family, "latent_dim": 2, "seed": 0, "mode": mode, "source": "perturbed",
+                             "level": level, "rmse_mean": p0 + slope * level})
+    rows.append({"family": "vae", "latent_dim": 2, "seed": 0, "mode": None, "source": "prior", "level": np.nan,
+                 "rmse_mean": 9.9})
+    table = generative_degradation(pd.DataFrame(rows))
+    assert len(table) == 4 and set(table["mode"]) == {"relative", "additive"}
+    slopes = table.set_index(["family", "mode"])["rmse_slope"]
+    assert slopes[("fcae", "relative")] == pytest.approx(0.20) and slopes[("vae", "additive")] == pytest.approx(0.02)
+    from aelib.report import _generative_criteria
+
+    ranked, pairwise = _generative_criteria(table)
+    assert [r["name"] for r in ranked] == ["generative_additive", "generative_relative"]
+    for r in ranked:
+        assert r["table"].set_index("family")["rank"].to_dict() == {"fcae": 2, "vae": 1}
+        assert r["over"] == "one seed: no interval"
+    assert all(set(block["decision"]) == {"one seed: no interval"} for block in pairwise)
+
+
+# ------------------------------------------------------------------ seeds
+
+
+def test_with_several_seeds_intervals_and_comparisons_are_over_seeds():
+    from aelib.report import _latent_criterion, _reconstruction_criterion
+
+    families, seeds = ["fcae", "vae", "dae"], [0, 1, 2]
+    rows = [{"family": f, "depth": 3, "latent_dim": z, "seed": s, "rmse_mean": 0.1 + 0.05 * i + 0.001 * s,
+             "trustworthiness": 0.9 - 0.1 * i + 0.001 * s, "stress_scaled": 0.1 + 0.1 * i}
+            for i, f in enumerate(families) for z in (2, 8) for s in seeds]
+    frame = pd.DataFrame(rows)
+
+    class Samples:  # per-sample RMSE of seed 0's models
+        def train(self, family, z, seed, depth=None):
+            return 0.1 + 0.05 * families.index(family) + _noise(seed + z, 100, 0.01)
+
+    ranked, pairwise = _reconstruction_criterion(frame, Samples())
+    assert ranked["over"].startswith("seeds (3: 0, 1, 2)")
+    assert ranked["table"].set_index("family")["rank"].to_dict() == {"fcae": 1, "vae": 2, "dae": 3}
+    assert ranked["table"]["rank_low"].notna().all()
+    blocks = pd.concat(pairwise)
+    assert set(blocks["over"]) == {"test samples (seed 0)", "seeds"}
+    by_seeds = blocks[blocks["over"] == "seeds"]
+    assert set(by_seeds["n"]) == {3} and not by_seeds["reject"].any()  # 3 seeds: the sign-flip test cannot reach 5 %
+    ranked, pairwise = _latent_criterion(frame)
+    assert ranked["over"].startswith("seeds (3: 0, 1, 2)") and ranked["table"]["rank_high"].notna().all()
+    assert {b["measure"].iloc[0] for b in pairwise} == {"trustworthiness", "stress_scaled"}
+
+
+# ------------------------------------------------------------------ the summary's ranking from a study's files
+
+
+@pytest.fixture(scope="module")
+def fake_study(tmp_path_factory):
+    """A study folder with the step tables and per-sample files of three families, written by hand (no training)."""
+    from aelib.study.store import atomic_write_json
+    from aelib.study.study import Study
+
+    study = Study(tmp_path_factory.mktemp("ranked"), epochs=1, n_train=200, n_test=100)
+    families, zs = ["fcae", "vae", "dae"], [2, 8]
+    level = {"fcae": 0.10, "vae": 0.16, "dae": 0.1001}  # fcae and dae hard to tell apart
+    base = 0.2 + _noise(20, 100, 0.03)
+    sweep, ood, latent, gen = [], [], [], []
+    for i, family in enumerate(families):
+        setting = study.setting(family)
+        for z in zs:
+            spec = study.spec(family, z, 0)
+            rmse = base + level[family] - 0.01 * np.log2(z) + _noise(30 + 10 * i + z, 100, 0.002)
+            run = study.store.path_for("train", spec.config())
+            run.mkdir(parents=True)
+            np.save(run / "test_rmse.npy", rmse.astype("float32"))
+            sweep.append({"family": family, "depth": study.depth, "latent_dim": z, "seed": 0, "setting": setting,
+                          "rmse_mean": float(rmse.astype("float32").mean()), "stopped_by": "early_stopping"})
+            for dataset in ("emnist_letters", "fashion_mnist"):
+                ood_rmse = base[:50] + 2 * level[family] + _noise(40 + i + z, 50, 0.002)
+                folder = study.store.root / "ood" / f"{family}-{z}-{dataset}"
+                atomic_write_json(folder / "config.json", {"kind": "ood", "family": family, "latent_dim": z, "seed": 0,
+                                                           "dataset": dataset, "role": "complementary",
+                                                           "train": spec.config()})
+                np.save(folder / "rmse.npy", ood_rmse.astype("float32"))
+                atomic_write_json(folder / "metrics.json", {"rmse_mean": float(ood_rmse.mean())})
+                ood.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "dataset": dataset,
+                            "role": "complementary", "rmse_mean": float(ood_rmse.mean()), "auroc": 0.6 + 0.1 * i})
+            latent.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting,
+                           "trustworthiness": 0.9 - 0.1 * i, "continuity": 0.8, "stress_scaled": 0.2 + 0.05 * i,
+                           "neighborhood_hit": 0.7, "shepard_goodness": 0.6})
+            for p in (0.0, 0.5, 1.0):
+                gen.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "mode": "relative",
+                            "source": "perturbed", "level": p, "rmse_mean": 0.1 + (0.1 + 0.05 * i) * p})
+    for name, rows in (("latent_sweep_runs", sweep), ("ood_rmse", ood), ("latent_quality", latent),
+                       ("generative", gen)):
+        study.write_table(name, pd.DataFrame(rows))
+    return study, families
+
+
+def test_summary_ranking_and_pairwise_tables_from_the_study_files(fake_study):
+    from aelib.report import _ranking_and_comparisons, _ranking_overview
+
+    study, families = fake_study
+    out = study.out_dir / "summary"
+    ranking, sections = _ranking_and_comparisons(study, out, families=families, chosen_z=[2, 8])
+    ranks = ranking.set_index("family")
+    for criterion in ("reconstruction", "ood_generalisation", "ood_detection", "latent_structure",
+                      "generative_relative"):
+        assert f"rank_{criterion}" in ranks
+    assert ranks.loc["vae", "rank_reconstruction"] == 3 and ranks.loc["vae", "rank_reconstruction_low"] == 3
+    assert ranks.loc["fcae", "rank_reconstruction_low"] == 1 and ranks.loc["dae", "rank_reconstruction_high"] == 2
+    assert np.isnan(ranks.loc["fcae", "rank_ood_detection_low"])  # one seed of a global measure: no interval
+    by_criterion = pd.read_csv(out / "ranking_by_criterion.csv")
+    over = by_criterion.groupby("criterion")["over"].first()
+    assert over["reconstruction"].startswith("test samples (100 images, seed 0")
+    assert over["ood_generalisation"].startswith("test samples (100 complementary images")
+    assert over["latent_structure"] == "one seed: no interval"
+    pairwise = pd.read_csv(out / "pairwise_reconstruction.csv")
+    assert set(pairwise["latent_dim"]) == {2, 8} and set(pairwise["over"]) == {"test samples (seed 0)"}
+    at2 = pairwise[pairwise["latent_dim"] == 2].set_index(["family_a", "family_b"])["decision"]
+    assert at2[("fcae", "vae")].startswith("fcae lower than vae by 0.06")
+    for name in ("ood_generalisation", "ood_detection", "latent_structure", "generative"):
+        assert (out / f"pairwise_{name}.csv").is_file()
+    assert set(pd.read_csv(out / "pairwise_latent_structure.csv")["measure"]) >= {"trustworthiness", "stress_scaled"}
+    sensitivity = pd.read_csv(out / "ranking_sensitivity.csv")
+    assert {"rank_without_reconstruction", "rank_with_ood_detection_for_ood_generalisation"} <= set(sensitivity)
+    text = "\n".join(sections)
+    assert "## Paired comparisons" in text and "## Ranking with uncertainty" in text
+    overview = _ranking_overview(ranking)
+    assert "[1–2]" in overview and "RANKING_WEIGHTS" in overview
+    assert by_criterion.groupby("criterion")["weight"].first()["ood_detection"] == 0.0
