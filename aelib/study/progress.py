@@ -38,6 +38,8 @@ class Progress:
         self.ran = 0
         self.ran_weight = 0.0
         self.start = time.perf_counter()
+        self.concurrency = 1  # runs going on at once (the estimate divides by it)
+        self.started = 0
 
     @property
     def finished(self) -> int:
@@ -49,10 +51,11 @@ class Progress:
             return "0s"
         if self.ran == 0 or self.ran_weight <= 0:
             return "?"
-        return _fmt(sum(self.weights[self.finished:]) * self.run_seconds / self.ran_weight)
+        return _fmt(sum(self.weights[self.finished:]) * self.run_seconds / self.ran_weight / max(1, self.concurrency))
 
     def starting(self, what: str) -> None:
-        print(f"[{self.label}] {self.finished + 1}/{self.total} {what} … (ETA {self.eta()})", file=self.stream, flush=True)
+        self.started += 1
+        print(f"[{self.label}] {self.started}/{self.total} {what} … (ETA {self.eta()})", file=self.stream, flush=True)
 
     def update(self, result) -> None:
         weight = self.weights[self.finished] if self.finished < self.total else 0.0

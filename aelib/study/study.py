@@ -20,10 +20,10 @@ from aelib.study.progress import Progress
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
 from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json, config_hash
 
-# Seconds per epoch relative to fcae on two CPU cores (benchmarks/results/family_cost.csv,
-# z = 40, batch 64, rounded); only used to estimate the time left.
-FAMILY_COST = {"vanilla": 0.1, "fcae": 1.0, "dae": 0.9, "cae": 3.2, "vae": 1.1, "aae": 2.0, "rae": 3.9,
-               "sae": 1.1, "conae": 1.0, "mae": 1.9}
+# Seconds to a converged model relative to fcae (the quick profile's latent sweep, depth 1, batch 128, two CPU
+# cores; rounded): the time-left estimate, and the order of concurrent runs (longest first).
+FAMILY_COST = {"vanilla": 0.9, "fcae": 1.0, "dae": 1.3, "cae": 6.5, "vae": 1.0, "aae": 0.7, "rae": 15.0,
+               "sae": 1.3, "conae": 1.3, "mae": 4.0}
 
 # Columns that identify a row of a step's table (the others are measurements).
 TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level", "setting")
@@ -130,6 +130,7 @@ class Study:
     n_train: int | None = None
     n_test: int | None = None
     family_options: dict = dataclasses.field(default_factory=dict)
+    workers: int | None = None  # training runs at once (worker processes); None: AELIB_WORKERS, else 2 on 2+ cores
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
@@ -287,25 +288,27 @@ class Study:
         return out
 
     def train_specs(self, label: str, specs: list[TrainSpec], describe=None) -> list[RunResult]:
-        """Train each spec unless complete, with progress (weighted by family cost)."""
-        items = [((describe(spec) if describe else f"train {spec.family} z={spec.latent_dim} seed={spec.seed}"),
-                  lambda spec=spec: ensure_trained(self.store, spec)) for spec in specs]
-        return self.run_all(label, items, [FAMILY_COST.get(spec.family, 1.0) for spec in specs])
+        """Train each spec unless complete, with progress (weighted by family cost), ``workers`` at once."""
+        from aelib.study.parallel import default_workers, train_runs
+
+        describe = describe or (lambda s: f"train {s.family} z={s.latent_dim} seed={s.seed}")
+        weights = [FAMILY_COST.get(spec.family, 1.0) for spec in specs]
+        progress = Progress(len(specs), label=label, weights=weights)
+        workers = default_workers() if self.workers is None else check_int("workers", self.workers)
+        out = train_runs(self.store, specs, progress=progress, describe=describe, weights=weights, workers=workers)
+        print(progress.summary(), flush=True)
+        self.results.extend(out)
+        return out
 
     def train_grid(self, label: str, families, z_values, seeds=(0,), depths=None) -> list[RunResult]:
         families = check_families(families)
         z_values = check_latent_sizes(z_values)
         depths = [None] if depths is None else list(depths)
-        items, weights = [], []
-        for family in families:
-            for depth in depths:
-                for z in z_values:
-                    for seed in seeds:
-                        spec = self.spec(family, z, seed, depth=depth)
-                        what = f"train {family} z={z}" + (f" depth={depth}" if depth is not None else "") + f" seed={seed}"
-                        items.append((what, lambda spec=spec: ensure_trained(self.store, spec)))
-                        weights.append(FAMILY_COST.get(family, 1.0))
-        return self.run_all(label, items, weights)
+        specs = [self.spec(family, z, seed, depth=depth)
+                 for family in families for depth in depths for z in z_values for seed in seeds]
+        show_depth = depths != [None]
+        return self.train_specs(label, specs, describe=lambda s: f"train {s.family} z={s.latent_dim}"
+                                + (f" depth={s.depth}" if show_depth else "") + f" seed={s.seed}")
 
     def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
         return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))

@@ -1,0 +1,108 @@
+"""Independent training runs at once, in worker processes.
+
+Models this small leave much of a machine idle when trained one at a time:
+a step's time goes into per-step overhead and sequential loops (the recurrent
+family) rather than arithmetic. ``train_runs`` trains the runs of a step in
+``workers`` spawned processes, each with ``cores // workers`` TensorFlow
+threads, longest expected run first, and returns the results in the order of
+the specs. Every run still goes through the run store (its folder, atomic
+``metrics.json``), so a result is the same as from one-at-a-time training up
+to float round-off (thread count changes the order of additions; tested), and
+an interrupted step resumes the same way. Runs already complete are answered
+in the calling process without starting workers.
+"""
+from __future__ import annotations
+
+import multiprocessing
+import os
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from typing import Callable, Sequence
+
+from aelib.study.progress import Progress
+from aelib.study.runs import TrainSpec, ensure_trained
+from aelib.study.store import RunResult, RunStore
+
+
+def default_workers() -> int:
+    """Worker processes for training: ``AELIB_WORKERS`` if set, else 2 when the machine has 2 cores or more."""
+    text = os.environ.get("AELIB_WORKERS")
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            raise ValueError(f"Expected AELIB_WORKERS as an integer >= 1. Received: {text!r}") from None
+        if value < 1:
+            raise ValueError(f"Expected AELIB_WORKERS as an integer >= 1. Received: {text!r}")
+        return value
+    return 2 if (os.cpu_count() or 1) >= 2 else 1
+
+
+def _init_worker(threads: int) -> None:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    import tensorflow as tf
+
+    tf.config.threading.set_intra_op_parallelism_threads(threads)
+    tf.config.threading.set_inter_op_parallelism_threads(threads)
+
+
+def _train_one(root: str, spec: TrainSpec) -> RunResult:
+    return ensure_trained(RunStore(root), spec)
+
+
+def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progress, describe: Callable[[TrainSpec], str],
+               weights: Sequence[float], workers: int = 1) -> list[RunResult]:
+    """Train each spec unless its run is complete; at most ``workers`` at once."""
+    results: list[RunResult | None] = [None] * len(specs)
+    pending = []
+    for i, spec in enumerate(specs):
+        if store.status("train", spec.config()) == "complete":
+            progress.starting(describe(spec))
+            results[i] = ensure_trained(store, spec)
+            progress.update(results[i])
+        else:
+            pending.append(i)
+    if workers <= 1 or len(pending) <= 1:
+        for i in pending:
+            progress.starting(describe(specs[i]))
+            results[i] = ensure_trained(store, specs[i])
+            progress.update(results[i])
+        return results  # type: ignore[return-value]
+    pending.sort(key=lambda i: -weights[i])  # longest first: the step ends when its last run does
+    workers = min(workers, len(pending))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    progress.concurrency = workers
+    context = multiprocessing.get_context("spawn")  # a fresh TensorFlow per worker, safe from a notebook kernel
+    queue = list(pending)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
+            running: dict = {}
+            while queue or running:
+                while queue and len(running) < workers:
+                    i = queue.pop(0)
+                    progress.starting(describe(specs[i]))
+                    running[pool.submit(_train_one, str(store.root), specs[i])] = i
+                done, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in done:
+                    i = running.pop(future)
+                    try:
+                        results[i] = future.result()
+                    except BrokenProcessPool:
+                        queue.insert(0, i)  # not the run's fault: it is trained again below
+                        raise
+                    except Exception as err:  # an error outside the run store's own handling
+                        spec = specs[i]
+                        results[i] = RunResult("train", spec.config(), store.path_for("train", spec.config()), "failed",
+                                               error=f"worker process failed: {type(err).__name__}: {err}")
+                    progress.update(results[i])
+    except BrokenProcessPool as err:
+        left = [i for i in pending if results[i] is None]
+        print(f"[{progress.label}] worker processes stopped ({err}); training the {len(left)} remaining run(s) here, "
+              "one at a time", flush=True)
+        progress.concurrency = 1
+        for i in left:
+            progress.starting(describe(specs[i]))
+            results[i] = ensure_trained(store, specs[i])
+            progress.update(results[i])
+    progress.concurrency = 1
+    return results  # type: ignore[return-value]
