@@ -1020,6 +1020,24 @@ def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
 def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
                  *, opening: str = "") -> str:
     prov_dir = study.out_dir / "provenance"
+    # Seconds per step, summed over every invocation logged (shards and Slurm jobs included).
+    step_seconds: dict[str, float] = {}
+    log = prov_dir / "invocations.jsonl"
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        try:
+            steps = json.loads(line).get("steps") or []
+        except ValueError:
+            continue  # a line cut short by a kill
+        for entry in steps:
+            if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float)):
+                step_seconds[entry.get("step")] = step_seconds.get(entry.get("step"), 0.0) + entry["seconds"]
+
+    def duration(seconds: float | None) -> str:
+        if seconds is None:
+            return "–"
+        minutes, secs = divmod(int(round(seconds)), 60)
+        return f"{minutes // 60} h {minutes % 60:02d} min" if minutes >= 60 else f"{minutes} min {secs:02d} s"
+
     ran = []
     sources = set()
     for path in sorted(prov_dir.glob("*.json")) if prov_dir.is_dir() else []:
@@ -1027,7 +1045,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         if "runs" in info:
             counts = [info["runs"].get(k, 0) for k in ("complete", "skipped", "failed")]
             cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
-            ran.append(f"| {info['step']} | {info['when']} | {cells} |")
+            ran.append(f"| {info['step']} | {info['when']} | {duration(step_seconds.get(info['step']))} | {cells} |")
         for split, src in (info.get("data_sources") or {}).items():
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
@@ -1040,9 +1058,13 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         opening,
         "## What ran",
         "",
-        "| step | when | ran | already complete | failed |",
-        "|---|---|---|---|---|",
+        "| step | when | time | ran | already complete | failed |",
+        "|---|---|---|---|---|---|",
         *ran,
+        "",
+        "time: the step's duration summed over every invocation in `provenance/invocations.jsonl` (shards and "
+        "Slurm jobs add up, so it is compute time, not wall time; a rerun that skipped complete runs adds its few "
+        "seconds); – where no invocation logged the step.",
         "",
         "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",
         "",

@@ -4,6 +4,7 @@
               [--dataset mnist] [--out results/quick] [--shard i/n] [--executor local|slurm] [--dry-run]
     aelib list                      # families with their options, steps, profiles with their parameters
     aelib report [--out DIR]        # rebuild the summary (step 08: tables, figures, REPORT.md)
+    aelib plan --session-hours 12   # split the training into sessions of that length (an estimate)
 
 ``aelib`` is the installed command; ``python -m aelib.study.cli`` is the same.
 
@@ -18,7 +19,10 @@ import argparse
 import dataclasses
 import importlib.resources
 import json
+import math
 import os
+import re
+import shlex
 import sys
 import time
 from pathlib import Path
@@ -99,6 +103,31 @@ def shard_families(families: list[str], shard: tuple[int, int]) -> list[str]:
     so no two shards ever train the same run."""
     i, n = shard
     return [f for k, f in enumerate(families) if k % n == i]
+
+
+def parse_time(text: str) -> int:
+    """Minutes for ``--time``: minutes ("90"), H:MM:SS ("12:00:00") or D-H:MM:SS ("1-12:00:00"), rounded up."""
+    match = re.fullmatch(r"(?:(\d+)-)?(\d+):(\d{1,2}):(\d{1,2})", text.strip())
+    if text.strip().isdigit():
+        minutes = int(text)
+    elif match and int(match[3]) < 60 and int(match[4]) < 60:
+        days, hours, mins, secs = (int(g or 0) for g in match.groups())
+        minutes = math.ceil(((days * 24 + hours) * 60 + mins) + secs / 60)
+    else:
+        raise argparse.ArgumentTypeError(f"expected minutes (90), H:MM:SS (12:00:00) or D-H:MM:SS (1-12:00:00). "
+                                         f"Received: {text!r}")
+    if minutes < 1:
+        raise argparse.ArgumentTypeError(f"expected a time limit of at least 1 minute. Received: {text!r}")
+    return minutes
+
+
+def parse_mem(text: str) -> str:
+    """Slurm's ``--mem`` for ``--mem``: an integer with K, M, G or T (a B after it is allowed); no unit means G."""
+    match = re.fullmatch(r"(\d+)\s*(?:([KMGT])B?)?", text.strip(), re.I)
+    if not match or int(match[1]) < 1:
+        raise argparse.ArgumentTypeError(f"expected memory per job as an integer with K, M, G or T, e.g. 32G or "
+                                         f"500M (no unit: G). Received: {text!r}")
+    return f"{int(match[1])}{(match[2] or 'G').upper()}"
 
 
 def resolve_steps(text: str | None) -> list[str]:
@@ -228,17 +257,45 @@ def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
     return records
 
 
+# Options that only a Slurm job takes (`--executor slurm`).
+SLURM_ONLY = ("account", "mem", "setup")
+
+
+def make_executor(args: argparse.Namespace, folder: Path):
+    """The submitit executor of ``--executor slurm`` or ``submitit-local`` with the run's job options."""
+    import submitit
+
+    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm" if args.executor == "slurm" else "local")
+    executor.update_parameters(timeout_min=args.time, slurm_array_parallelism=args.array_parallelism)
+    if args.executor == "slurm":  # submitit drops the options left at None
+        executor.update_parameters(gpus_per_node=args.gpus, cpus_per_task=args.cpus, slurm_partition=args.partition,
+                                   slurm_account=args.account, slurm_mem=args.mem, slurm_setup=args.setup)
+    return executor
+
+
+class UnitJob:
+    """One step unit as a submitit job that requeues itself.
+
+    On preemption or timeout submitit calls ``checkpoint`` and requeues what it
+    returns: the same unit again. That is safe and loses little, because the
+    rerun skips the runs already complete and redoes only the one cut short.
+    (Timeouts requeue up to submitit's limit, 3 by default; preemptions always.)
+    """
+
+    def __call__(self, unit: dict, tag: str) -> dict:
+        return execute_unit(unit, tag=tag)
+
+    def checkpoint(self, unit: dict, tag: str):
+        from submitit.helpers import DelayedSubmission
+
+        return DelayedSubmission(self, unit, tag)
+
+
 def run_slurm(units: list[dict], args) -> list[dict]:
     """One Slurm job per (family, step) unit, submitted as a job array per step;
     steps run in order because later steps reuse earlier steps' models."""
-    import submitit
-
     folder = Path(units[0]["out_dir"]) / "slurm_logs" if units else Path("slurm_logs")
-    executor = submitit.AutoExecutor(folder=str(folder), cluster="slurm" if args.executor == "slurm" else "local")
-    executor.update_parameters(timeout_min=args.timeout_min, slurm_array_parallelism=args.array_parallelism)
-    if args.executor == "slurm":
-        extra = {"slurm_partition": args.partition} if args.partition else {}
-        executor.update_parameters(gpus_per_node=args.gpus, cpus_per_task=args.cpus, **extra)
+    executor = make_executor(args, folder)
     records = []
     for unit in units:
         jobs_units = []
@@ -250,7 +307,7 @@ def run_slurm(units: list[dict], args) -> list[dict]:
                 u["parameters"]["families"] = [family]
             jobs_units.append((u, f"-{family}" if family else ""))
         print(f"=== {unit['step']}: submitting {len(jobs_units)} job(s) to {args.executor} (logs in {folder}) ===", flush=True)
-        jobs = executor.map_array(execute_unit_tagged, [u for u, _ in jobs_units], [t for _, t in jobs_units])
+        jobs = executor.map_array(UnitJob(), [u for u, _ in jobs_units], [t for _, t in jobs_units])
         for job in jobs:
             try:
                 record = job.result()
@@ -261,16 +318,14 @@ def run_slurm(units: list[dict], args) -> list[dict]:
     return records
 
 
-def execute_unit_tagged(unit: dict, tag: str) -> dict:
-    return execute_unit(unit, tag=tag)
-
-
 EXAMPLES = """examples:
   aelib run                                  # quick profile: every family and step, offline on CPUs
   aelib run --families fcae,vae --steps 02,04 --z 2,40
   aelib run --profile thesis --out /content/drive/MyDrive/aelib   # the seed's grids (GPU), results on Drive
   aelib run --shard 0/3                      # this machine's third of the families
-  aelib run --executor slurm --partition gpu # one Slurm job per (family, step)
+  aelib run --executor slurm --partition gpu --account proj --mem 32G --time 12:00:00 \\
+            --setup "module load cuda"       # one Slurm job per (family, step), requeued when preempted
+  aelib plan --session-hours 12 --gpu-speedup 20   # the thesis profile in 12-hour sessions (an estimate)
   aelib run --dry-run                        # print the plan
   aelib list                                 # families and their options, steps, profiles
   aelib report --out results/quick           # rebuild tables, figures and REPORT.md (step 08)
@@ -298,7 +353,7 @@ def _study_options(parser: argparse.ArgumentParser, *, profile_default: str | No
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aelib", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,plan}")
     run = sub.add_parser("run", help="run the step notebooks (resumable)", epilog=EXAMPLES,
                          description="Run the study's step notebooks through papermill; complete runs are skipped.",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -310,7 +365,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", help="Slurm partition (default: the cluster's)")
     run.add_argument("--gpus", type=int, default=1, help="GPUs per Slurm job (default: 1)")
     run.add_argument("--cpus", type=int, default=4, help="CPUs per Slurm job (default: 4)")
-    run.add_argument("--timeout-min", type=int, default=240, help="time limit per Slurm job in minutes (default: 240)")
+    run.add_argument("--time", "--timeout-min", type=parse_time, default=240, metavar="TIME",
+                     help="time limit per job: minutes, H:MM:SS or D-H:MM:SS; a job that reaches it is requeued (up "
+                          "to 3 times) and resumes (default: 240)")
+    run.add_argument("--account", help="Slurm account to charge (default: yours)")
+    run.add_argument("--mem", type=parse_mem, help="memory per Slurm job, e.g. 32G or 500M (default: the cluster's)")
+    run.add_argument("--setup", action="append", metavar="COMMAND",
+                     help="shell line run before each Slurm job, e.g. 'module load cuda/12.2'; repeat it for "
+                          "several, or join them with ';'")
     run.add_argument("--array-parallelism", type=int, default=16,
                      help="Slurm jobs of one array running at once (default: 16)")
     run.add_argument("--dry-run", action="store_true", help="print the plan and exit")
@@ -325,6 +387,30 @@ def build_parser() -> argparse.ArgumentParser:
                "  aelib report --out /content/drive/MyDrive/aelib",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _study_options(report, profile_default=None)
+    session = sub.add_parser(
+        "plan", help="split the profile's training into sessions of a given length (an estimate)",
+        description="Estimate the training time of each family (FAMILY_COST × models × a measured scale) and pack "
+                    "the families into the fewest sessions that fit; print one `aelib run` command per session.",
+        epilog="examples:\n  aelib plan --session-hours 12                         # thesis profile, measured scale\n"
+               "  aelib plan --session-hours 12 --gpu-speedup 20        # sessions on a GPU\n"
+               "  aelib plan --session-hours 4 --seconds-per-unit 30    # 30 s per fcae model on that machine",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    session.add_argument("--session-hours", type=float, required=True, help="length of one session in hours")
+    session.add_argument("--profile", default="thesis", choices=sorted(PROFILES), help="(default: thesis)")
+    session.add_argument("--families", help="comma-separated family keys (default: all)")
+    session.add_argument("--z", help="comma-separated latent sizes (default: the profile's grid)")
+    session.add_argument("--seeds", help="comma-separated seeds (default: the profile's)")
+    session.add_argument("--out", help="the results folder the sessions share, passed on to their commands")
+    session.add_argument("--gpu-speedup", type=float, default=1.0,
+                         help="how many times faster the sessions' machine trains than the measured one (default: 1)")
+    session.add_argument("--seconds-per-unit", type=float,
+                         help="seconds one fcae model takes to converge (cost 1); replaces the measured scale")
+    session.add_argument("--from", dest="measured",
+                         help="results folder whose tables/latent_sweep_runs.csv gives the scale "
+                              "(default: results/<profile> if it has that table, else results/quick)")
+    session.add_argument("--fill", type=float, default=0.8,
+                         help="share of a session the estimated training may fill; the rest is for the analysis "
+                              "steps, start-up and the estimate's error (default: 0.8)")
     return parser
 
 
@@ -379,6 +465,110 @@ def summarize(unit: dict) -> Path:
     return study.out_dir / "REPORT.md"
 
 
+def _text_table(header: list[str], rows: list[list[str]]) -> list[str]:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    return ["  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]]
+
+
+def session_plan(args: argparse.Namespace) -> tuple[str, int]:
+    """What ``aelib plan`` prints, and its exit status (2 when there is no absolute scale)."""
+    from aelib.study.sessions import (FINAL_STEPS, RUNS_TABLE, SESSION_STEPS, Scale, family_cost, pack_sessions,
+                                      scale_from_runs, tuning_runs)
+    from aelib.study.tuning import DEFAULT_GRIDS, check_grids
+
+    for name in ("session_hours", "gpu_speedup", "seconds_per_unit"):
+        value = getattr(args, name)
+        if value is not None and not (value > 0 and math.isfinite(value)):
+            raise ValueError(f"Expected --{name.replace('_', '-')} > 0. Received: {value}")
+    if not 0 < args.fill <= 1:
+        raise ValueError(f"Expected --fill in (0, 1]. Received: {args.fill}")
+    ns = argparse.Namespace(profile=args.profile, families=args.families, z=args.z, seeds=args.seeds, steps="01,02",
+                            dataset=None, epochs=None, n_train=None, n_test=None, out=args.out, shard=None,
+                            dry_run=True)
+    p01, p02 = (unit["parameters"] for unit in plan(ns))
+    families = p02["families"]
+    sweep = len(p02["z_values"]) * len(p02["seeds"])
+    grids = check_grids(DEFAULT_GRIDS if p01["tune_grids"] is None else p01["tune_grids"])
+    rates = p01["tune_learning_rates"] or [p01["learning_rate"]]
+    models = {f: sweep + tuning_runs(f, grids=grids, learning_rates=rates) for f in families}
+    units = {f: family_cost(f) * models[f] for f in families}
+    depth_models = len(p01["depths"]) * len(p01["z_values"]) * len(p01["seeds"])
+    depth_units = sum(family_cost(f) for f in p01["arch_families"]) * depth_models
+
+    if args.seconds_per_unit is not None:
+        scale = Scale(args.seconds_per_unit, "--seconds-per-unit")
+    else:
+        folder = Path(args.measured) if args.measured else default_out(args.profile)
+        if not args.measured and not (folder / RUNS_TABLE).is_file():
+            folder = default_out("quick")
+        scale = scale_from_runs(folder / RUNS_TABLE)
+    basis = (f"FAMILY_COST (relative seconds to a converged model, fcae = 1; aelib.study.study) × models (step 02: "
+             f"{len(p02['z_values'])} z × {len(p02['seeds'])} seed(s) = {sweep}, plus step 01's tuning candidates)")
+    lines = [f"aelib plan: profile {args.profile}, {len(families)} families, sessions of {args.session_hours:g} h."]
+    if scale is None:
+        rows = [[f, f"{family_cost(f):g}", str(models[f]), f"{units[f]:.0f}"] for f in families]
+        lines += ["", f"A RELATIVE estimate only: no measured scale ({folder / RUNS_TABLE} not found). "
+                  f"Cost = {basis}; step 01's depth search adds {depth_units:.0f}.", "",
+                  *_text_table(["family", "cost", "models", "cost × models"], rows), "",
+                  "Give --seconds-per-unit (seconds one fcae model takes to converge on the sessions' machine) or "
+                  "--from a results folder with that table to pack the families into sessions."]
+        return "\n".join(lines), 2
+    caveats = []
+    if scale.converged is False:
+        caveats.append("the measured runs did not train to convergence, so these hours are too low (FAMILY_COST is "
+                       "for converged models): run the study into that folder first, or give --seconds-per-unit.")
+    if scale.converged is not None:
+        own = {default_out(args.profile).resolve(), *([Path(args.out).resolve()] if args.out else [])}
+        target = p02["n_train"]
+        mismatch = folder.resolve() not in own if target is None else str(target) not in scale.n_train
+        if mismatch:
+            caveats.append(f"the scale was measured with n_train {', '.join(scale.n_train)}; profile {args.profile} "
+                           f"trains on {target or 'the whole training split (60,000 MNIST images when downloaded)'}: "
+                           "training time grows about in proportion. Give --seconds-per-unit, or --from a folder "
+                           "of this profile after its first session.")
+    to_hours = scale.seconds_per_unit / args.gpu_speedup / 3600
+    hours = {f: units[f] * to_hours for f in families}
+    capacity = args.session_hours * args.fill
+    sessions = pack_sessions(hours, capacity, first=depth_units * to_hours)
+    common = ["aelib", "run", "--profile", args.profile]
+    for name in ("z", "seeds", "out"):
+        if getattr(args, name) is not None:
+            common += [f"--{name}", getattr(args, name)]
+    rows = []
+    for i, session in enumerate(sessions, 1):
+        command = shlex.join([*common, "--families", ",".join(session.families), "--steps", SESSION_STEPS])
+        rows.append([str(i), ",".join(session.families) + (" + depth search" if session.depth_search else ""),
+                     f"{session.hours:.2f}" + (f" (×{session.repeats})" if session.repeats > 1 else ""), command])
+    family_rows = [[f, f"{family_cost(f):g}", str(models[f]), f"{hours[f]:.2f}"] for f in families]
+    lines += [
+        "",
+        f"AN ESTIMATE, not a measurement. Training hours = {basis} × {scale.seconds_per_unit:.3g} s per unit "
+        f"(from {scale.source}) ÷ {args.gpu_speedup:g} (--gpu-speedup). Session 1 also carries step 01's depth "
+        f"search ({'+'.join(p01['arch_families'])}: {len(p01['depths'])} depths × {len(p01['z_values'])} z × "
+        f"{len(p01['seeds'])} seed(s) = {depth_models} models, {depth_units * to_hours:.1f} h). Not in the hours: the "
+        f"analysis steps 03-06, notebook start-up, steps {FINAL_STEPS} (once, at the end); hence sessions are "
+        f"filled to {capacity:.1f} h (--fill {args.fill:g}). Hours add up the models' training times; a machine "
+        "training several at once (AELIB_WORKERS) finishes sooner.",
+        *(["", "Check the scale:", *(f"  - {c}" for c in caveats)] if caveats else []),
+        "",
+        *_text_table(["family", "cost", "models", "est. hours"], family_rows),
+        "",
+        *_text_table(["session", "families", "est. hours", "command"], rows),
+        "",
+        f"After the last session: {shlex.join([*common, '--steps', FINAL_STEPS])}",
+        "",
+        "Run session 1 first: its step 01 picks the depth every family uses. The others may then run one after "
+        "another or in parallel, into the same results folder. A session cut short is simply run again: complete "
+        "runs are skipped.",
+    ]
+    if any(s.repeats > 1 for s in sessions):
+        lines.append("(×k): longer than one session; run the same command k times, each resumes where the last "
+                     "stopped.")
+    lines.append("Families are listed per session (--families) rather than --shard i/n, which splits them "
+                 "round-robin without regard to their cost.")
+    return "\n".join(lines), 0
+
+
 def _short(value) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
 
@@ -413,6 +603,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "list":
         print(describe())
         return 0
+    if args.command == "plan":
+        try:
+            text, code = session_plan(args)
+        except ValueError as err:
+            print(f"error: {err}", file=sys.stderr)
+            return 2
+        print(text)
+        return code
     if args.command == "report":
         try:
             unit = report_unit(args, parser)
@@ -424,6 +622,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"aelib report: wrote {summarize(unit)}")
         return 0
     try:
+        given = [f"--{name}" for name in SLURM_ONLY if getattr(args, name) is not None]
+        if given and args.executor != "slurm":
+            raise ValueError(f"{', '.join(given)} apply to --executor slurm only. Received: --executor {args.executor}")
         units = plan(args)
     except ValueError as err:
         print(f"error: {err}", file=sys.stderr)
