@@ -36,3 +36,16 @@ def test_workers_setting(monkeypatch):
     monkeypatch.setenv("AELIB_WORKERS", "0")
     with pytest.raises(ValueError, match="AELIB_WORKERS"):
         default_workers()
+
+
+def test_time_left_counts_the_weight_of_the_run_that_finished_not_the_next_in_order():
+    import io
+
+    from aelib.study.progress import Progress
+    from aelib.study.store import RunResult
+
+    progress = Progress(3, weights=[1.0, 1.0, 10.0], stream=io.StringIO())
+    progress.concurrency = 2
+    progress.update(RunResult("train", {}, None, "complete", seconds=20.0), weight=10.0)  # the long one first
+    # 2 s per unit of weight, 2 units left, two at once: 2 s
+    assert progress.eta() == "2s"

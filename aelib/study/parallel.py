@@ -59,14 +59,14 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
         if store.status("train", spec.config()) == "complete":
             progress.starting(describe(spec))
             results[i] = ensure_trained(store, spec)
-            progress.update(results[i])
+            progress.update(results[i], weight=weights[i])
         else:
             pending.append(i)
     if workers <= 1 or len(pending) <= 1:
         for i in pending:
             progress.starting(describe(specs[i]))
             results[i] = ensure_trained(store, specs[i])
-            progress.update(results[i])
+            progress.update(results[i], weight=weights[i])
         return results  # type: ignore[return-value]
     pending.sort(key=lambda i: -weights[i])  # longest first: the step ends when its last run does
     workers = min(workers, len(pending))
@@ -94,7 +94,7 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
                         spec = specs[i]
                         results[i] = RunResult("train", spec.config(), store.path_for("train", spec.config()), "failed",
                                                error=f"worker process failed: {type(err).__name__}: {err}")
-                    progress.update(results[i])
+                    progress.update(results[i], weight=weights[i])
     except BrokenProcessPool as err:
         left = [i for i in pending if results[i] is None]
         print(f"[{progress.label}] worker processes stopped ({err}); training the {len(left)} remaining run(s) here, "
@@ -103,6 +103,6 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
         for i in left:
             progress.starting(describe(specs[i]))
             results[i] = ensure_trained(store, specs[i])
-            progress.update(results[i])
+            progress.update(results[i], weight=weights[i])
     progress.concurrency = 1
     return results  # type: ignore[return-value]

@@ -39,6 +39,7 @@ class Progress:
         self.ran_weight = 0.0
         self.start = time.perf_counter()
         self.concurrency = 1  # runs going on at once (the estimate divides by it)
+        self.weight_left = sum(self.weights)
         self.started = 0
 
     @property
@@ -51,14 +52,17 @@ class Progress:
             return "0s"
         if self.ran == 0 or self.ran_weight <= 0:
             return "?"
-        return _fmt(sum(self.weights[self.finished:]) * self.run_seconds / self.ran_weight / max(1, self.concurrency))
+        return _fmt(max(0.0, self.weight_left) * self.run_seconds / self.ran_weight / max(1, self.concurrency))
 
     def starting(self, what: str) -> None:
         self.started += 1
         print(f"[{self.label}] {self.started}/{self.total} {what} … (ETA {self.eta()})", file=self.stream, flush=True)
 
-    def update(self, result) -> None:
-        weight = self.weights[self.finished] if self.finished < self.total else 0.0
+    def update(self, result, *, weight: float | None = None) -> None:
+        """Count ``result``; ``weight`` is its run's weight when runs finish out of order (else the next one's)."""
+        if weight is None:
+            weight = self.weights[self.finished] if self.finished < self.total else 0.0
+        self.weight_left -= weight
         if result.status != "skipped":
             self.ran_weight += weight
         if result.status == "skipped":
