@@ -707,11 +707,15 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     tuning_runs = _read(study, "tuning", current=False)
     if not tuning_runs.empty and "base_setting" in tuning_runs:
         tuning_runs = tuning_runs[tuning_runs["base_setting"].astype(str) == study.base_setting()]
-    parts = [f for f in (arch_runs, tuning_runs, sweep_runs) if not f.empty]
+    if not tuning_runs.empty:  # which candidate a tuning run was, and the depth it used
+        tuning_runs = tuning_runs.assign(depth=study.depth, tuned=[f"{o}={v:g}" if isinstance(v, (int, float)) else f"{o}={v}"
+                                                                   for o, v in zip(tuning_runs["option"], tuning_runs["value"])])
+    parts = [f.assign(step=label) for f, label in ((arch_runs, "01 architecture"), (tuning_runs, "01 tuning"),
+                                                   (sweep_runs, "02 sweep")) if not f.empty]
     trained = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     if not trained.empty:  # a run shared by two steps (the setting holds the depth and options) counts once
         id_cols = [c for c in ("family", "latent_dim", "seed", "setting") if c in trained]
-        trained = trained.drop_duplicates(id_cols)
+        trained = trained.drop_duplicates(id_cols, keep="last")  # labelled by the last step that uses it
     opening = _convergence_section(trained)
     capped = _capped_cells(sweep_runs)
     sections.append(_architecture_section(study, arch_runs))

@@ -64,8 +64,8 @@ STUDY_WIDE = {"07_augmentation", "08_summary"}
 # measured on two CPU cores; the estimate of the time left across steps scales
 # these by the time the finished steps actually took.
 STEP_COST = {
-    "01_architecture": 121, "02_latent_sweep": 677, "03_reconstruction": 24, "04_latent_space": 91,
-    "05_ood_reconstruction": 85, "06_generative": 60, "07_augmentation": 121, "08_summary": 10,
+    "01_architecture": 613, "02_latent_sweep": 1439, "03_reconstruction": 35, "04_latent_space": 97,
+    "05_ood_reconstruction": 58, "06_generative": 146, "07_augmentation": 139, "08_summary": 13,
 }
 
 

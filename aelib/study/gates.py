@@ -83,6 +83,8 @@ def convergence_summary(records: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
     if records.empty or "stopped_by" not in records:
         return 0, int(len(records)), pd.DataFrame()
     converged = records["stopped_by"] == "early_stopping"
-    cols = [c for c in ("family", "latent_dim", "depth", "seed", "stopped_by", "epochs_run", "best_epoch") if c in records]
-    others = records.loc[~converged, cols].sort_values(cols[:4]).reset_index(drop=True)
+    cols = [c for c in ("step", "family", "latent_dim", "depth", "seed", "tuned", "stopped_by", "epochs_run", "best_epoch")
+            if c in records]
+    others = records.loc[~converged, cols].sort_values([c for c in ("family", "latent_dim", "depth", "seed") if c in cols])
+    others = others.dropna(axis=1, how="all").reset_index(drop=True)
     return int(converged.sum()), int(len(records)), others
