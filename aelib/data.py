@@ -38,6 +38,8 @@ order (indices sorted), and the same ``(n, seed)`` always gives the same images.
 """
 from __future__ import annotations
 
+import logging
+
 import functools
 import gzip
 import os
@@ -291,15 +293,23 @@ def _load_tfds(
 ) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
     """A split through tensorflow-datasets, without network when it is already prepared."""
     try:
+        from aelib._quiet import import_tensorflow
+
+        import_tensorflow()
         import tensorflow_datasets as tfds  # slow; only here
     except Exception as exc:  # ImportError, or a broken install
         raise _Skip(f"cannot import tensorflow_datasets ({type(exc).__name__}: {exc})") from exc
     tfds_name = TFDS_NAMES[name]
+    absl = logging.getLogger("absl")
+    level = absl.level
     try:
+        absl.setLevel(logging.ERROR)  # "Variant folder … has no dataset_info.json": a half-prepared folder, handled here
         builder = tfds.builder(tfds_name, data_dir=data_dir)
         prepared = bool(builder.is_prepared())
     except Exception as exc:
         raise _Skip(f"tfds.builder({tfds_name!r}) failed ({type(exc).__name__}: {exc})") from exc
+    finally:
+        absl.setLevel(level)
     if not prepared:
         if offline:
             raise _Skip(f"not prepared in {builder.data_dir} and offline mode forbids downloading")

@@ -9,7 +9,11 @@ import time
 import warnings
 from typing import Any
 
-import keras
+from aelib._quiet import import_tensorflow
+
+import_tensorflow()  # no C++ start-up lines on the screen
+
+import keras  # noqa: E402
 import numpy as np
 import pandas as pd
 

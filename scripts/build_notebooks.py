@@ -56,7 +56,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 if importlib.util.find_spec("aelib") is None:
     source = os.environ.get("AELIB_PIP_SOURCE", "git+REPO_URL")
     subprocess.run([sys.executable, "-m", "pip", "install", "-q", source], check=True)
-import tensorflow as tf
+from aelib._quiet import import_tensorflow
+tf = import_tensorflow()  # without its C++ start-up lines
 print("GPU:", tf.config.list_physical_devices("GPU") or "none (CPU run)")'''.replace("REPO_URL", REPO_URL)
 
 COMMON = '''profile = ...  # "quick" (offline CPU defaults) or "thesis" (the seed's grids); informational

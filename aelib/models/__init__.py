@@ -8,7 +8,11 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import keras
+from aelib._quiet import import_tensorflow
+
+import_tensorflow()  # before Keras loads it: no C++ start-up lines on the screen
+
+import keras  # noqa: E402
 
 from aelib.models.base import Autoencoder
 from aelib.models.registry import get_model_class, list_models, register_model
