@@ -44,3 +44,27 @@ class PCABaseline:
 
     def reconstruct(self, x) -> np.ndarray:
         return self.decode(self.encode(x))
+
+
+def pca_rmse(x_train, sets, z_values) -> dict[tuple[str, int], float]:
+    """Mean per-sample RMSE of PCA fitted on ``x_train`` with ``z`` components, on each named set.
+
+    Args:
+        x_train: the training inputs PCA is fitted on.
+        sets: ``{name: inputs}`` to reconstruct (the test split, complementary data…).
+        z_values: component counts; those that do not fit the training data are left out.
+
+    Returns:
+        ``{(name, z): mean RMSE}``.
+    """
+    from aelib.metrics.reconstruction import rmse_per_sample
+
+    limit = min(len(x_train), int(np.prod(np.shape(x_train)[1:])))
+    out = {}
+    for z in sorted({int(v) for v in z_values}):
+        if z > limit:
+            continue
+        pca = PCABaseline(z).fit(x_train)
+        for name, x in sets.items():
+            out[(name, z)] = float(rmse_per_sample(x, pca.reconstruct(x)).mean())
+    return out

@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots, stats
-from aelib.baselines import PCABaseline
-from aelib.metrics.reconstruction import rmse_per_sample
+from aelib.baselines import pca_rmse
 from aelib.study import gates
 from aelib.study.store import atomic_write_text
 from aelib.study.study import Study, check_latent_sizes
@@ -162,17 +161,15 @@ def pca_rows(study: Study, z_values: Sequence[int], complementary: Sequence[str]
             others[name] = study.data("test", dataset=name, n=min(1000, study.n_test or 1000))[0]
         except Exception as err:  # a missing complementary set leaves its column empty
             print(f"PCA baseline: skipping {name}: {err}")
+    test = ("test",)  # a key no data set name can take
+    rmse = pca_rmse(x_train, {test: x_test, **others}, z_values)
     rows = []
-    for z in z_values:
-        if z > min(len(x_train), int(np.prod(x_train.shape[1:]))):
-            continue
-        pca = PCABaseline(z).fit(x_train)
-        rows.append({"family": "pca", "latent_dim": z, "dataset": study.dataset, "role": "in-distribution",
-                     "rmse_mean": float(rmse_per_sample(x_test, pca.reconstruct(x_test)).mean()),
-                     "data_source": info["source"]})
-        for name, x in others.items():
-            rows.append({"family": "pca", "latent_dim": z, "dataset": name, "role": "complementary",
-                         "rmse_mean": float(rmse_per_sample(x, pca.reconstruct(x)).mean())})
+    for (name, z), value in sorted(rmse.items(), key=lambda item: (item[0][1], item[0][0] != test)):
+        if name == test:
+            rows.append({"family": "pca", "latent_dim": z, "dataset": study.dataset, "role": "in-distribution",
+                         "rmse_mean": value, "data_source": info["source"]})
+        else:
+            rows.append({"family": "pca", "latent_dim": z, "dataset": name, "role": "complementary", "rmse_mean": value})
     return pd.DataFrame(rows)
 
 
@@ -713,10 +710,17 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     parts = [f.assign(step=label) for f, label in ((arch_runs, "01 architecture"), (tuning_runs, "01 tuning"),
                                                    (sweep_runs, "02 sweep")) if not f.empty]
     trained = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
+    table_rows = {label: len(f) for f, label in ((arch_runs, "architecture_runs"), (tuning_runs, "tuning"),
+                                                (sweep_runs, "latent_sweep_runs")) if not f.empty}
     if not trained.empty:  # a run shared by two steps (the setting holds the depth and options) counts once
         id_cols = [c for c in ("family", "latent_dim", "seed", "setting") if c in trained]
-        trained = trained.drop_duplicates(id_cols, keep="last")  # labelled by the last step that uses it
-    opening = _convergence_section(trained)
+        groups = trained.groupby(id_cols, dropna=False)
+        trained["step"] = groups["step"].transform(" + ".join)
+        for column in ("tuned", "best_epoch"):  # each table records some of them: keep what any of the rows knows
+            if column in trained:
+                trained[column] = groups[column].transform("first")
+        trained = trained.drop_duplicates(id_cols, keep="last")
+    opening = _convergence_section(trained, table_rows)
     capped = _capped_cells(sweep_runs)
     sections.append(_architecture_section(study, arch_runs))
     sections.append(_tuning_section(study, out))
@@ -906,19 +910,30 @@ def _marked(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
     return out
 
 
-def _convergence_section(trained: pd.DataFrame) -> str:
-    """The report's opening line: how many training runs converged, and which did not."""
+def _convergence_section(trained: pd.DataFrame, table_rows: dict[str, int] | None = None) -> str:
+    """The report's opening line: how many training runs converged, and which did not.
+
+    ``trained`` holds one row per distinct run (``step`` names every step that uses it);
+    ``table_rows`` the row count of each table they come from, so the text matches what a reader counts there."""
     converged, total, others = gates.convergence_summary(trained)
     if total == 0:
         return "_No training runs recorded yet._\n"
     if "stopped_by" not in trained:
         return f"**Convergence unknown for {total} runs** (trained before runs recorded how they stopped).\n"
-    text = (f"**{converged} of {total} training runs converged** (stopped by early stopping: the validation loss "
-            f"improved by less than the relative threshold for `patience` epochs; the best epoch's weights kept). "
+    text = (f"**{converged} of {total} distinct training runs converged** (stopped by early stopping: the validation "
+            f"loss improved by less than the relative threshold for `patience` epochs; the best epoch's weights kept). "
             f"Steps 01 (architecture search and tuning) and 02, every family, z and seed.")
+    rows = sum((table_rows or {}).values())
+    if rows > total:
+        shared = trained["step"].str.contains(" + ", regex=False).sum() if "step" in trained else 0
+        text += (f" The tables hold {rows} rows for them (" + ", ".join(f"`{k}` {v}" for k, v in table_rows.items())
+                 + f"): {shared} runs are used by two steps and appear in both.")
     if not others.empty:
-        text += (f"\n\nRuns stopped otherwise, marked {gates.CAP_MARK} wherever their numbers appear:\n\n"
-                 + markdown(others))
+        n_rows = sum(len(s.split(" + ")) for s in others["step"]) if "step" in others else len(others)
+        runs = f"{len(others)} run" + ("s" if len(others) != 1 else "")
+        text += (f"\n\n**{runs} did not converge** ({n_rows} rows in the tables): they stopped at the "
+                 f"epoch cap, still improving, and their numbers are those of unconverged models. They are marked "
+                 f"{gates.CAP_MARK} wherever their numbers appear:\n\n" + markdown(others))
     else:
         text += " None hit the epoch cap.\n"
     epochs = trained.groupby("family")["epochs_run"].agg(["min", "median", "max"]) if "epochs_run" in trained else None
@@ -952,8 +967,6 @@ def _architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
 
 def _tuning_section(study: Study, out: Path) -> str:
     """Each family's tuned setting: the candidates with their validation RMSE, and the choice."""
-    from aelib.study.tuning import DEFAULT_GRIDS
-
     table = _read(study, "tuning", current=False)
     if table.empty or "base_setting" not in table:
         return "## Tuning\n\n_Step 01 has not tuned the families under these settings; they use their defaults._\n"
@@ -966,8 +979,8 @@ def _tuning_section(study: Study, out: Path) -> str:
     chosen = shown[shown["chosen"].astype(str) == "True"]
     picks = ", ".join(f"{r.family} {r.option} = {r.value:g}" + (f" (lr {r.learning_rate:g})"
                       if r.learning_rate != study.learning_rate else "") for r in chosen.itertuples())
-    edge = [r.family for r in chosen.itertuples() if r.family in DEFAULT_GRIDS and r.value in
-            (min(DEFAULT_GRIDS[r.family][1]), max(DEFAULT_GRIDS[r.family][1]))]
+    tried = shown.groupby("family")["value"]
+    edge = [r.family for r in chosen.itertuples() if r.value in (tried.min()[r.family], tried.max()[r.family])]
     z = int(table["latent_dim"].iloc[0])
     text = (f"## Tuning\n\nAt z = {z}, each family's key setting was trained over a small declared grid "
             "(`aelib.study.tuning.DEFAULT_GRIDS`) and the value with the lowest **validation** RMSE (the split "

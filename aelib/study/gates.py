@@ -19,8 +19,7 @@ from typing import Iterable
 import numpy as np
 import pandas as pd
 
-from aelib.baselines import PCABaseline
-from aelib.metrics.reconstruction import rmse_per_sample
+from aelib.baselines import pca_rmse
 
 #: vanilla may be this much worse than PCA (relative) and still pass.
 VANILLA_PCA_TOLERANCE = 0.05
@@ -33,13 +32,7 @@ CAP_MARK = "†"
 
 def pca_test_rmse(x_train: np.ndarray, x_test: np.ndarray, z_values: Iterable[int]) -> dict[int, float]:
     """Mean test RMSE of PCA with ``z`` components, for each ``z`` that fits the data."""
-    out = {}
-    limit = min(len(x_train), int(np.prod(x_train.shape[1:])))
-    for z in sorted(set(int(v) for v in z_values)):
-        if z <= limit:
-            pca = PCABaseline(z).fit(x_train)
-            out[z] = float(rmse_per_sample(x_test, pca.reconstruct(x_test)).mean())
-    return out
+    return {z: value for (_, z), value in pca_rmse(x_train, {"test": x_test}, z_values).items()}
 
 
 def add_gates(runs: pd.DataFrame, pca_rmse: dict[int, float]) -> pd.DataFrame:

@@ -54,19 +54,21 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
                weights: Sequence[float], workers: int = 1) -> list[RunResult]:
     """Train each spec unless its run is complete; at most ``workers`` at once."""
     results: list[RunResult | None] = [None] * len(specs)
+
+    def here(i: int) -> None:  # in this process: complete runs, one worker's worth, or after workers died
+        progress.starting(describe(specs[i]))
+        results[i] = ensure_trained(store, specs[i])
+        progress.update(results[i], weight=weights[i])
+
     pending = []
     for i, spec in enumerate(specs):
         if store.status("train", spec.config()) == "complete":
-            progress.starting(describe(spec))
-            results[i] = ensure_trained(store, spec)
-            progress.update(results[i], weight=weights[i])
+            here(i)
         else:
             pending.append(i)
     if workers <= 1 or len(pending) <= 1:
         for i in pending:
-            progress.starting(describe(specs[i]))
-            results[i] = ensure_trained(store, specs[i])
-            progress.update(results[i], weight=weights[i])
+            here(i)
         return results  # type: ignore[return-value]
     pending.sort(key=lambda i: -weights[i])  # longest first: the step ends when its last run does
     workers = min(workers, len(pending))
@@ -87,8 +89,7 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
                     i = running.pop(future)
                     try:
                         results[i] = future.result()
-                    except BrokenProcessPool:
-                        queue.insert(0, i)  # not the run's fault: it is trained again below
+                    except BrokenProcessPool:  # not the run's fault: it is trained again below
                         raise
                     except Exception as err:  # an error outside the run store's own handling
                         spec = specs[i]
@@ -101,8 +102,6 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
               "one at a time", flush=True)
         progress.concurrency = 1
         for i in left:
-            progress.starting(describe(specs[i]))
-            results[i] = ensure_trained(store, specs[i])
-            progress.update(results[i], weight=weights[i])
+            here(i)
     progress.concurrency = 1
     return results  # type: ignore[return-value]
