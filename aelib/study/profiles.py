@@ -26,11 +26,11 @@ CONVERGENCE = {"min_delta": 1e-3, "lr_patience": 3, "lr_factor": 0.5}
 
 PROFILES: dict[str, dict] = {
     "quick": {
-        # Converged training on 4,000 MNIST images, batch 128: 40-110 epochs per model. Three z values keep the
-        # default study near 30 minutes on two CPU cores (five would take about 45).
-        "common": {"epochs": 300, "batch_size": 128, "learning_rate": 1e-3, "patience": 6, **CONVERGENCE,
-                   "seeds": [0], "n_train": None, "n_test": None},
-        "01_architecture": {"depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"],
+        # Converged training on 4,000 MNIST images, batch 128: 20-400 epochs per model (the cap of 600 is a
+        # safety net only). Three z values and two seeds in steps 02-06; step 01 (depth and tuning) on one seed.
+        "common": {"epochs": 600, "batch_size": 128, "learning_rate": 1e-3, "patience": 6, **CONVERGENCE,
+                   "seeds": [0, 1], "n_train": None, "n_test": None},
+        "01_architecture": {"seeds": [0], "depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"],
                             "tune_z": 10, "tune_grids": None, "tune_learning_rates": []},
         "02_latent_sweep": {"z_values": [2, 10, 40]},
         "03_reconstruction": {"z_values": [2, 10, 40]},
