@@ -143,10 +143,10 @@ spread''',
 umap_z = ...  # latent sizes drawn with UMAP (codes with z up to 2 are plotted directly); the seed showed 2, 40, 100
 k = 7  # neighbours for the measures: at least 1 and below n_points / 2
 n_points = ...  # test points used for the measures and the plots
-analysis_seed = 0  # seed of the trained models and of UMAP''',
+analysis_seed = None  # training seed whose models UMAP draws (None: the first of seeds); every seed is measured''',
         "body": '''from aelib.study.latent import latent_space_step
 quality = latent_space_step(study, families=families, z_values=z_values, umap_z=umap_z, k=k, n_points=n_points,
-                            seed=analysis_seed)
+                            seeds=seeds, seed=analysis_seed)
 quality''',
         "show": ["latent_measures_vs_z.png"],
     },
@@ -157,7 +157,7 @@ quality''',
 complementary = ["emnist_letters", "fashion_mnist"]  # datasets unlike the training data
 n_ood = ...  # test images per complementary set''',
         "body": '''from aelib.study.ood import ood_step
-ood = ood_step(study, families=families, z_values=z_values, complementary=complementary, n_ood=n_ood)
+ood = ood_step(study, families=families, z_values=z_values, complementary=complementary, n_ood=n_ood, seeds=seeds)
 ood''',
         "show": ["ood_rmse_vs_z.png"],
     },

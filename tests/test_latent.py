@@ -38,3 +38,14 @@ def test_latent_step_table_and_resume(tmp_path):
 def test_latent_step_rejects_bad_k(tmp_path):
     with pytest.raises(ValueError, match="k=50, n_points=60"):
         latent_space_step(Study(tmp_path), families=["fcae"], z_values=[2], k=50, n_points=60)
+
+
+def test_latent_step_measures_every_seed_and_draws_one(tmp_path):
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
+    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0, 1])
+    assert sorted(table["seed"]) == [0, 1]
+    assert table["trustworthiness"].nunique() == 2  # two models, two measurements
+    umapped = [r for r in study.results if r.metrics is not None and r.config.get("umap")]
+    assert [r.config["seed"] for r in umapped] == [0]  # the figure shows the first seed's models only
+    with pytest.raises(ValueError, match="seed=5, seeds=\\[0, 1\\]"):
+        latent_space_step(study, families=["fcae"], z_values=[2], n_points=60, k=5, seeds=[0, 1], seed=5)

@@ -80,3 +80,14 @@ def test_generative_step_end_to_end_and_resume(study):
                             classifier_epochs=1, n_images=4)
     assert {r.status for r in study.results[start:]} == {"skipped"}
     pd.testing.assert_frame_equal(again, table)
+
+
+def test_ood_step_evaluates_every_seed(study):
+    from aelib.study.ood import ood_step
+
+    table = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4, seeds=[0, 1])
+    assert len(table) == 6 and sorted(table["seed"].unique()) == [0, 1]
+    per_seed = table[table["dataset"] == "mnist"].set_index("seed")["rmse_mean"]
+    assert per_seed[0] != per_seed[1]  # two trained models
+    with pytest.raises(ValueError, match="Expected distinct training seeds"):
+        ood_step(study, families=["fcae"], z_values=[2], n_ood=50, seeds=[1, 1])

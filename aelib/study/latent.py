@@ -55,8 +55,19 @@ def umap_embedding(codes: np.ndarray, *, seed: int = 0) -> np.ndarray:
 
 
 def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequence[int], umap_z: Sequence[int] = (2, 40),
-                      k: int = 7, n_points: int = 1000, seed: int = 0) -> pd.DataFrame:
-    """Measures and probes per (family, z) into ``latent_quality.csv``; UMAP figures; measures against z."""
+                      k: int = 7, n_points: int = 1000, seeds: Sequence[int] | None = None, seed: int | None = None) -> pd.DataFrame:
+    """Measures and probes per (family, z, training seed) into ``latent_quality.csv``; UMAP figures; measures against z.
+
+    ``seeds`` are the training seeds of the models measured (default: ``[seed]``); each model's measures use
+    its own seed for their random draws. The UMAP views are drawn for the models of ``seed`` (one of
+    ``seeds``; default the first), so the figure shows one model per cell."""
+    seeds = [0 if seed is None else int(seed)] if seeds is None else [int(s) for s in seeds]
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"Expected distinct training seeds >= 0. Received: seeds={seeds!r}")
+    seed = seeds[0] if seed is None else seed
+    if int(seed) not in seeds:
+        raise ValueError(f"Expected the UMAP seed among the seeds measured. Received: seed={seed!r}, seeds={seeds!r}")
+    umap_seed = int(seed)
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     umap_z = check_latent_sizes(umap_z) if umap_z else []
@@ -66,9 +77,9 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
     x_train, y_train, _ = study.data("train")
     flat = x_test.reshape(len(x_test), -1)
 
-    def evaluate(family: str, z: int):
+    def evaluate(family: str, z: int, seed: int):
         spec = study.spec(family, z, seed)
-        config = {**spec.config(), "k": k, "n_points": len(x_test), "umap": z in umap_z}
+        config = {**spec.config(), "k": k, "n_points": len(x_test), "umap": z in umap_z and seed == umap_seed}
 
         def fn(run_dir):
             model = study.model(family, z, seed)
@@ -77,7 +88,7 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
                 raise ValueError(f"{family} z={z}: codes contain NaN or infinite values")
             row = projection_quality(flat, codes, y_test, k=k, seed=seed)
             row.update(class_probes(model.encode(x_train), y_train, codes, y_test, k=k, seed=seed))
-            if z in umap_z:
+            if config["umap"]:
                 emb = umap_embedding(codes, seed=seed)
                 np.save(run_dir / "embedding.npy", emb)
                 np.save(run_dir / "labels.npy", y_test)
@@ -88,7 +99,8 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
 
         return study.store.run("latent", config, fn)
 
-    items = [(f"latent space {f} z={z}", lambda f=f, z=z: evaluate(f, z)) for f in families for z in z_values]
+    items = [(f"latent space {f} z={z} seed={s}", lambda f=f, z=z, s=s: evaluate(f, z, s))
+             for s in seeds for f in families for z in z_values]
     results = study.run_all("04 latent space", items)
     rows = [{"family": r.config["family"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
              "setting": study.setting(r.config["family"]),
@@ -101,13 +113,17 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
     if table.empty:
         return table
     shown = table[study.is_current(table)]  # the table keeps other settings' rows; the figure does not
-    if not shown.empty:
-        _plot_measures(study, shown)
+    if not shown.empty:  # the mean over the seeds measured
+        measured = shown[shown["seed"].isin(seeds)]
+        numeric = [c for c in measured.columns if c not in ("family", "latent_dim", "seed", "setting")
+                   and pd.api.types.is_numeric_dtype(measured[c])]
+        _plot_measures(study, measured.groupby(["family", "latent_dim"], as_index=False)[numeric].mean(),
+                       n_seeds=len(set(measured["seed"])))
     _plot_umaps(study, [r for r in results if r.metrics is not None and r.config.get("umap")], umap_z)
     return table
 
 
-def _plot_measures(study: Study, table: pd.DataFrame) -> None:
+def _plot_measures(study: Study, table: pd.DataFrame, n_seeds: int = 1) -> None:
     import matplotlib.pyplot as plt
 
     plots.set_style()
@@ -120,7 +136,8 @@ def _plot_measures(study: Study, table: pd.DataFrame) -> None:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower right", ncol=2, frameon=False, fontsize=9)
-    fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, {int(table['n'].iloc[0])} test points)")
+    over = f"mean over {n_seeds} training seeds" if n_seeds > 1 else "one training seed"
+    fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, {int(table['n'].iloc[0])} test points; {over})")
     fig.tight_layout()
     plots.save_figure(fig, study.figures / "latent_measures_vs_z")
 

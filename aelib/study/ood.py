@@ -96,8 +96,8 @@ def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int, seed
 
 
 def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
-             complementary: Sequence[str] = ("emnist_letters", "fashion_mnist"), n_ood: int = 1000, seed: int = 0,
-             n_images: int = 8) -> pd.DataFrame:
+             complementary: Sequence[str] = ("emnist_letters", "fashion_mnist"), n_ood: int = 1000, seed: int | None = None,
+             n_images: int = 8, seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Reconstruction of in-distribution and complementary test data (STUDY.md §4, step 6).
 
     Args:
@@ -106,8 +106,9 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
         z_values: latent sizes.
         complementary: data sets unlike the training data, evaluated on their test splits.
         n_ood: complementary images per data set (a stratified subset; all when fewer exist).
-        seed: the training seed of the models evaluated. The complementary subset is
-            fixed (subset seed 0), so every model sees the same images.
+        seed: the training seed whose reconstructions are drawn (one of ``seeds``; default the first).
+        seeds: the training seeds of the models evaluated (default ``[seed]``). The
+            complementary subset is fixed (subset seed 0), so every model sees the same images.
         n_images: images per row of the reconstruction grids.
 
     Returns:
@@ -120,17 +121,23 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
     """
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
+    seeds = [0 if seed is None else int(seed)] if seeds is None else [int(s) for s in seeds]
+    seed = seeds[0] if seed is None else seed
     complementary = _check_ood_args(study, complementary, n_ood, n_images, seed)
     seed = int(seed)
+    if not seeds or any(s < 0 for s in seeds) or len(set(seeds)) != len(seeds):
+        raise ValueError(f"Expected distinct training seeds >= 0. Received: seeds={seeds!r}")
+    if seed not in seeds:
+        raise ValueError(f"Expected the drawn seed among the seeds evaluated. Received: seed={seed!r}, seeds={seeds!r}")
     models = ModelCache(study)
     evaluated = [(study.dataset, IN_DISTRIBUTION), *[(d, COMPLEMENTARY) for d in complementary]]
 
-    def config(family: str, z: int, dataset: str, role: str) -> dict:
+    def config(family: str, z: int, dataset: str, role: str, seed: int) -> dict:
         return {"family": family, "latent_dim": z, "seed": seed, "dataset": dataset, "role": role,
                 "n_eval": None if role == IN_DISTRIBUTION else int(n_ood), "subset_seed": 0, "n_images": int(n_images),
                 "train": study.spec(family, z, seed).config()}
 
-    def evaluate(family: str, z: int, dataset: str, role: str):
+    def evaluate(family: str, z: int, dataset: str, role: str, seed: int):
         def fn(run_dir) -> dict:
             x, y, info = _eval_data(study, dataset, role, n_ood)
             model = models(family, z, seed)
@@ -142,8 +149,8 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
                        "stand_in": bool(info.get("stand_in", False)), "label": source_label(dataset, info),
                        "auroc": None}
             if role == COMPLEMENTARY:
-                ref = study.store.run("ood", config(family, z, study.dataset, IN_DISTRIBUTION),
-                                      evaluate(family, z, study.dataset, IN_DISTRIBUTION))
+                ref = study.store.run("ood", config(family, z, study.dataset, IN_DISTRIBUTION, seed),
+                                      evaluate(family, z, study.dataset, IN_DISTRIBUTION, seed))
                 if ref.status == "failed":
                     raise RuntimeError(f"the in-distribution run it is compared with failed: {ref.error}")
                 negatives = np.load(ref.path / "rmse.npy")
@@ -154,12 +161,13 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
         return fn
 
     items = []
-    for family in families:
-        for z in z_values:
-            for dataset, role in evaluated:
-                what = f"ood {family} z={z} seed={seed} on {dataset} ({role})"
-                items.append((what, lambda f=family, z=z, d=dataset, r=role:
-                              study.store.run("ood", config(f, z, d, r), evaluate(f, z, d, r))))
+    for s in seeds:
+        for family in families:
+            for z in z_values:
+                for dataset, role in evaluated:
+                    what = f"ood {family} z={z} seed={s} on {dataset} ({role})"
+                    items.append((what, lambda f=family, z=z, d=dataset, r=role, s=s:
+                                  study.store.run("ood", config(f, z, d, r, s), evaluate(f, z, d, r, s))))
     results = study.run_all("05 complementary data", items)
     models.model = None
 
@@ -176,10 +184,10 @@ def ood_step(study: Study, *, families: Sequence[str], z_values: Sequence[int],
     order = {d: i for i, (d, _) in enumerate(evaluated)}
     family_order = {f: i for i, f in enumerate(families)}
     frame = (frame.assign(_family=frame["family"].map(family_order), _order=frame["dataset"].map(order))
-             .sort_values(["_family", "latent_dim", "_order"]))
+             .sort_values(["_family", "latent_dim", "seed", "_order"]))
     table = frame.reindex(columns=OOD_COLUMNS).reset_index(drop=True)
     study.write_table("ood_rmse", table)
-    _figures(study, frame, families, z_values, evaluated, n_images)
+    _figures(study, frame, families, z_values, evaluated, n_images, seed)
     return table
 
 
@@ -207,8 +215,14 @@ def _shared_legend(fig, axes) -> None:
                frameon=False)
 
 
-def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_images: int) -> None:
+def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_images: int, seed: int) -> None:
     import matplotlib.pyplot as plt
+
+    n_seeds = frame["seed"].nunique()
+    drawn = frame[frame["seed"] == seed]  # the example grids: one model per cell
+    numeric = ["rmse_mean", "rmse_ci95_low", "rmse_ci95_high", "auroc"]
+    frame = frame.groupby(["family", "latent_dim", "dataset", "role", "label"], as_index=False, sort=False)[numeric].mean()
+    over = f"mean over {n_seeds} training seeds of " if n_seeds > 1 else ""
 
     present = [f for f in families if f in set(frame["family"])]
     cols = min(3, len(present))
@@ -224,7 +238,7 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
         ax.set_visible(False)
     _shared_legend(fig, axes.flat[:len(present)])
     fig.suptitle(f"Reconstruction error in and out of distribution (trained on {study.dataset}; "
-                 "band: 95 % over test samples)", fontsize=11)
+                 f"line: {over}the mean over test samples; band: {over}its 95 % interval over test samples)", fontsize=11)
     fig.tight_layout()
     plots.save_figure(fig, study.figures / "ood_rmse_vs_z")
 
@@ -238,7 +252,8 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
             ax.axhline(0.5, color="0.4", lw=0.8, ls=":", label="chance")
             _log_z_axis(ax, z_values)
         _shared_legend(fig, axes.flat)
-        fig.suptitle(f"Separating complementary data from {study.dataset} test images by per-sample RMSE", fontsize=11)
+        fig.suptitle(f"Separating complementary data from {study.dataset} test images by per-sample RMSE"
+                     + (f" (mean over {n_seeds} training seeds)" if n_seeds > 1 else ""), fontsize=11)
         fig.tight_layout()
         plots.save_figure(fig, study.figures / "ood_auroc_vs_z")
 
@@ -246,7 +261,7 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
         for dataset, role in evaluated:
             if role != COMPLEMENTARY:
                 continue
-            part = frame[(frame["family"] == family) & (frame["dataset"] == dataset)].sort_values("latent_dim")
+            part = drawn[(drawn["family"] == family) & (drawn["dataset"] == dataset)].sort_values("latent_dim")
             if part.empty:
                 continue
             images, labels = [], []
