@@ -23,7 +23,7 @@ def perturb(z, max_fraction: float, *, mode: str = "relative", scale=None, seed:
         Perturbed codes, float32, same shape as ``z``; ``z`` itself is not modified.
 
     Raises:
-        ValueError: p outside [0, 1], unknown mode, missing/negative/mis-shaped
+        ValueError: p not a number in [0, 1] (None included), unknown mode, missing/negative/mis-shaped
             scale, or codes that are not a finite 2-D array.
     """
     z = np.asarray(z, dtype=np.float32)
@@ -31,7 +31,13 @@ def perturb(z, max_fraction: float, *, mode: str = "relative", scale=None, seed:
         raise ValueError(f"Expected codes of shape (n, latent_dim). Received: shape={z.shape}")
     if not np.all(np.isfinite(z)):
         raise ValueError("Codes contain NaN or infinite values.")
-    p = float(max_fraction)
+    if max_fraction is None or isinstance(max_fraction, (bool, np.bool_, str, bytes)):
+        p = np.nan  # not a number: the error below says what is expected
+    else:
+        try:
+            p = float(max_fraction)
+        except (TypeError, ValueError):
+            p = np.nan
     if not (0.0 <= p <= 1.0):
         raise ValueError(f"Expected 0 <= max_fraction <= 1 (a fraction, 0.1 = 10 %). Received: max_fraction={max_fraction!r}")
     if mode not in MODES:

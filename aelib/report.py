@@ -15,69 +15,141 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from aelib import plots, stats
+from aelib import latex, plots, stats
 from aelib.baselines import pca_rmse
+from aelib.metrics import scaling
+from aelib.metrics.scaling import (  # noqa: F401 (public names of this module too)
+    fit_power_law, held_out_check, held_out_predictions, power_law)
 from aelib.study import gates
-from aelib.study.store import atomic_write_text
+from aelib.study.store import atomic_write_text, mark_summarising
 from aelib.study.study import Study, check_latent_sizes
 
-# ------------------------------------------------------------------ fits
+# ------------------------------------------------------------------ performance prediction (aelib.metrics.scaling)
 
 
-def power_law(z, a, b, c):
-    return a * np.power(np.asarray(z, dtype=float), -b) + c
+def performance_prediction_section(out: Path, *, by_z: pd.DataFrame, pca: pd.DataFrame, runs: pd.DataFrame,
+                                   ood: pd.DataFrame, latent: pd.DataFrame, gen: pd.DataFrame,
+                                   n_boot: int = stats.N_BOOT, seed: int = 0) -> str:
+    """Power-law fits of RMSE(z) with their warnings, extrapolation to the largest z, and how well in-distribution
+    RMSE and parameter count predict the other criteria. Writes ``rmse_power_law``, ``rmse_power_law_heldout``,
+    ``rmse_extrapolation``, ``rmse_extrapolation_summary`` and ``criterion_prediction`` (each .csv/.tex/.md) in
+    ``out``; returns the REPORT.md section. Any of the tables may be empty (its step has not run)."""
+    parts = ["## Performance prediction\n"]
+    summary = pd.DataFrame()
+    if not by_z.empty:
+        cells = scaling.cell_means(by_z, ["rmse_mean"])  # one row per family and z (rmse_by_z averages the seeds)
+        fits, heldout = [], []
+        for family, part in cells.groupby("family"):
+            try:
+                fit = fit_power_law(part["latent_dim"], part["rmse_mean"])
+                fit.update(held_out_check(part["latent_dim"], part["rmse_mean"]))
+                heldout.append(held_out_predictions(part["latent_dim"], part["rmse_mean"]).assign(family=family))
+            except ValueError as err:
+                fit = {"degenerate": True, "note": str(err)}
+            fits.append({"family": family, "n_z": len(part), **fit})
+        fits = pd.DataFrame(fits).drop(columns=["n_points"], errors="ignore")
+        write_table(fits, out / "rmse_power_law",
+                    caption="Fit of RMSE(z) = a z^{-b} + c per family on all z, with the parameters at a bound, "
+                            "whether the fit is degenerate and why, and the leave-one-out (interpolation) error")
+        heldout = pd.concat(heldout, ignore_index=True) if heldout else pd.DataFrame()
+        if not heldout.empty:
+            heldout["latent_dim"] = heldout["latent_dim"].astype(int)
+            write_table(heldout[["family", "latent_dim", "observed", "predicted", "rel_error", "degenerate"]],
+                        out / "rmse_power_law_heldout",
+                        caption="RMSE at each z predicted by the power law fitted on the other z (interpolation)")
+        shown = [c for c in ("family", "n_z", "a", "b", "c", "r2", "at_bound", "degenerate", "note") if c in fits]
+        parts.append("**Power law on all z.** RMSE(z) = a·z^(−b) + c per family, bounds a, c ≥ 0 and "
+                     f"0 ≤ b ≤ {scaling.POWER_LAW_BOUNDS['b'][1]:g}; `degenerate` says when the parameters should not "
+                     "be read (the note says why). Leave-one-out errors over z (interpolation) are in "
+                     "`summary/rmse_power_law.csv` and `summary/rmse_power_law_heldout.csv`.\n\n"
+                     + markdown(fits[shown], digits=3))
+        pin = pca[pca["role"] == "in-distribution"] if not pca.empty and "role" in pca else pd.DataFrame()
+        pca_by_z = dict(zip(pin["latent_dim"].astype(int), pin["rmse_mean"])) if not pin.empty else {}
+        table = scaling.extrapolation_table(cells, pca_by_z)
+        caption = (f"RMSE at the largest z predicted from the smaller ones ({scaling.EXTRAPOLATION_RULE}); "
+                   "rel_error = (predicted - observed)/observed; test RMSE averaged over seeds per cell")
+        write_table(table, out / "rmse_extrapolation", caption=caption)
+        summary = scaling.extrapolation_summary(table)
+        write_table(summary, out / "rmse_extrapolation_summary",
+                    caption="Median absolute relative error of each predictor over families")
+        parts.append(f"**Extrapolation in z.** Each family's RMSE at its largest z is predicted from its smaller z: "
+                     f"{scaling.EXTRAPOLATION_RULE}. Predictors: "
+                     + "; ".join(f"{name}: {text}" for name, text in scaling.PREDICTOR_TEXT.items())
+                     + f" (PCA RMSE from the baseline above). The power law is fitted only on more than "
+                     f"{len(scaling.POWER_LAW_PARAMS)} points. Cells: predicted RMSE (relative error). Full table in "
+                     "`summary/rmse_extrapolation.csv`.\n\n" + markdown(_extrapolation_display(table))
+                     + "\nMedian |relative error| over families:\n\n"
+                     + markdown(summary.assign(median_abs_rel_error=summary["median_abs_rel_error"] * 100)
+                                .rename(columns={"median_abs_rel_error": "median |rel. error| (%)"}), digits=3))
+    else:
+        parts.append("_Step 02 has not written rmse_by_z.csv yet: no fits or extrapolation._\n")
+    criteria = scaling.criterion_prediction(runs, ood=ood, latent=latent, gen=gen, n_boot=n_boot, seed=seed)
+    write_table(criteria, out / "criterion_prediction",
+                caption=f"Spearman rho across family x z cells (each averaged over seeds) of in-distribution RMSE and "
+                        f"parameter count against the other criteria, with a 95\\% percentile bootstrap interval "
+                        f"over cells ({n_boot} resamples, seed {seed})")
+    shown = criteria.assign(interval=[f"[{lo:.2f}, {hi:.2f}]" if pd.notna(lo) else "–"
+                                      for lo, hi in zip(criteria["ci95_low"], criteria["ci95_high"])])
+    parts.append("**Other criteria from in-distribution RMSE and parameter count.** Spearman's ρ across family × z "
+                 "cells (every table averaged over its seeds per cell first), with a 95 % percentile bootstrap "
+                 f"interval over cells ({n_boot} resamples, seed {seed}). Cells of one family share its architecture, "
+                 "so they are not independent and the intervals are on the narrow side. Label consistency: the share "
+                 "of decoded perturbed codes classified as the original image's label, at the smallest perturbation "
+                 "level p > 0 of each mode (close to the reconstructions', one step into the perturbation curve).\n\n"
+                 + markdown(shown[["predictor", "target", "n_cells", "spearman", "interval", "note"]], digits=3))
+    parts.append("**Reading.** " + _prediction_reading(summary, criteria) + "\n")
+    return "\n".join(parts)
 
 
-def fit_power_law(z: Sequence[float], rmse: Sequence[float]) -> dict:
-    """Least-squares fit of RMSE(z) = a·z^(−b) + c.
-
-    Raises:
-        ValueError: fewer than 3 points, or non-positive z.
-    """
-    from scipy.optimize import curve_fit
-
-    z = np.asarray(z, dtype=float)
-    y = np.asarray(rmse, dtype=float)
-    if len(z) < 3 or len(z) != len(y):
-        raise ValueError(f"Expected at least 3 (z, rmse) points of equal length. Received: {len(z)} z and {len(y)} rmse values")
-    if np.any(z <= 0) or not np.all(np.isfinite(y)):
-        raise ValueError("Expected z > 0 and finite RMSE values.")
-    p0 = (max(y[0] - y[-1], 1e-3), 0.5, max(float(y.min()) * 0.9, 0.0))
-    params, _ = curve_fit(power_law, z, y, p0=p0, bounds=([0.0, 0.0, 0.0], [np.inf, 5.0, np.inf]), maxfev=20000)
-    pred = power_law(z, *params)
-    ss_res = float(np.sum((y - pred) ** 2))
-    ss_tot = float(np.sum((y - y.mean()) ** 2))
-    return {"a": float(params[0]), "b": float(params[1]), "c": float(params[2]),
-            "r2": 1.0 - ss_res / ss_tot if ss_tot > 0 else float("nan")}
+def _extrapolation_display(table: pd.DataFrame) -> pd.DataFrame:
+    """The extrapolation table for the report: one cell per predictor, 'predicted (relative error %)'."""
+    if table.empty or "position" not in table:
+        return table
+    shown = table[["family", "fit_z", "latent_dim", "observed"]].rename(columns={"fit_z": "fitted z",
+                                                                                  "latent_dim": "predicted z"})
+    for name in scaling.PREDICTORS:
+        cells = []
+        for value, error, status in zip(table[name], table[f"{name}_rel_error"], table["power_law_status"]):
+            if name == "power_law" and str(status).startswith("not fittable"):
+                cells.append("not fittable")
+            elif pd.isna(value):
+                cells.append("–")
+            else:
+                flag = " (degenerate)" if name == "power_law" and "degenerate" in str(status) else ""
+                cells.append(f"{value:.4f} ({error * 100:+.1f} %){flag}")
+        shown[name.replace("_", "-")] = cells
+    return shown
 
 
-def held_out_predictions(z: Sequence[float], rmse: Sequence[float]) -> pd.DataFrame:
-    """Leave-one-out over z: for each z, fit on the others and predict it.
-
-    Returns one row per z (``latent_dim``, ``observed``, ``predicted``,
-    ``rel_error`` = |predicted − observed| / observed); no rows for fewer
-    than 4 points (3 are needed to fit).
-    """
-    z = np.asarray(z, dtype=float)
-    y = np.asarray(rmse, dtype=float)
-    rows = []
-    if len(z) >= 4:
-        for i in range(len(z)):
-            keep = np.arange(len(z)) != i
-            fit = fit_power_law(z[keep], y[keep])
-            predicted = float(power_law(z[i], fit["a"], fit["b"], fit["c"]))
-            rows.append({"latent_dim": z[i], "observed": y[i], "predicted": predicted,
-                         "rel_error": abs(predicted - y[i]) / y[i]})
-    return pd.DataFrame(rows, columns=["latent_dim", "observed", "predicted", "rel_error"])
-
-
-def held_out_check(z: Sequence[float], rmse: Sequence[float]) -> dict:
-    """Summary of :func:`held_out_predictions`: how many z, mean and max relative error."""
-    errors = held_out_predictions(z, rmse)["rel_error"]
-    if errors.empty:
-        return {"heldout_n": 0, "heldout_mean_abs_rel_error": float("nan"), "heldout_max_abs_rel_error": float("nan")}
-    return {"heldout_n": len(errors), "heldout_mean_abs_rel_error": float(errors.mean()),
-            "heldout_max_abs_rel_error": float(errors.max())}
+def _prediction_reading(summary: pd.DataFrame, criteria: pd.DataFrame) -> str:
+    """One plain paragraph from the numbers of the extrapolation summary and the criterion correlations."""
+    sentences = []
+    largest = summary[summary["position"] == "largest"] if not summary.empty else summary
+    if not largest.empty:
+        known = largest.dropna(subset=["median_abs_rel_error"]).sort_values("median_abs_rel_error")
+        total = int(largest["n_families"].max())
+        said = [f"{row.median_abs_rel_error * 100:.1f} % for {row.predictor.replace('_', '-')}"
+                + (f" (over {row.n_families} of {total} families)" if row.n_families < total else "")
+                for row in known.itertuples()]
+        text = ("Predicting each family's RMSE at its largest z from its smaller z, the median miss over families is "
+                + (", ".join(said) if said else "unknown (no predictor could be fitted)"))
+        missing = [p.replace("_", "-") for p in largest.loc[largest["median_abs_rel_error"].isna(), "predictor"]]
+        if missing and said:
+            text += f"; the {' and '.join(missing)} could not be fitted for any family (too few z below the largest)"
+        sentences.append(text + ".")
+    names = {"id_rmse": "In-distribution RMSE", "n_params": "Parameter count"}
+    for predictor, part in criteria.dropna(subset=["spearman"]).groupby("predictor", sort=False):
+        said = [f"{row.target} ρ = {row.spearman:.2f} [{row.ci95_low:.2f}, {row.ci95_high:.2f}]"
+                for row in part.itertuples()]
+        clear = part[(part["ci95_low"] > 0) | (part["ci95_high"] < 0)]
+        verdict = ("every interval excludes 0" if len(clear) == len(part) else "no interval excludes 0" if clear.empty
+                   else f"the interval excludes 0 for {', '.join(clear['target'])} only")
+        sentences.append(f"{names.get(predictor, predictor)} against {'; '.join(said)}: {verdict}.")
+    skipped = criteria[criteria["spearman"].isna() & criteria["note"].astype(str).str.startswith("skipped")]
+    if not skipped.empty:
+        sentences.append("Not computed: " + "; ".join(sorted({n.removeprefix("skipped: ") for n in skipped["note"]}))
+                         + ".")
+    return " ".join(sentences) if sentences else "Nothing to read yet: the steps these tables need have not run."
 
 
 # ------------------------------------------------------------------ output helpers
@@ -93,15 +165,46 @@ def _shown_path(path: Path) -> str:
         return str(path)
 
 
-def write_table(frame: pd.DataFrame, stem: Path, *, caption: str, float_format: str = "%.4f") -> list[Path]:
-    """``stem``.csv, .tex (booktabs) and .md; returns the paths."""
+def write_table(frame: pd.DataFrame, stem: Path, *, caption: str, data: str = "") -> list[Path]:
+    """``stem``.csv (all columns, full precision), .tex (for the thesis: display names, per-column precision,
+    the best values bold, fitted to a 16 cm text width; :func:`aelib.latex.table_latex`) and .md; returns the
+    paths. ``caption``: plain text (``$…$`` math allowed); ``data``: on which data, added to the LaTeX caption."""
     stem.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(stem.with_suffix(".csv"), frame.to_csv(index=False))
-    latex = frame.to_latex(index=False, float_format=lambda v: float_format % v, caption=caption,
-                           label=f"tab:{stem.name}", na_rep="--", escape=True)
-    atomic_write_text(stem.with_suffix(".tex"), latex)
+    atomic_write_text(stem.with_suffix(".tex"), latex.table_latex(frame, stem.name, caption=caption, data=data))
     atomic_write_text(stem.with_suffix(".md"), markdown(frame))
     return [stem.with_suffix(s) for s in (".csv", ".tex", ".md")]
+
+
+def data_text(runs: pd.DataFrame, dataset: str) -> str:
+    """On which data a table's models were trained and scored, for its caption, from a runs table
+    (``data_source``, ``data_stand_in``, ``n_train_used``, ``n_test_used``): "MNIST (source: …; stand-in
+    data): trained on 4000 images, scored on 1000 test images"; "" without those columns."""
+    if runs.empty:
+        return ""
+    name = latex.DATASET_NAMES.get(dataset, dataset)
+    sources = sorted({str(s) for s in runs["data_source"].dropna()}) if "data_source" in runs else []
+    stand_in = "data_stand_in" in runs and runs["data_stand_in"].astype(str).str.lower().isin(["true", "1"]).any()
+    counts = []
+    for column, what in (("n_train_used", "trained on {} images"), ("n_test_used", "scored on {} test images")):
+        values = sorted({int(v) for v in runs[column].dropna()}) if column in runs else []
+        if values:
+            counts.append(what.format("/".join(map(str, values))))
+    detail = "; ".join(([f"source: {', '.join(sources)}"] if sources else []) + (["stand-in data"] if stand_in else []))
+    return f"{name}" + (f" ({detail})" if detail else "") + (": " + ", ".join(counts) if counts else "")
+
+
+def _ood_sources_text(comp: pd.DataFrame) -> str:
+    """The complementary data sets with their sources, stand-ins marked, for a caption."""
+    if comp.empty or "dataset" not in comp:
+        return ""
+    parts = []
+    for dataset, part in comp.groupby("dataset", sort=True):
+        source = ", ".join(sorted({str(s) for s in part["data_source"].dropna()})) if "data_source" in part else ""
+        stand_in = "stand_in" in part and part["stand_in"].astype(str).str.lower().isin(["true", "1"]).any()
+        detail = "; ".join(([f"source: {source}"] if source else []) + (["stand-in data"] if stand_in else []))
+        parts.append(latex.DATASET_NAMES.get(dataset, dataset) + (f" ({detail})" if detail else ""))
+    return "Complementary data: " + ", ".join(parts)
 
 
 def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
@@ -225,6 +328,18 @@ def _criterion_rank_columns(ranking: pd.DataFrame) -> list[str]:
             and not c.endswith(("_low", "_high")) and not c.startswith("rank_without_")]
 
 
+def _overall_complete_first(ranks: pd.DataFrame, weights: Mapping[str, float]) -> pd.DataFrame:
+    """:func:`aelib.stats.overall_rank`, but a family missing a weighted criterion is ranked after every family
+    missing fewer (its mean over fewer criteria is not a full one); adds ``criteria_missing``."""
+    overall = stats.overall_rank(ranks, weights)
+    missing = ranks[[c for c in ranks if weights[c] > 0]].isna().sum(axis=1).astype(int)
+    keys = {f: (missing[f], overall.at[f, "mean_rank"]) for f in ranks.index if pd.notna(overall.at[f, "mean_rank"])}
+    rank = {f: 1.0 + sum(other < key for other in keys.values()) for f, key in keys.items()}
+    overall["rank_overall"] = pd.Series(rank, dtype=float).reindex(ranks.index)
+    overall["criteria_missing"] = missing
+    return overall
+
+
 def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool], *,
                intervals: Mapping[str, pd.DataFrame] | None = None,
                weights: Mapping[str, float] | None = None) -> pd.DataFrame:
@@ -238,7 +353,9 @@ def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool]
 
     Returns:
         ``family``, then per criterion its value, ``rank_<c>`` (and its interval), then
-        ``mean_rank`` (the weighted mean of the criterion ranks) and ``rank_overall``.
+        ``mean_rank`` (the weighted mean of the criterion ranks it has) and ``rank_overall``: families
+        missing a weighted criterion come after every family that has more of them, whatever their
+        mean rank (then a ``criteria_missing`` column counts them).
 
     Raises:
         ValueError: a criterion without a direction, or weights that combine a NEVER_COMBINED pair.
@@ -249,7 +366,8 @@ def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool]
     frame = pd.DataFrame(criteria)
     ranks = pd.DataFrame({c: frame[c].rank(ascending=not higher_is_better[c], method="min") for c in frame},
                          index=frame.index)
-    overall = stats.overall_rank(ranks, criterion_weights(list(frame), weights))
+    overall = _overall_complete_first(ranks, criterion_weights(list(frame), weights))
+    missing = overall.pop("criteria_missing")
     out = pd.DataFrame(index=frame.index)
     for c in frame:
         out[c] = frame[c]
@@ -259,6 +377,8 @@ def rank_table(criteria: dict[str, pd.Series], higher_is_better: dict[str, bool]
             out[f"rank_{c}_low"] = bounds["rank_low"].reindex(frame.index)
             out[f"rank_{c}_high"] = bounds["rank_high"].reindex(frame.index)
     out = pd.concat([out, overall], axis=1)
+    if missing.any():
+        out["criteria_missing"] = missing
     return out.sort_values(["rank_overall", "mean_rank"]).rename_axis("family").reset_index()
 
 
@@ -269,12 +389,18 @@ def ranking_sensitivity(ranking: pd.DataFrame, weights: Mapping[str, float] | No
     ranks = ranking.set_index("family")[_criterion_rank_columns(ranking)]
     ranks.columns = [c.removeprefix("rank_") for c in ranks.columns]
     w = criterion_weights(list(ranks), weights)
-    out = stats.rank_sensitivity(ranks, w, groups={c: criterion_group(c, weights) for c in ranks}).set_index("family")
+    groups = {c: criterion_group(c, weights) for c in ranks}
+    out = stats.rank_sensitivity(ranks, w, groups=groups).set_index("family")
+    # the same rule as rank_table: a family missing a criterion after the families that have it
+    out["rank_overall"] = _overall_complete_first(ranks, w)["rank_overall"]
+    for column in [c for c in out if c.startswith("rank_without_")]:
+        kept = [c for c in ranks if groups[c] != column.removeprefix("rank_without_")]
+        out[column] = _overall_complete_first(ranks[kept], w)["rank_overall"]
     for first, second in NEVER_COMBINED:
         if first in w and second in w and (w[first] > 0) != (w[second] > 0):
             used, other = (first, second) if w[first] > 0 else (second, first)
             swapped = {**w, other: w[used], used: 0.0}
-            out[f"rank_with_{other}_for_{used}"] = stats.overall_rank(ranks, swapped)["rank_overall"]
+            out[f"rank_with_{other}_for_{used}"] = _overall_complete_first(ranks, swapped)["rank_overall"]
     shifts = out.drop(columns=["rank_overall", "max_shift"]).sub(out["rank_overall"], axis=0).abs()
     out = out.drop(columns="max_shift").assign(max_shift=shifts.max(axis=1) if not shifts.empty else 0.0)
     return out.sort_values("rank_overall").reset_index()
@@ -309,6 +435,14 @@ def _seed_units(frame: pd.DataFrame, keys: Sequence[str],
     table = frame.groupby(["family", *keys, "seed"])[value].mean()
     units = {f: np.array([np.mean([table[(f, *cell, s)] for cell in cells]) for s in seeds]) for f in families}
     return units, cells, seeds
+
+
+def _over_seeds(frame: pd.DataFrame) -> str:
+    """What a table's per-cell mean is over: its training seeds."""
+    seeds = sorted({int(s) for s in frame["seed"].dropna()}) if "seed" in frame else []
+    if len(seeds) >= 2:
+        return f"mean over {len(seeds)} training seeds ({', '.join(map(str, seeds))})"
+    return f"value of one training seed ({seeds[0]})" if seeds else "value of one training seed"
 
 
 def _seeds_text(seeds: Sequence[int]) -> str:
@@ -682,6 +816,65 @@ def _ranking_and_comparisons(study: Study, out: Path, *, families: Sequence[str]
 # ------------------------------------------------------------------ the summary
 
 
+# Step tables checked for completeness, with the columns that (with family) identify a run's rows.
+COMPLETENESS_KEYS: dict[str, tuple[str, ...]] = {"latent_sweep_runs": ("latent_dim", "seed"),
+                                                 "ood_rmse": ("latent_dim", "seed", "dataset"),
+                                                 "latent_quality": ("latent_dim", "seed"),
+                                                 "generative": ("latent_dim", "seed", "mode")}
+
+
+def missing_rows(study: Study, families: Sequence[str], chosen_z: Sequence[int]) -> pd.DataFrame:
+    """Rows a family lacks in a step table that other families of ``families`` have (this study's settings).
+
+    Returns:
+        ``family``, ``table``, ``missing`` (count), ``of`` (rows any family has) and ``cells`` (which),
+        one row per family and table with something missing; empty when the tables are complete.
+    """
+    rows = []
+    for name, keys in COMPLETENESS_KEYS.items():
+        frame = _read(study, name)
+        if frame.empty or "family" not in frame:
+            continue
+        frame = frame[frame["family"].isin(families)]
+        if name == "latent_quality":
+            frame = frame[frame["latent_dim"].isin(chosen_z)]
+        if name == "generative" and "source" in frame:  # prior samples: only families that sample have them
+            frame = frame[frame["source"] == "perturbed"]
+        keys = [k for k in keys if k in frame]
+        if frame.empty or not keys:
+            continue
+        cells = set(frame[keys].astype(str).itertuples(index=False, name=None))
+        for family in families:
+            lack = sorted(cells - set(frame.loc[frame["family"] == family, keys].astype(str)
+                                          .itertuples(index=False, name=None)))
+            if lack:
+                shown = ", ".join(" ".join(f"{'z' if k == 'latent_dim' else k}={v}" for k, v in zip(keys, cell))
+                                  for cell in lack[:4]) + (f", … ({len(lack) - 4} more)" if len(lack) > 4 else "")
+                rows.append({"family": family, "table": name, "missing": len(lack), "of": len(cells),
+                             "cells": "all (no rows)" if len(lack) == len(cells) else shown})
+    return pd.DataFrame(rows, columns=["family", "table", "missing", "of", "cells"])
+
+
+def _incomplete_note(missing: pd.DataFrame, active: Sequence) -> str:
+    """The report's (and the screen's) statement that the summary covers a partial set; "" when complete."""
+    if missing.empty and not active:
+        return ""
+    text = "## Incomplete study\n\n"
+    if not missing.empty:
+        families = list(dict.fromkeys(missing["family"]))
+        lack = "family lacks" if len(families) == 1 else "families lack"
+        text += (f"**This summary covers a partial set**: {len(families)} {lack} "
+                 f"rows that other families have ({', '.join(families)}): runs of another shard or session not "
+                 "finished yet, failed runs (see *Failures*), or runs not made under these settings. Families missing "
+                 "a criterion are ranked after every family that has it (`criteria_missing` in "
+                 "`summary/ranking.csv`); comparisons use the cells every family has.\n\n" + markdown(missing) + "\n")
+    if active:
+        text += ("Still working on this folder when the summary was written (it waited, `AELIB_SUMMARY_WAIT`): "
+                 + "; ".join(a.describe() for a in active)
+                 + ". Run `aelib report --out <folder>` when they are done.\n\n")
+    return text
+
+
 def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence[int], chosen_z: Sequence[int] = (2, 40),
                     profile: str = "quick", complementary: Sequence[str] = ("emnist_letters", "fashion_mnist")) -> pd.DataFrame:
     """Write the consolidated tables, figures and ``REPORT.md``; return the ranking."""
@@ -690,6 +883,15 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     out = study.out_dir / "summary"
     out.mkdir(parents=True, exist_ok=True)
     sections: list[str] = []
+    # other shards or sessions still writing into this folder: wait for them (bounded), then say what is missing
+    mark_summarising()  # two summaries never wait for each other
+    still_active = study.store.wait_for_others()
+    missing = missing_rows(study, families, chosen_z)
+    incomplete = _incomplete_note(missing, still_active)
+    if incomplete:
+        print("summary: INCOMPLETE: " + ("; ".join(f"{r.family} lacks {r.missing} of {r.of} rows of {r.table}"
+                                                   for r in missing.itertuples()) or "complete so far")
+              + (f"; {len(still_active)} other process(es) still working" if still_active else ""), flush=True)
     # only rows of this study's settings are summarised (_read); say what the tables hold besides
     other_settings = _other_settings(study)
     if other_settings:
@@ -720,8 +922,9 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
             if column in trained:
                 trained[column] = groups[column].transform("first")
         trained = trained.drop_duplicates(id_cols, keep="last")
-    opening = _convergence_section(trained, table_rows)
+    opening = incomplete + _convergence_section(trained, table_rows)
     capped = _capped_cells(sweep_runs)
+    data = data_text(sweep_runs, study.dataset)  # for the LaTeX captions
     sections.append(_architecture_section(study, arch_runs))
     sections.append(_tuning_section(study, out))
     sections.extend(_gates_and_capacity_sections(sweep_runs, out))
@@ -741,7 +944,10 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
             table.loc["pca (baseline)"] = [f"{pin[z]:.4f}" if z in pin else "–" for z in table.columns]
         table.columns = [f"z={c}" for c in table.columns]
         table = table.reset_index()
-        write_table(table, out / "rmse_by_z", caption="Test RMSE by family and latent size (mean ± half 95\\% interval)")
+        write_table(table, out / "rmse_by_z", data=(data + "; " if data else "") + "PCA at the same z as the baseline",
+                    caption="Test RMSE by family and latent size z: mean ± half its 95% interval"
+                            + (f" ({'; '.join(sorted(set(by_z['interval'].astype(str))))})"
+                               if "interval" in by_z else ""))
         curves = pd.concat([by_z[["family", "latent_dim", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]],
                             pca[pca["role"] == "in-distribution"][["family", "latent_dim", "rmse_mean"]] if not pca.empty else None],
                            ignore_index=True)
@@ -751,33 +957,6 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         plots.save_figure(fig, study.figures / "summary_rmse_vs_z")
         sections.append("## Reconstruction (test RMSE by z)\n\nMean ± half the 95 % interval (" + str(by_z["interval"].iloc[0] if "interval" in by_z else "")
                         + ").\n\n" + markdown(table) + "\n![RMSE against z](../figures/summary_rmse_vs_z.png)\n")
-        # power-law fits
-        fits, heldout = [], []
-        for family, part in by_z.groupby("family"):
-            part = part.sort_values("latent_dim")
-            try:
-                fit = fit_power_law(part["latent_dim"], part["rmse_mean"])
-                predictions = held_out_predictions(part["latent_dim"], part["rmse_mean"])
-                fit.update(held_out_check(part["latent_dim"], part["rmse_mean"]))
-                heldout.append(predictions.assign(family=family))
-            except (ValueError, RuntimeError) as err:
-                fit = {"note": str(err)}
-            fits.append({"family": family, "n_z": len(part), **fit})
-        fits = pd.DataFrame(fits)
-        write_table(fits, out / "rmse_power_law", caption="Fit of RMSE(z) = a z^{-b} + c per family, with leave-one-out error")
-        section = ("## Predicting performance: RMSE(z) = a·z^(−b) + c\n\nLeave-one-out over z: each z is predicted "
-                   "from a fit on the others (needs 4 z values or more).\n\n" + markdown(fits))
-        heldout = pd.concat(heldout, ignore_index=True) if heldout else pd.DataFrame()
-        if not heldout.empty:
-            heldout["latent_dim"] = heldout["latent_dim"].astype(int)
-            heldout = heldout[["family", "latent_dim", "observed", "predicted", "rel_error"]]
-            write_table(heldout, out / "rmse_power_law_heldout",
-                        caption="RMSE at each z predicted by the power law fitted on the other z values")
-            errors = heldout.pivot(index="family", columns="latent_dim", values="rel_error") * 100
-            errors.columns = [f"z={z}" for z in errors.columns]
-            section += ("\nRelative error (%) of each held-out prediction (observed and predicted RMSE in "
-                        "`summary/rmse_power_law_heldout.csv`):\n\n" + markdown(errors.reset_index(), digits=3))
-        sections.append(section)
     else:
         sections.append("## Reconstruction\n\n_Step 02 has not written rmse_by_z.csv yet._\n")
 
@@ -789,12 +968,15 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         both = pd.concat([comp[cols], pca[pca["role"] == "complementary"]] if not pca.empty else [comp[cols]], ignore_index=True)
         table = both.pivot_table(index=["family", "dataset"], columns="latent_dim", values="rmse_mean").reset_index()
         table.columns = [c if isinstance(c, str) else f"z={c}" for c in table.columns]
-        write_table(table, out / "ood_rmse", caption="RMSE on complementary data (models trained on MNIST)")
+        over = _over_seeds(comp)
+        write_table(table, out / "ood_rmse", caption=f"RMSE on complementary data (models trained on MNIST; {over})",
+                    data=_ood_sources_text(comp) + (f"; models: {data}" if data else ""))
         auc = comp.pivot_table(index=["family", "dataset"], columns="latent_dim", values="auroc").reset_index()
         auc.columns = [c if isinstance(c, str) else f"z={c}" for c in auc.columns]
-        write_table(auc, out / "ood_auroc", caption="ROC AUC of per-sample RMSE separating MNIST from complementary data")
+        write_table(auc, out / "ood_auroc", caption=f"ROC AUC of per-sample RMSE separating MNIST from complementary data ({over})",
+                    data=_ood_sources_text(comp) + (f"; models: {data}" if data else ""))
         sources = ", ".join(sorted({f"{d}: {s}" for d, s in zip(comp["dataset"], comp.get("data_source", comp["dataset"]))}))
-        sections.append(f"## Complementary data\n\nSources: {sources}.\n\n" + markdown(_marked(table, capped)) + "\nROC AUC:\n\n" + markdown(_marked(auc, capped))
+        sections.append(f"## Complementary data\n\nSources: {sources}. Each value is the {over}.\n\n" + markdown(_marked(table, capped)) + "\nROC AUC:\n\n" + markdown(_marked(auc, capped))
                         + "\n![OOD RMSE](../figures/ood_rmse_vs_z.png)\n")
     else:
         sections.append("## Complementary data\n\n_Step 05 has not written ood_rmse.csv yet._\n")
@@ -806,8 +988,12 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         cols = [c for c in ("trustworthiness", "continuity", "stress_seed", "stress_scaled", "neighborhood_hit",
                             "neighborhood_hit_self", "shepard_goodness", "probe_logreg_accuracy", "probe_knn_accuracy") if c in latent]
         agg = latent.groupby(["family", "latent_dim"])[cols].mean().reset_index()
-        write_table(agg, out / "latent_quality", caption="Latent-space quality at chosen z (k = 7); stress_scaled is the scale-normalised form")
-        sections.append("## Latent space (chosen z)\n\n`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
+        agg.insert(2, "n_seeds", latent.groupby(["family", "latent_dim"])["seed"].nunique().to_numpy())
+        over = _over_seeds(latent)
+        write_table(agg, out / "latent_quality", caption=f"Latent-space quality at chosen z (k = 7; {over}); "
+                                                            "stress_scaled is the scale-normalised form", data=data)
+        sections.append(f"## Latent space (chosen z)\n\nEach value is the {over}. "
+                        "`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
                         "`stress_scaled` rescales the codes optimally first (latent spaces have arbitrary scale).\n\n"
                         + markdown(_marked(agg, capped)) + "\n![measures](../figures/latent_measures_vs_z.png)\n\n![UMAP](../figures/latent_umap.png)\n")
     else:
@@ -821,8 +1007,10 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         value_cols = [c for c in ("rmse_mean", "label_consistency", "frechet") if c in perturbed]
         by = ["family", "latent_dim", "mode", "level"] if "mode" in perturbed else ["family", "latent_dim", "level"]
         curves = perturbed.groupby(by, dropna=False)[value_cols].mean().reset_index()
-        write_table(curves, out / "generative", caption="Decoded perturbed codes against the maximum perturbation p")
-        sections.append("## Generative capacity\n\n" + markdown(_marked(curves, capped))
+        over = _over_seeds(perturbed)
+        write_table(curves, out / "generative", caption=f"Decoded perturbed codes against the maximum perturbation p ({over})",
+                    data=data)
+        sections.append(f"## Generative capacity\n\nEach value is the {over}.\n\n" + markdown(_marked(curves, capped))
                         + "\n![RMSE vs p, relative](../figures/generative_rmse_vs_p.png)\n\n![RMSE vs p, additive](../figures/generative_rmse_vs_p_additive.png)\n")
     else:
         sections.append("## Generative capacity\n\n_Step 06 has not written generative.csv yet._\n")
@@ -839,11 +1027,25 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
     else:
         sections.append("## Data augmentation\n\n_Step 07 has not written augmentation_summary.csv yet._\n")
 
+    # --- performance prediction: power-law fits, extrapolation in z, one criterion predicting another
+    sections.append(performance_prediction_section(out, by_z=by_z, pca=pca, runs=sweep_runs, ood=ood,
+                                                   latent=_read(study, "latent_quality"), gen=gen))
+
     # --- paired comparisons and the ranking with its uncertainty (aelib.stats)
+    ranked_since = time.time()  # the findings read only the summary tables written from here on
     ranking, ranking_sections = _ranking_and_comparisons(study, out, families=families, chosen_z=chosen_z)
     sections.extend(ranking_sections)
     if not ranking.empty:
         _plot_ranks(ranking, study.figures / "ranking")
+
+    # --- the findings in words (aelib.findings), after the convergence lines at the top of the report
+    from aelib import findings
+
+    latent_all = _read(study, "latent_quality")
+    opening += "\n" + findings.findings_section(**{
+        **findings.read_tables(study.out_dir, since=ranked_since), "architecture": arch_runs,
+        "latent_quality": latent_all[latent_all["family"].isin(families)] if not latent_all.empty else latent_all},
+        latent_directions=LATENT_MEASURES) + "\n"
 
     failures = _failures(study)
     report = _report_text(study, profile, ranking, sections, failures, opening=opening)
@@ -863,8 +1065,20 @@ def _plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
 
 
 def _failures(study: Study) -> pd.DataFrame:
+    """Runs that failed: those the store holds as failed, and every failure of the invocation writing the report
+    (``aelib.study.integrity``: damaged folders, full disks and runs that were retried leave no ``failed.json``)."""
+    import os
+
+    from aelib.study.integrity import INVOCATION_ENV, read_failures
+
     frame = study.store.failures()
-    return frame[[c for c in ("kind", "family", "latent_dim", "seed", "error") if c in frame]] if not frame.empty else frame
+    invocation = os.environ.get(INVOCATION_ENV)
+    logged = pd.DataFrame(read_failures(study.out_dir, invocation=invocation) if invocation else [])
+    if not logged.empty:
+        frame = pd.concat([logged, frame], ignore_index=True)
+        frame = frame.drop_duplicates(["run_dir", "error"], keep="first")
+    columns = [c for c in ("step", "kind", "family", "latent_dim", "seed", "error") if c in frame]
+    return frame[columns] if not frame.empty else frame
 
 
 def _invocations(path: Path, last: int = 10) -> list[str]:

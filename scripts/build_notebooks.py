@@ -177,16 +177,16 @@ gen''',
     },
     "07_augmentation": {
         "title": "Step 7 — data augmentation on artwork features",
-        "what": "Same-artist verification with and without autoencoder-made synthetic features (STUDY.md §6); offline, an image set with a long-tailed class distribution stands in for Painter by Numbers.",
+        "what": "Same-artist verification with and without autoencoder-made synthetic features (STUDY.md §6), against a no-augmentation baseline and a control that tops up with duplicated originals; every condition gets the same pair-model updates, no synthetic sample is paired with its own source, and effects are paired differences to the baseline with intervals over seeds. Offline, an image set with a long-tailed class distribution stands in for Painter by Numbers.",
         "params": '''source = "standin"  # "standin" (offline) or "painter_by_numbers" (needs image_dir and csv_path)
 image_dir = None  # Painter by Numbers image folder (Kaggle layout)
 csv_path = None  # its train_info.csv
-aug_latent_dim = 64  # z of the feature autoencoder (2048 → 1536 → 1024 → 512 → z)
-aug_seeds = ...  # seeds per setting (pairs, pair model, autoencoder)
-perturbations = [0.0, 0.05, 0.1, 0.2, 0.5, 1.0]  # maximum perturbation p for experiments 1 and 3
-thresholds = [5, 10, 20, 40]  # minimum works per class below which classes are topped up (experiment 2)''',
+aug_latent_dim = ...  # list of ints >= 1: the z values of the feature autoencoder (2048 → 1536 → 1024 → 512 → z); experiments 1-3 run for each
+aug_seeds = ...  # list of distinct ints >= 0 (at least 5 for useful intervals): one run per seed (autoencoder, pairs, pair model); intervals are over seeds
+perturbations = ...  # list of floats in [0, 1]: maximum perturbation p for experiments 1 and 3
+thresholds = ...  # list of ints >= 1: works per class below which classes are topped up (experiment 2 and the duplicate control, which also runs at 20)''',
         "body": '''from aelib.augmentation import run_augmentation_study
-aug = run_augmentation_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dim=aug_latent_dim,
+aug = run_augmentation_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=aug_latent_dim,
                              seeds=tuple(aug_seeds), perturbations=tuple(perturbations), thresholds=tuple(thresholds),
                              out_dir=Path(out_dir) / "augmentation")
 aug["summary"] if isinstance(aug, dict) and "summary" in aug else aug''',

@@ -24,10 +24,11 @@ if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done < <(grep -v '^\s*#' apt-packages.txt | sed 's/\s*#.*//')
   if [ ${#missing[@]} -gt 0 ]; then
-    echo "setup: installing Debian packages for the offline data: ${missing[*]}"
+    echo "setup: installing Debian packages for the offline data and pdflatex: ${missing[*]}"
     apt-get update -qq || true
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null \
-      || echo "setup: warning: could not install ${missing[*]}; Fashion-MNIST and the letters stand-in need them" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null \
+      || echo "setup: warning: could not install ${missing[*]}; Fashion-MNIST and the letters stand-in need them," \
+              "and the LaTeX table test is skipped without pdflatex" >&2
   fi
 elif ! [ -d /usr/share/datasets/fashion-mnist ]; then
   echo "setup: note: install the Debian packages in apt-packages.txt (as root) for offline Fashion-MNIST and letters" >&2

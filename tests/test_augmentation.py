@@ -10,6 +10,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 
 from aelib.augmentation import (
+    PairModelTrainer,
+    augmented_pairs,
     cached_features,
     draw_pairs,
     holdout_split,
@@ -21,6 +23,7 @@ from aelib.augmentation import (
     synthesize,
     top_up_counts,
     top_up_sources,
+    update_schedule,
 )
 from aelib.augmentation import experiments as exp_module
 from aelib.augmentation.pairs import build_pair_model, pair_scores
@@ -191,6 +194,86 @@ def test_draw_pairs_partners_cover_the_class():
         assert partners == set(np.flatnonzero(labels == labels[anchor])) - {anchor}
 
 
+def test_draw_pairs_groups_are_never_positive_partners():
+    labels = np.array([0] * 3 + [1] * 4 + [0] * 5 + [1] * 2)
+    groups = np.array([0, 1, 2, 3, 4, 5, 6, 0, 0, 0, 1, 1, 3, 3])
+    pairs, y = draw_pairs(labels, pairs_per_item=300, seed=0, groups=groups)
+    for anchor in range(len(labels)):
+        partners = set(pairs[(pairs[:, 0] == anchor) & (y == 1), 1])
+        assert partners == set(np.flatnonzero((labels == labels[anchor]) & (groups != groups[anchor])))
+    np.testing.assert_array_equal(labels[pairs[:, 0]] == labels[pairs[:, 1]], y == 1)
+    # Without groups the draw is the plain one: each item is its own group.
+    plain = draw_pairs(labels, pairs_per_item=2, seed=4)
+    own = draw_pairs(labels, pairs_per_item=2, seed=4, groups=np.arange(len(labels)) * 10)
+    np.testing.assert_array_equal(plain[0], own[0])
+    with pytest.raises(ValueError, match=r"groups of shape \(3,\)"):
+        draw_pairs(labels, groups=[0, 1, 2])
+    with pytest.raises(ValueError, match="admissible"):  # two classes, each one original and its copies
+        draw_pairs([0, 0, 1, 1], groups=[0, 0, 2, 2])
+
+
+def test_augmented_pairs_never_join_a_synthetic_sample_to_its_source():
+    y_train = np.repeat([0, 1, 2], [6, 3, 2])
+    sources = top_up_sources(y_train, 6, seed=0)  # class 1: 3 extra, class 2: 4 extra
+    n = len(y_train)
+    pairs, y, groups = augmented_pairs(y_train, sources, pairs_per_item=50, seed=1)
+    np.testing.assert_array_equal(groups[n:], sources)
+    positives = pairs[y == 1]
+    for a, b in positives:
+        assert groups[a] != groups[b]
+        if a >= n:
+            assert b != sources[a - n]
+        if b >= n:
+            assert a != sources[b - n]
+    # Synthetic samples still take part: they anchor positives with other originals of their class.
+    synthetic_anchored = positives[positives[:, 0] >= n]
+    assert len(synthetic_anchored) == 50 * len(sources)
+    assert (np.concatenate([y_train, y_train[sources]])[synthetic_anchored[:, 1]] == y_train[sources].repeat(50)).all()
+    # The unrestricted draw would have made synthetic–source pairs here.
+    loose, loose_y = draw_pairs(np.concatenate([y_train, y_train[sources]]), pairs_per_item=50, seed=1)
+    loose_pos = loose[(loose_y == 1) & (loose[:, 0] >= n)]
+    assert np.any(loose_pos[:, 1] == sources[loose_pos[:, 0] - n])
+    with pytest.raises(ValueError, match="sources"):
+        augmented_pairs(y_train, [n], pairs_per_item=1)
+
+
+def test_update_schedule_is_whole_batches_of_seeded_passes():
+    schedule = update_schedule(10, n_updates=7, batch_size=4, seed=0)
+    assert schedule.shape == (7, 4)
+    seen = np.bincount(schedule.ravel(), minlength=10)
+    assert seen.min() == 2 and seen.max() == 3  # 28 draws over 10 pairs: every pair 2 or 3 times
+    np.testing.assert_array_equal(np.sort(schedule.ravel()[:10]), np.arange(10))  # first pass: a permutation
+    np.testing.assert_array_equal(schedule, update_schedule(10, n_updates=7, batch_size=4, seed=0))
+    with pytest.raises(ValueError, match="n_updates=0"):
+        update_schedule(10, n_updates=0, batch_size=4)
+
+
+def test_pair_trainer_gives_every_condition_the_same_updates_from_the_same_start():
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(30, 6)).astype(np.float32)
+    labels = np.repeat([0, 1, 2], 10)
+    small, y_small = draw_pairs(labels[:15], pairs_per_item=1, seed=0)
+    large, y_large = draw_pairs(labels, pairs_per_item=4, seed=0)
+    assert len(large) > 4 * len(small)
+    trainer = PairModelTrainer(6, seed=3, hidden=4, batch_size=8, learning_rate=1e-2)
+    start = [w.copy() for w in trainer.model.get_weights()]
+    iterations = []
+    for pairs, y in ((small, y_small), (large, y_large)):
+        model = trainer.fit(features, pairs, y, n_updates=5, seed=1)
+        iterations.append(int(model.optimizer.iterations.numpy()))
+    assert iterations == [5, 5]  # same updates whatever the number of pairs
+    trained = [w.copy() for w in trainer.model.get_weights()]
+    assert not all(np.allclose(a, b) for a, b in zip(start, trained))
+    trainer.fit(features, large, y_large, n_updates=5, seed=1)  # restarts from the same state: same result
+    for a, b in zip(trained, trainer.model.get_weights()):
+        np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7)
+    # The default: `epochs` passes over the pairs, in whole batches.
+    model = PairModelTrainer(6, seed=3, hidden=4, batch_size=8, epochs=2).fit(features, small, y_small)
+    assert int(model.optimizer.iterations.numpy()) == 2 * int(np.ceil(len(small) / 8))
+    with pytest.raises(ValueError, match=r"shape \(n, 6\)"):
+        trainer.fit(features[:, :5], small, y_small, n_updates=1)
+
+
 @pytest.mark.parametrize("labels", [np.zeros(5, int), np.arange(5)])
 def test_draw_pairs_needs_two_classes_and_a_pair(labels):
     with pytest.raises(ValueError):
@@ -300,7 +383,10 @@ TINY = {
         ({"perturbations": (0.1, 1.5)}, "p=1.5"),
         ({"thresholds": (5, 0)}, "threshold=0"),
         ({"seeds": ()}, r"seeds=\(\)"),
-        ({"latent_dim": 0}, "latent_dim=0"),
+        ({"latent_dims": 0}, "latent_dim=0"),
+        ({"latent_dims": (16, 0)}, "latent_dim=0"),
+        ({"latent_dims": ()}, r"latent_dims=\(\)"),
+        ({"sizes": {"pair_updates": 0}}, "pair_updates=0"),
         ({"sizes": {"pair_epochs": 0}}, "pair_epochs=0"),
         ({"sizes": {"bogus": 1}}, "bogus"),
         ({"source": "painter_by_numbers"}, "image_dir"),
@@ -324,9 +410,25 @@ def test_study_missing_painter_data_says_how_to_get_it(tmp_path):
         )
 
 
+class _SpyTrainer(PairModelTrainer):
+    """Records, for every fit, the updates really made and whether a positive pair joins identical vectors."""
+
+    fits: list = []
+
+    def fit(self, features, pairs, y, **kwargs):
+        model = super().fit(features, pairs, y, **kwargs)
+        positives = pairs[np.asarray(y) == 1]
+        same_vector = np.all(features[positives[:, 0]] == features[positives[:, 1]], axis=1)
+        updates = int(model.optimizer.iterations.numpy())
+        self.fits.append({"updates": updates, "identical_positives": int(same_vector.sum())})
+        return model
+
+
 def test_tiny_standin_study_end_to_end_and_resumes(tmp_path, monkeypatch):
+    monkeypatch.setattr(_SpyTrainer, "fits", [])
+    monkeypatch.setattr(exp_module, "PairModelTrainer", _SpyTrainer)
     args = dict(
-        latent_dim=4,
+        latent_dims=(3, 6),
         seeds=(0, 1),
         perturbations=(0.0, 0.1),
         thresholds=(10, 20),
@@ -336,27 +438,79 @@ def test_tiny_standin_study_end_to_end_and_resumes(tmp_path, monkeypatch):
     )
     out = run_augmentation_study(**args)
     results, summary = out["results"], out["summary"]
-    n_settings = 1 + 2 + 2 + 2
+    n_settings = 1 + 2 + 2 * (2 + 2 + 2)  # baseline, duplicates at t = 10, 20, and per z the three experiments
     assert len(results) == 2 * n_settings
-    for col in ("experiment", "value", "seed", "auc", "auc_rare", "n_synthetic", "data_source", "stand_in"):
+    for col in ("experiment", "latent_dim", "value", "seed", "auc", "auc_rare", "n_synthetic", "n_updates"):
         assert col in results.columns
     assert results["stand_in"].all() and (results["data_source"] == "standin-letters-fashioncnn").all()
     assert results["auc"].between(0, 1).all()
-    assert set(results["experiment"]) == {"baseline", "topup_perturbation", "topup_threshold", "one_per_original"}
-    assert (results.loc[results["experiment"] == "baseline", "n_synthetic"] == 0).all()
+    assert set(results["experiment"]) == {
+        "baseline",
+        "topup_duplicate",
+        "topup_perturbation",
+        "topup_threshold",
+        "one_per_original",
+    }
+    # Equal updates: every condition, augmented or not, trains the pair model for the same number of updates.
+    assert results["n_updates"].nunique() == 1 and results["n_updates"].iloc[0] >= 1
+    assert {f["updates"] for f in _SpyTrainer.fits} == {int(results["n_updates"].iloc[0])}
+    assert len(_SpyTrainer.fits) == 2 * (1 + 2 + 2 * (2 + 1 + 2))  # shared computations trained once
     per_item = results[results["experiment"] == "one_per_original"]
+    assert (per_item["n_train_pairs"] > results.loc[results["experiment"] == "baseline", "n_train_pairs"].max()).all()
+    # No self-pairs: a duplicate is never a positive partner of its own source (identical vectors).
+    assert sum(f["identical_positives"] for f in _SpyTrainer.fits) == 0
+    # z swept: autoencoder rows carry their z, the control and the baseline none.
+    ae = results["experiment"].isin(["topup_perturbation", "topup_threshold", "one_per_original"])
+    assert set(results.loc[ae, "latent_dim"]) == {3, 6} and results.loc[~ae, "latent_dim"].isna().all()
+    assert (results.loc[ae, "fcae_test_rmse"] > 0).all()
+    assert (results.loc[results["experiment"] == "baseline", "n_synthetic"] == 0).all()
     assert (per_item["n_synthetic"] == per_item["n_train_works"]).all()
+    # The duplicate control tops up with the same counts as the synthetic top-up at the same threshold.
+    dup = results[results["experiment"] == "topup_duplicate"].set_index(["seed", "value"])["n_synthetic"]
+    syn = results[(results["experiment"] == "topup_threshold") & (results["latent_dim"] == 3)]
+    pd.testing.assert_series_equal(dup, syn.set_index(["seed", "value"])["n_synthetic"], check_names=False)
+    assert (dup > 0).all()
     # exp. 1 at p = 0.1 and exp. 2 at t = 20 are the same computation
-    e1 = results[(results["experiment"] == "topup_perturbation") & (results["value"] == 0.1)].set_index("seed")["auc"]
-    e2 = results[(results["experiment"] == "topup_threshold") & (results["value"] == 20)].set_index("seed")["auc"]
-    pd.testing.assert_series_equal(e1, e2, check_names=False)
+    for z in (3, 6):
+        r = results[results["latent_dim"] == z]
+        e1 = r[(r["experiment"] == "topup_perturbation") & (r["value"] == 0.1)].set_index("seed")["auc"]
+        e2 = r[(r["experiment"] == "topup_threshold") & (r["value"] == 20)].set_index("seed")["auc"]
+        pd.testing.assert_series_equal(e1, e2, check_names=False)
 
     assert len(summary) == n_settings
-    for col in ("auc_mean", "auc_ci95_low", "auc_ci95_high", "auc_delta_mean", "ci_method", "data_source", "stand_in"):
+    for col in (
+        "latent_dim",
+        "auc_mean",
+        "auc_ci95_low",
+        "auc_ci95_high",
+        "auc_delta_mean",
+        "auc_delta_ci95_low",
+        "auc_delta_ci95_high",
+        "auc_vs_duplicate_mean",
+        "n_updates",
+        "ci_method",
+        "data_source",
+        "stand_in",
+    ):
         assert col in summary.columns
+    assert summary["ci_method"].str.contains("over seeds").all()
+    assert (summary["n_updates"] == results["n_updates"].iloc[0]).all()
     assert (summary["auc_ci95_low"] <= summary["auc_mean"]).all() and (
         summary["auc_mean"] <= summary["auc_ci95_high"]
     ).all()
+    control = summary[summary["experiment"] == "topup_duplicate"]
+    assert control["value"].tolist() == [10.0, 20.0] and control["latent_dim"].isna().all()
+    assert control["auc_delta_mean"].notna().all() and control["auc_vs_duplicate_mean"].isna().all()
+    # Paired differences: the delta is the mean of per-seed differences to the baseline.
+    base = results[results["experiment"] == "baseline"].set_index("seed")["auc"]
+    d20 = results[(results["experiment"] == "topup_duplicate") & (results["value"] == 20)].set_index("seed")["auc"]
+    assert control.loc[control["value"] == 20, "auc_delta_mean"].item() == pytest.approx((d20 - base).mean())
+    topups = summary[summary["experiment"].isin(["topup_perturbation", "topup_threshold"])]
+    assert topups["auc_vs_duplicate_mean"].notna().all()
+    s1 = results[(results["experiment"] == "topup_perturbation") & (results["latent_dim"] == 6)]
+    s1 = s1[s1["value"] == 0.0].set_index("seed")["auc"]
+    row = topups[(topups["experiment"] == "topup_perturbation") & (topups["latent_dim"] == 6) & (topups["value"] == 0)]
+    assert row["auc_vs_duplicate_mean"].item() == pytest.approx((s1 - d20).mean())
     for name in (
         "augmentation_results.csv",
         "augmentation_summary.csv",
@@ -368,12 +522,13 @@ def test_tiny_standin_study_end_to_end_and_resumes(tmp_path, monkeypatch):
     assert {p.suffix for p in out["figures"]} == {".png", ".pdf"} and len(out["figures"]) == 6
     provenance = json.loads((tmp_path / "augmentation_provenance.json").read_text())
     assert provenance["stand_in"] is True and "stand-in" in provenance["description"]
+    assert provenance["latent_dims"] == [3, 6] and provenance["n_updates"] == results["n_updates"].iloc[0]
 
     # Resume: every row is stored, so nothing is trained again.
     def no_training(*a, **k):
         raise AssertionError("a finished setting was recomputed")
 
-    monkeypatch.setattr(exp_module, "train_pair_model", no_training)
+    monkeypatch.setattr(exp_module, "PairModelTrainer", no_training)
     again = run_augmentation_study(**args)
     pd.testing.assert_frame_equal(again["results"], results)
 
@@ -405,7 +560,7 @@ def test_painter_by_numbers_path_reads_folder_and_runs(tmp_path, monkeypatch):
         source="painter_by_numbers",
         image_dir=images,
         csv_path=csv,
-        latent_dim=3,
+        latent_dims=3,
         seeds=(0,),
         perturbations=(0.1,),
         thresholds=(5,),

@@ -180,16 +180,16 @@ def test_plan_packs_families_into_sessions_from_a_cost_table(monkeypatch, capsys
     from aelib.study import sessions
 
     monkeypatch.setattr(sessions, "FAMILY_COST", {"fcae": 1.0, "vae": 2.0, "rae": 10.0})
-    # quick profile: 3 z × 1 seed per family, vae's 3 tuning candidates; the depth search is 6 depths × 2 z
+    # quick profile with one seed: 3 z × 1 seed per family, vae's 3 tuning candidates; the depth search is 6 depths × 2 z
     code = cli.main(["plan", "--profile", "quick", "--session-hours", "0.6", "--fill", "1", "--seconds-per-unit", "60",
-                     "--families", "fcae,vae,rae"])
+                     "--families", "fcae,vae,rae", "--seeds", "0"])
     out = capsys.readouterr().out
     assert code == 0 and "AN ESTIMATE" in out and "60 s per unit" in out
-    shards = re.findall(r"^(\d+)\s+\S.*?\s([\d.]+)\s+aelib run --profile quick --families (\S+) "
+    shards = re.findall(r"^(\d+)\s+\S.*?\s([\d.]+)\s+aelib run --profile quick --seeds 0 --families (\S+) "
                         r"--steps 01,02,03,04,05,06$", out, re.M)
     assert [(n, fams) for n, _, fams in shards] == [("1", "fcae,vae"), ("2", "rae")]
     assert [float(h) for _, h, _ in shards] == [0.45, 0.5]  # fcae 3 + vae 12 + depth search 12 units; rae 30
-    assert "aelib run --profile quick --steps 07,08" in out
+    assert "aelib run --profile quick --seeds 0 --steps 07,08" in out
 
 
 def test_plan_takes_its_scale_from_converged_runs_or_says_it_is_relative(tmp_path, monkeypatch, capsys):

@@ -14,7 +14,7 @@ from aelib.study.steps import latent_sweep, reconstruction_grids
 from aelib.study.study import Study, StudyFailures
 
 REPO = Path(__file__).resolve().parents[1]
-TINY = ["--n-train", "300", "--n-test", "100", "--epochs", "2"]
+TINY = ["--n-train", "300", "--n-test", "100", "--epochs", "2", "--seeds", "0"]
 
 
 def _cli(out, *args, **kwargs):
@@ -216,6 +216,9 @@ def test_a_fully_failing_rerun_keeps_the_table(tmp_path):
     latent_sweep(good, families=["fcae"], z_values=[2])
     before = (tmp_path / "tables" / "latent_sweep_runs.csv").read_text()
     bad = Study(tmp_path, epochs=1, n_train=200, n_test=50, family_options={"fcae": {"output_activation": "bogus"}})
-    latent_sweep(bad, families=["fcae"], z_values=[2])
+    from aelib.study.study import StudyFailures
+
+    with pytest.raises(StudyFailures, match="Every run of 02 latent sweep failed"):  # the cause, not a KeyError
+        latent_sweep(bad, families=["fcae"], z_values=[2])
     assert [r.status for r in bad.results] == ["failed"]
     assert (tmp_path / "tables" / "latent_sweep_runs.csv").read_text() == before

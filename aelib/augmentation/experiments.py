@@ -6,26 +6,47 @@ Pipeline (identical for the real data and the stand-in):
 2. a fixed per-class split into training works and held-out works
    (``test_fraction``, at least ``min_test_works`` held out per class);
    features standardised with the training works' mean and spread;
-3. per seed: an ``fcae`` (``build_model("fcae", input_shape=(d,), latent_dim=z,
-   output_activation="linear")``) trained once on the training features and
-   reused by every setting; test pairs drawn once from the held-out works;
-4. per setting: synthetic features ``decode(perturb(encode(x), p))`` added to
-   the training works, balanced training pairs drawn, a fresh pair model
-   trained, ROC AUC on the held-out pairs.
+3. per seed and code size z: an ``fcae`` (``build_model("fcae",
+   input_shape=(d,), latent_dim=z, output_activation="linear")``) trained once
+   on the training features and reused by every setting of that z; test pairs
+   drawn once per seed from the held-out works;
+4. per setting: extra samples (synthetic ``decode(perturb(encode(x)))``, or
+   duplicated originals for the control) added to the training works,
+   balanced training pairs drawn, the seed's pair model trained from its
+   initial weights, ROC AUC on the held-out pairs.
 
-Experiments (each against the no-augmentation ``baseline`` of the same seed):
+Conditions (each against the no-augmentation ``baseline`` of the same seed):
 
+* ``topup_duplicate`` (control, no autoencoder): classes with fewer than t
+  works are topped up to t with copies of their originals — the same sources
+  and counts as the synthetic top-up at t (t = 20 sits beside experiment 1,
+  every t beside experiment 2). Synthetic minus duplicate isolates what the
+  autoencoder adds beyond re-weighting the rare classes.
 * ``topup_perturbation`` (1): classes with fewer than 20 training works are
-  topped up to 20; sweep the maximum perturbation p.
+  topped up to 20; sweep the maximum perturbation p; for every z.
 * ``topup_threshold`` (2): at p = 0.1, classes with fewer than t works are
-  topped up to t; sweep t.
-* ``one_per_original`` (3): one synthetic sample per training work; sweep p.
+  topped up to t; sweep t; for every z.
+* ``one_per_original`` (3): one synthetic sample per training work; sweep p;
+  for every z.
 
-Within a seed the same draws are reused across settings (test pairs, the
-training pairs' generator, the pair model's initial weights, the perturbation
-directions u/p), so settings differ only by what they change; the summary
-gives paired differences to the baseline. Intervals are Student-t 95 %
-intervals over seeds (n − 1 degrees of freedom).
+Confounds removed:
+
+* equal updates: every condition trains the pair model for the same number of
+  Adam updates (``n_updates``, in every results row): by default the
+  baseline's ``pair_epochs`` passes over its own training pairs; augmented
+  conditions see more distinct pairs, not more training;
+* no self-pairs: every extra sample keeps the index of its source original,
+  and no positive training pair joins two items of the same source (a
+  synthetic sample and its source, or two samples made from one original);
+* equal starts: within a seed all conditions share the test pairs, the
+  training pairs' generator, the pair model's initial weights and Adam state,
+  the batches' order generator and the perturbation directions u/p.
+
+The summary gives, per experiment × z × setting, the mean AUC, the paired
+difference to the baseline of the same seeds (``auc_delta_*``), and for the
+synthetic top-ups the paired difference to the duplicate control at the same
+counts (``auc_vs_duplicate_*``). Intervals are Student-t 95 % intervals over
+seeds (n − 1 degrees of freedom; ``ci_method``).
 
 Offline stand-in (``source="standin"``): Painter by Numbers cannot be
 downloaded here, and Inception v3's ImageNet weights neither. The stand-in
@@ -68,23 +89,46 @@ from aelib.augmentation.features import (
     standin_extractor_name,
     standin_features,
 )
-from aelib.augmentation.pairs import PAIR_MODEL_DEFAULTS, draw_pairs, pair_scores, roc_auc, train_pair_model
+from aelib.augmentation.pairs import (
+    PAIR_MODEL_DEFAULTS,
+    PairModelTrainer,
+    default_updates,
+    draw_pairs,
+    pair_scores,
+    roc_auc,
+)
 from aelib.augmentation.synthetic import decode_codes, encode_eager, synthesize, top_up_sources
 from aelib.checks import check_int
 
 SOURCES = ("standin", "painter_by_numbers")
 EXPERIMENTS = {
     "baseline": "no augmentation",
+    "topup_duplicate": (
+        "Control: classes with fewer than t works topped up to t with duplicated originals (no autoencoder)"
+    ),
     "topup_perturbation": "Exp. 1: classes with fewer than 20 works topped up to 20; sweep of the max. perturbation p",
     "topup_threshold": "Exp. 2: p = 0.1; classes with fewer than t works topped up to t; sweep of t",
     "one_per_original": "Exp. 3: one synthetic sample per original; sweep of the max. perturbation p",
 }
-SWEPT = {"baseline": None, "topup_perturbation": "p", "topup_threshold": "threshold", "one_per_original": "p"}
+SWEPT = {
+    "baseline": None,
+    "topup_duplicate": "threshold",
+    "topup_perturbation": "p",
+    "topup_threshold": "threshold",
+    "one_per_original": "p",
+}
+#: The experiments that use the feature autoencoder (swept over z), numbered as in STUDY.md §6.
+AUTOENCODER_EXPERIMENTS = ("topup_perturbation", "topup_threshold", "one_per_original")
 DEFAULT_PERTURBATIONS = (0.0, 0.05, 0.1, 0.2, 0.5, 1.0)
 DEFAULT_THRESHOLDS = (5, 10, 20, 40)
+DEFAULT_LATENT_DIMS = (16, 64, 256)
 TOPUP_TARGET = 20  # experiment 1's target, and the "rare class" line of auc_rare
 THRESHOLD_P = 0.1  # experiment 2's perturbation
-CI_METHOD = "Student-t 95 % interval of the mean over seeds (n-1 dof)"
+CI_METHOD = (
+    "Student-t 95 % interval over seeds (n_seeds - 1 dof): of the mean AUC (auc_ci95_*), of the per-seed paired "
+    "difference to the baseline (auc_delta_ci95_*) and to the duplicate control at the same counts "
+    "(auc_vs_duplicate_ci95_*)"
+)
 
 QUICK_SIZES: dict[str, Any] = {
     # stand-in data (ignored for painter_by_numbers)
@@ -105,10 +149,12 @@ QUICK_SIZES: dict[str, Any] = {
     "fcae_batch_size": 64,
     "fcae_patience": 5,
     "perturbation_mode": "relative",
-    # pairs and pair model
+    # pairs and pair model; pair_epochs = passes over the *baseline's* pairs that
+    # set the updates of every condition, unless pair_updates fixes them
     "pairs_per_item": 2,
     "test_pairs_per_item": 4,
     **{f"pair_{k}": v for k, v in PAIR_MODEL_DEFAULTS.items()},
+    "pair_updates": None,
 }
 FULL_SIZES: dict[str, Any] = {
     **QUICK_SIZES,
@@ -125,7 +171,24 @@ STANDIN_SOURCE = "standin-letters-fashioncnn"
 # ------------------------------------------------------------------------ validation
 
 
-def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, thresholds, quick, sizes):
+def _check_number_list(name: str, values, check) -> tuple:
+    received = values
+    try:
+        values = () if isinstance(values, (str, bytes)) else tuple(values)
+    except TypeError:
+        values = ()
+    if not values:
+        raise ValueError(f"Expected a non-empty list of values for {name}. Received: {name}={received!r}")
+    return tuple(dict.fromkeys(check(v) for v in values))
+
+
+def _check_p(p) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not (0.0 <= float(p) <= 1.0):
+        raise ValueError(f"Expected every perturbation p in [0, 1] (0.1 = 10 %). Received: p={p!r}")
+    return float(p)
+
+
+def _check_args(source, image_dir, csv_path, latent_dims, seeds, perturbations, thresholds, quick, sizes):
     if source not in SOURCES:
         raise ValueError(f"Expected source in {SOURCES}. Received: source={source!r}")
     if source == "painter_by_numbers" and (image_dir is None or csv_path is None):
@@ -133,24 +196,17 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
             "source='painter_by_numbers' needs image_dir and csv_path (Kaggle's image folder and train_info.csv). "
             f"Received: image_dir={image_dir!r}, csv_path={csv_path!r}"
         )
-    latent_dim = check_int("latent_dim", latent_dim, 1)
+    if isinstance(latent_dims, (int, np.integer)) and not isinstance(latent_dims, bool):
+        latent_dims = (latent_dims,)
+    latent_dims = _check_number_list("latent_dims", latent_dims, lambda z: check_int("latent_dim", z, 1))
     seeds = tuple(seeds) if seeds is not None else ()
     if not seeds:
         raise ValueError(f"Expected at least one seed. Received: seeds={seeds!r}")
     seeds = tuple(check_int("seed", s, 0) for s in seeds)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"Expected distinct seeds. Received: seeds={seeds!r}")
-    perturbations = tuple(perturbations)
-    if not perturbations:
-        raise ValueError(f"Expected at least one perturbation. Received: perturbations={perturbations!r}")
-    for p in perturbations:
-        if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not (0.0 <= float(p) <= 1.0):
-            raise ValueError(f"Expected every perturbation p in [0, 1] (0.1 = 10 %). Received: p={p!r}")
-    perturbations = tuple(dict.fromkeys(float(p) for p in perturbations))
-    thresholds = tuple(thresholds)
-    if not thresholds:
-        raise ValueError(f"Expected at least one threshold. Received: thresholds={thresholds!r}")
-    thresholds = tuple(dict.fromkeys(check_int("threshold", t, 1) for t in thresholds))
+    perturbations = _check_number_list("perturbations", perturbations, _check_p)
+    thresholds = _check_number_list("thresholds", thresholds, lambda t: check_int("threshold", t, 1))
     if not isinstance(quick, bool):
         raise ValueError(f"Expected quick to be True or False. Received: quick={quick!r}")
     base = QUICK_SIZES if quick else FULL_SIZES
@@ -175,6 +231,8 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
         "inception_batch_size",
     ):
         sizes[name] = check_int(name, sizes[name], 1)
+    if sizes["pair_updates"] is not None:
+        sizes["pair_updates"] = check_int("pair_updates", sizes["pair_updates"], 1)
     sizes["fcae_patience"] = check_int("fcae_patience", sizes["fcae_patience"], 0)
     sizes["data_seed"] = check_int("data_seed", sizes["data_seed"], 0)
     if not (0.0 < float(sizes["test_fraction"]) < 1.0):
@@ -192,7 +250,7 @@ def _check_args(source, image_dir, csv_path, latent_dim, seeds, perturbations, t
         raise ValueError(
             f"Expected extractor overrides among {sorted(STANDIN_EXTRACTOR)}. Received: {sizes['extractor']!r}"
         )
-    return source, latent_dim, seeds, perturbations, thresholds, sizes
+    return source, latent_dims, seeds, perturbations, thresholds, sizes
 
 
 # ----------------------------------------------------------------------------- data
@@ -316,9 +374,14 @@ def _config_hash(config: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
 
 
-def _row_key(experiment: str, value, seed: int) -> str:
-    v = "-" if value is None or (isinstance(value, float) and math.isnan(value)) else f"{float(value):g}"
-    return f"{experiment}|{v}|{seed}"
+def _is_missing(value) -> bool:
+    return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
+
+
+def _row_key(experiment: str, latent_dim, value, seed: int) -> str:
+    z = "-" if _is_missing(latent_dim) else str(int(latent_dim))
+    v = "-" if _is_missing(value) else f"{float(value):g}"
+    return f"{experiment}|z{z}|{v}|{seed}"
 
 
 def _read_store(path: Path) -> dict[str, dict]:
@@ -326,9 +389,9 @@ def _read_store(path: Path) -> dict[str, dict]:
         return {}
     try:
         rows = json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):  # a damaged store only costs a recomputation
+        return {_row_key(r["experiment"], r["latent_dim"], r["value"], r["seed"]): r for r in rows}
+    except (OSError, json.JSONDecodeError, KeyError, TypeError):  # a damaged store only costs a recomputation
         return {}
-    return {_row_key(r["experiment"], r["value"], r["seed"]): r for r in rows}
 
 
 def _write_store(path: Path, store: dict[str, dict]) -> None:
@@ -342,22 +405,48 @@ def _derived_seed(*parts: int) -> int:
 # ---------------------------------------------------------------------- one seed
 
 
-def _settings(perturbations, thresholds) -> list[tuple[str, float | None, tuple]]:
-    """(experiment, swept value, what to compute) for every setting; equal
-    computations (e.g. exp. 1 at p = 0.1 and exp. 2 at t = 20) share a key."""
-    out: list[tuple[str, float | None, tuple]] = [("baseline", None, ("none",))]
-    out += [("topup_perturbation", p, ("topup", TOPUP_TARGET, p)) for p in perturbations]
-    out += [("topup_threshold", float(t), ("topup", int(t), THRESHOLD_P)) for t in thresholds]
-    out += [("one_per_original", p, ("per_item", p)) for p in perturbations]
+def _settings(latent_dims, perturbations, thresholds) -> list[tuple[str, int | None, float | None, tuple]]:
+    """(experiment, z, swept value, what to compute) for every setting; equal
+    computations (e.g. exp. 1 at p = 0.1 and exp. 2 at t = 20, same z) share a
+    key. Settings without the autoencoder come first, then one z after another."""
+    out: list[tuple[str, int | None, float | None, tuple]] = [("baseline", None, None, ("none",))]
+    out += [("topup_duplicate", None, float(t), ("duplicate", t)) for t in sorted({*thresholds, TOPUP_TARGET})]
+    for z in latent_dims:
+        out += [("topup_perturbation", z, p, ("topup", z, TOPUP_TARGET, p)) for p in perturbations]
+        out += [("topup_threshold", z, float(t), ("topup", z, int(t), THRESHOLD_P)) for t in thresholds]
+        out += [("one_per_original", z, p, ("per_item", z, p)) for p in perturbations]
     return out
 
 
+def augmented_pairs(y_train, sources, *, pairs_per_item: int, seed: int | Sequence[int] = 0):
+    """Training pairs over the originals followed by one extra sample per entry of ``sources``.
+
+    Item ``len(y_train) + i`` is made from original ``sources[i]`` and has its
+    class; it belongs to that original's group, so no positive pair joins it
+    to its source or to another sample of the same source (see :func:`draw_pairs`).
+
+    Returns:
+        ``(pairs, y, groups)``: pairs and labels as :func:`draw_pairs`, and the
+        source original of every item (an original's own index).
+    """
+    y_train = np.asarray(y_train)
+    sources = np.asarray(sources, dtype=np.int64).reshape(-1)
+    if len(sources) and (sources.min() < 0 or sources.max() >= len(y_train)):
+        raise ValueError(
+            f"Expected sources in [0, {len(y_train)}). Received: values from {sources.min()} to {sources.max()}"
+        )
+    labels = np.concatenate([y_train, y_train[sources]])
+    groups = np.concatenate([np.arange(len(y_train)), sources])
+    pairs, y = draw_pairs(labels, pairs_per_item=pairs_per_item, seed=seed, groups=groups)
+    return pairs, y, groups
+
+
 def _fcae_for_seed(seed, x_train, latent_dim, sizes, run_dir: Path):
-    """The seed's feature autoencoder: loaded when saved by an earlier run, else trained and saved."""
+    """The feature autoencoder of (seed, z): loaded when saved by an earlier run, else trained and saved."""
     from aelib.models import build_model, load_model
     from aelib.training import TrainConfig, train
 
-    path = run_dir / f"fcae_seed{seed}.keras"
+    path = run_dir / f"fcae_z{latent_dim}_seed{seed}.keras"
     if path.is_file():
         try:
             return load_model(path)
@@ -383,71 +472,84 @@ def _fcae_for_seed(seed, x_train, latent_dim, sizes, run_dir: Path):
     return model
 
 
-def _run_seed(seed, tasks, data, split, latent_dim, sizes, run_dir, store, store_path, common, bar):
+_METRICS = ("auc", "auc_rare", "n_synthetic", "n_train_pairs", "n_updates", "fcae_test_rmse")
+
+
+def _run_seed(seed, tasks, split, sizes, n_updates, run_dir, store, store_path, common, bar):
     from aelib.metrics.reconstruction import rmse_per_sample
 
     x_tr, y_tr, x_te, y_te = split
-    model = _fcae_for_seed(seed, x_tr, latent_dim, sizes, run_dir)
-    codes = encode_eager(model, x_tr)
-    fcae_rmse = float(rmse_per_sample(x_te, decode_codes(model, encode_eager(model, x_te))).mean())
     test_pairs, test_y = draw_pairs(y_te, pairs_per_item=sizes["test_pairs_per_item"], seed=(seed, 1))
-    train_counts = np.bincount(y_tr, minlength=len(data.artist_names))
+    train_counts = np.bincount(y_tr, minlength=int(max(y_tr.max(), y_te.max())) + 1)
     rare = train_counts[y_te[test_pairs[:, 0]]] < TOPUP_TARGET
     pair_options = {k: sizes[f"pair_{k}"] for k in PAIR_MODEL_DEFAULTS}
     computed: dict[tuple, dict] = {}
     for r in store.values():  # settings computed under another experiment's name in an earlier run
         if r["seed"] == seed and "compute_key" in r:
             computed.setdefault(tuple(json.loads(r["compute_key"])), {k: r[k] for k in _METRICS})
+    trainer = None
+    fcae: dict[int, tuple] = {}  # the current z's autoencoder, its training codes and held-out RMSE
 
-    for experiment, value, key in tasks:
-        row_key = _row_key(experiment, value, seed)
+    for experiment, z, value, key in tasks:
+        row_key = _row_key(experiment, z, value, seed)
         if row_key in store:
             bar.update(1)
             continue
         start = time.perf_counter()
         if key not in computed:
-            if key[0] == "none":
-                sources = np.empty(0, np.int64)
-                p = 0.0
-            elif key[0] == "topup":
-                sources = top_up_sources(y_tr, key[1], seed=(seed, 4))
-                p = key[2]
+            kind = key[0]
+            rmse = float("nan")
+            if kind in ("none", "duplicate"):
+                sources = top_up_sources(y_tr, key[1], seed=(seed, 4)) if kind == "duplicate" else np.empty(0, np.int64)
+                extra = x_tr[sources]
             else:
-                sources = np.arange(len(y_tr))
-                p = key[1]
-            x_syn = synthesize(
-                model,
-                codes,
-                sources,
-                max_fraction=p,
-                seed=_derived_seed(seed, 3),
-                mode=sizes["perturbation_mode"],
-                scale=_code_scale(codes, sizes),
+                if z not in fcae:
+                    fcae.clear()  # one autoencoder in memory at a time
+                    model = _fcae_for_seed(seed, x_tr, z, sizes, run_dir)
+                    held_out = float(rmse_per_sample(x_te, decode_codes(model, encode_eager(model, x_te))).mean())
+                    fcae[z] = (model, encode_eager(model, x_tr), held_out)
+                model, codes, rmse = fcae[z]
+                if kind == "topup":
+                    sources, p = top_up_sources(y_tr, key[2], seed=(seed, 4)), key[3]
+                else:
+                    sources, p = np.arange(len(y_tr)), key[2]
+                extra = synthesize(
+                    model,
+                    codes,
+                    sources,
+                    max_fraction=p,
+                    seed=_derived_seed(seed, 3),
+                    mode=sizes["perturbation_mode"],
+                    scale=_code_scale(codes, sizes),
+                ).reshape(len(sources), x_tr.shape[1])
+            pairs, y_pairs, _ = augmented_pairs(y_tr, sources, pairs_per_item=sizes["pairs_per_item"], seed=(seed, 2))
+            if trainer is None:
+                trainer = PairModelTrainer(x_tr.shape[1], seed=_derived_seed(seed, 5), **pair_options)
+            pair_model = trainer.fit(
+                np.concatenate([x_tr, extra]), pairs, y_pairs, n_updates=n_updates, seed=(seed, 6)
             )
-            x_all = np.concatenate([x_tr, x_syn.reshape(len(sources), x_tr.shape[1])])
-            y_all = np.concatenate([y_tr, y_tr[sources]])
-            pairs, y_pairs = draw_pairs(y_all, pairs_per_item=sizes["pairs_per_item"], seed=(seed, 2))
-            pair_model = train_pair_model(x_all, pairs, y_pairs, seed=_derived_seed(seed, 5), **pair_options)
             scores = pair_scores(pair_model, x_te, test_pairs)
             computed[key] = {
                 "auc": roc_auc(test_y, scores),
                 "auc_rare": roc_auc(test_y[rare], scores[rare]) if len(np.unique(test_y[rare])) == 2 else float("nan"),
                 "n_synthetic": int(len(sources)),
                 "n_train_pairs": int(len(pairs)),
+                "n_updates": int(n_updates),
+                "fcae_test_rmse": rmse,
             }
-        p_value = key[2] if key[0] == "topup" else key[1] if key[0] == "per_item" else None
         row = {
             "experiment": experiment,
             "swept": SWEPT[experiment],
+            "latent_dim": z,
             "value": value,
-            "max_fraction": p_value,
-            "topup_target": key[1] if key[0] == "topup" else None,
+            "uses_autoencoder": experiment in AUTOENCODER_EXPERIMENTS,
+            "max_fraction": key[3] if key[0] == "topup" else key[2] if key[0] == "per_item" else None,
+            "topup_target": key[2] if key[0] == "topup" else key[1] if key[0] == "duplicate" else None,
             "seed": int(seed),
             **computed[key],
             "n_train_works": int(len(y_tr)),
             "n_test_pairs": int(len(test_pairs)),
             "n_test_pairs_rare": int(rare.sum()),
-            "fcae_test_rmse": fcae_rmse,
             "seconds": round(time.perf_counter() - start, 3),
             "compute_key": json.dumps(list(key)),
             **common,
@@ -455,9 +557,6 @@ def _run_seed(seed, tasks, data, split, latent_dim, sizes, run_dir, store, store
         store[row_key] = row
         _write_store(store_path, store)
         bar.update(1)
-
-
-_METRICS = ("auc", "auc_rare", "n_synthetic", "n_train_pairs")
 
 
 def _code_scale(codes, sizes):
@@ -484,74 +583,139 @@ def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
     return mean, mean - half, mean + half
 
 
+def _constant_or_mean(values: pd.Series):
+    values = values.dropna()
+    if values.empty:
+        return float("nan")
+    return values.iloc[0].item() if values.nunique() == 1 else float(values.mean())
+
+
 def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
-    """Mean AUC and 95 % t-interval per experiment × setting (baseline included),
-    with the paired difference to the baseline of the same seeds."""
+    """Per experiment × z × setting (baseline and duplicate control included):
+    mean AUC and its 95 % t-interval over seeds, the paired per-seed difference
+    to the baseline (``*_delta_*``), and for the synthetic top-ups the paired
+    difference to the duplicate control at the same top-up target (``*_vs_duplicate_*``)."""
     base = results[results["experiment"] == "baseline"].set_index("seed")
+    dup = results[results["experiment"] == "topup_duplicate"]
     rows = []
-    for (experiment, value), group in results.groupby(["experiment", "value"], dropna=False, sort=False):
-        row = {"experiment": experiment, "swept": SWEPT[experiment], "value": value, "n_seeds": len(group)}
+    keys = ["experiment", "latent_dim", "value"]
+    for (experiment, z, value), group in results.groupby(keys, dropna=False, sort=False):
+        g = group.set_index("seed")
+        row = {
+            "experiment": experiment,
+            "swept": SWEPT[experiment],
+            "latent_dim": z,
+            "value": value,
+            "uses_autoencoder": experiment in AUTOENCODER_EXPERIMENTS,
+            "n_seeds": len(group),
+        }
+        target = _constant_or_mean(group["topup_target"])
+        control = dup[dup["topup_target"] == target].set_index("seed") if experiment.startswith("topup_") else None
         for metric in ("auc", "auc_rare"):
-            mean, low, high = _t_interval(group[metric].to_numpy(float))
+            mean, low, high = _t_interval(g[metric].to_numpy(float))
             row.update(
                 {
                     f"{metric}_mean": mean,
-                    f"{metric}_std": float(group[metric].std(ddof=1)) if len(group) > 1 else float("nan"),
+                    f"{metric}_std": float(g[metric].std(ddof=1)) if len(g) > 1 else float("nan"),
                     f"{metric}_ci95_low": low,
                     f"{metric}_ci95_high": high,
                 }
             )
-            delta = group.set_index("seed")[metric] - base[metric].reindex(group["seed"]).to_numpy()
-            mean, low, high = _t_interval(delta.to_numpy(float))
+            delta = g[metric].to_numpy(float) - base[metric].reindex(g.index).to_numpy(float)
+            mean, low, high = _t_interval(delta)
             row.update(
                 {f"{metric}_delta_mean": mean, f"{metric}_delta_ci95_low": low, f"{metric}_delta_ci95_high": high}
             )
+            if control is not None and experiment != "topup_duplicate" and not control.empty:
+                vs = g[metric].to_numpy(float) - control[metric].reindex(g.index).to_numpy(float)
+                mean, low, high = _t_interval(vs)
+            else:
+                mean = low = high = float("nan")
+            row.update(
+                {
+                    f"{metric}_vs_duplicate_mean": mean,
+                    f"{metric}_vs_duplicate_ci95_low": low,
+                    f"{metric}_vs_duplicate_ci95_high": high,
+                }
+            )
         row["n_synthetic_mean"] = float(group["n_synthetic"].mean())
-        for col in ("data_source", "stand_in", "feature_model", "latent_dim"):
+        row["n_train_pairs_mean"] = float(group["n_train_pairs"].mean())
+        row["n_updates"] = _constant_or_mean(group["n_updates"])
+        row["fcae_test_rmse_mean"] = float(group["fcae_test_rmse"].mean())
+        for col in ("data_source", "stand_in", "feature_model"):
             row[col] = group[col].iloc[0]
         row["ci_method"] = CI_METHOD
         rows.append(row)
     order = {e: i for i, e in enumerate(EXPERIMENTS)}
     summary = pd.DataFrame(rows)
+    summary["latent_dim"] = summary["latent_dim"].astype("Int64")
     summary["_o"] = summary["experiment"].map(order)
-    return summary.sort_values(["_o", "value"], na_position="first").drop(columns="_o").reset_index(drop=True)
+    return (
+        summary.sort_values(["_o", "latent_dim", "value"], na_position="first")
+        .drop(columns="_o")
+        .reset_index(drop=True)
+    )
 
 
 def plot_experiments(summary: pd.DataFrame, out_dir: Path, *, label: str) -> list[Path]:
-    """One figure per experiment: AUC (all test pairs, and pairs anchored in
-    rare classes) against the swept value, baseline mean ± 95 % band; PNG and PDF."""
+    """One figure per autoencoder experiment: the paired AUC difference to the
+    baseline (all test pairs, and pairs anchored in rare classes) against the
+    swept value, one line per z, with the duplicate control where it applies;
+    mean ± 95 % t-interval over seeds; PNG and PDF."""
     from matplotlib.figure import Figure
 
     from aelib import plots
 
-    base = summary[summary["experiment"] == "baseline"].iloc[0]
+    dup = summary[summary["experiment"] == "topup_duplicate"].sort_values("value")
     paths = []
-    for number, experiment in enumerate(list(EXPERIMENTS)[1:], start=1):
-        part = summary[summary["experiment"] == experiment].sort_values("value")
+    for number, experiment in enumerate(AUTOENCODER_EXPERIMENTS, start=1):
+        part = summary[summary["experiment"] == experiment]
         if part.empty:
             continue
-        fig = Figure(figsize=(9, 3.6), layout="constrained")
+        fig = Figure(figsize=(9, 3.8), layout="constrained")
         axes = fig.subplots(1, 2, sharex=True)
         for ax, metric, what in zip(
             axes, ("auc", "auc_rare"), ("all test pairs", f"anchor class < {TOPUP_TARGET} works")
         ):
-            x = part["value"].to_numpy(float)
-            y = part[f"{metric}_mean"].to_numpy(float)
-            low, high = part[f"{metric}_ci95_low"].to_numpy(float), part[f"{metric}_ci95_high"].to_numpy(float)
-            yerr = np.vstack([y - low, high - y])
-            ax.errorbar(x, y, yerr=np.where(np.isfinite(yerr), yerr, 0), marker="o", capsize=3, label="augmented")
-            b, bl, bh = base[f"{metric}_mean"], base[f"{metric}_ci95_low"], base[f"{metric}_ci95_high"]
-            ax.axhline(b, color="0.3", linestyle="--", label="baseline (no augmentation)")
-            if np.isfinite(bl) and np.isfinite(bh):
-                ax.axhspan(bl, bh, color="0.6", alpha=0.3, linewidth=0)
+            ax.axhline(0.0, color="0.3", linewidth=1, label="baseline (no augmentation)")
+            for z, line in part.groupby("latent_dim", sort=True):
+                line = line.sort_values("value")
+                x = line["value"].to_numpy(float)
+                y = line[f"{metric}_delta_mean"].to_numpy(float)
+                low = line[f"{metric}_delta_ci95_low"].to_numpy(float)
+                high = line[f"{metric}_delta_ci95_high"].to_numpy(float)
+                yerr = np.vstack([y - low, high - y])
+                ax.errorbar(x, y, yerr=np.where(np.isfinite(yerr), yerr, 0), marker="o", capsize=3, label=f"z = {z}")
+            control = dup if experiment == "topup_threshold" else dup[dup["value"] == TOPUP_TARGET]
+            if experiment != "one_per_original" and not control.empty:
+                y = control[f"{metric}_delta_mean"].to_numpy(float)
+                low = control[f"{metric}_delta_ci95_low"].to_numpy(float)
+                high = control[f"{metric}_delta_ci95_high"].to_numpy(float)
+                if experiment == "topup_threshold":
+                    x = control["value"].to_numpy(float)
+                    yerr = np.vstack([y - low, high - y])
+                    ax.errorbar(
+                        x, y, yerr=np.where(np.isfinite(yerr), yerr, 0), marker="s", linestyle="--", color="k",
+                        capsize=3, label="duplicates (no autoencoder)",
+                    )
+                else:
+                    ax.axhline(y[0], color="k", linestyle="--", label=f"duplicates to {TOPUP_TARGET} (no autoencoder)")
+                    if np.isfinite(low[0]) and np.isfinite(high[0]):
+                        ax.axhspan(low[0], high[0], color="0.6", alpha=0.3, linewidth=0)
             ax.set_xlabel(
                 "maximum perturbation p" if SWEPT[experiment] == "p" else "top-up threshold t (works per class)"
             )
-            ax.set_ylabel(f"ROC AUC ({what})")
+            ax.set_ylabel(f"ΔAUC vs baseline\n({what})")
             ax.grid(alpha=0.3)
-        axes[0].legend(fontsize=8)
-        title = EXPERIMENTS[experiment]
-        fig.suptitle(f"{title}\n{label}; mean ± 95 % t-interval over {int(part['n_seeds'].max())} seed(s)", fontsize=9)
+        axes[0].legend(fontsize=7)
+        n_seeds = int(part["n_seeds"].max())
+        fig.suptitle(
+            f"{EXPERIMENTS[experiment]}\n{label}\npaired difference to the baseline, mean ± 95 % t-interval over "
+            f"{n_seeds} seed{'s' if n_seeds != 1 else ''}; {_constant_or_mean(part['n_updates'])} pair-model updates "
+            "in every condition",
+            fontsize=8,
+        )
+        plots.fit_to_page(fig)  # at most 6.5 in wide, text at least 8 pt
         for ext in ("png", "pdf"):
             path = out_dir / f"augmentation_exp{number}_{experiment}.{ext}"
             tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.{ext}")
@@ -569,8 +733,8 @@ def run_augmentation_study(
     source: str = "standin",
     image_dir: str | os.PathLike[str] | None = None,
     csv_path: str | os.PathLike[str] | None = None,
-    latent_dim: int = 64,
-    seeds: Sequence[int] = (0, 1, 2),
+    latent_dims: int | Sequence[int] = DEFAULT_LATENT_DIMS,
+    seeds: Sequence[int] = (0, 1, 2, 3, 4),
     perturbations: Sequence[float] = DEFAULT_PERTURBATIONS,
     thresholds: Sequence[int] = DEFAULT_THRESHOLDS,
     out_dir: str | os.PathLike[str] = Path("results/augmentation"),
@@ -579,39 +743,42 @@ def run_augmentation_study(
     sizes: dict[str, Any] | None = None,
     progress: bool = True,
 ) -> dict[str, Any]:
-    """Run the three augmentation experiments of STUDY.md §6 against the baseline.
+    """Run the augmentation experiments of STUDY.md §6 and the duplicate control against the baseline.
 
     Args:
         source: ``"standin"`` (offline, see module docstring) or
             ``"painter_by_numbers"`` (needs ``image_dir`` and ``csv_path``).
         image_dir, csv_path: Kaggle's image folder and ``train_info.csv``.
-        latent_dim: code size z of the feature ``fcae``.
-        seeds: one run per seed (fcae, pairs, pair model, perturbation draws).
+        latent_dims: code sizes z of the feature ``fcae`` (an int or a list);
+            experiments 1–3 run for each.
+        seeds: one run per seed (fcae, pairs, pair model, perturbation draws);
+            intervals are over seeds, so use at least 5 for a usable interval.
         perturbations: maximum perturbations p in [0, 1] for experiments 1 and 3.
-        thresholds: top-up thresholds (>= 1) for experiment 2 (at p = 0.1).
+        thresholds: top-up thresholds (>= 1) for experiment 2 (at p = 0.1) and
+            the duplicate control (which also always runs at t = 20).
         out_dir: where CSVs, figures, ``runs/`` (resumable rows, saved fcae per
-            seed) and, by default, ``cache/`` (features) go.
+            seed and z) and, by default, ``cache/`` (features) go.
         cache_dir: feature cache (default ``out_dir/cache``).
         quick: ``QUICK_SIZES`` (minutes on 2 CPU cores) or ``FULL_SIZES``.
         sizes: overrides of the size parameters (keys of ``QUICK_SIZES``).
         progress: progress bars.
 
     Returns:
-        ``{"results": one row per experiment × setting × seed, "summary": mean
-        AUC and 95 % t-interval per experiment × setting (baseline included),
+        ``{"results": one row per experiment × z × setting × seed, "summary":
+        one row per experiment × z × setting (see :func:`summarize_results`),
         "class_counts": training/held-out works per class, "provenance": dict,
         "figures": list of paths}``. The same tables are written to
         ``augmentation_results.csv``, ``augmentation_summary.csv``,
         ``augmentation_class_counts.csv`` and ``augmentation_provenance.json``.
 
     Raises:
-        ValueError: unknown source, p outside [0, 1], threshold < 1, no seeds,
-            bad sizes — before anything is written.
+        ValueError: unknown source, p outside [0, 1], threshold < 1, z < 1, no
+            seeds, bad sizes — before anything is written.
         FileNotFoundError: missing Painter by Numbers folder or CSV.
     """
     wall = time.perf_counter()
-    source, latent_dim, seeds, perturbations, thresholds, sizes = _check_args(
-        source, image_dir, csv_path, latent_dim, seeds, perturbations, thresholds, quick, sizes
+    source, latent_dims, seeds, perturbations, thresholds, sizes = _check_args(
+        source, image_dir, csv_path, latent_dims, seeds, perturbations, thresholds, quick, sizes
     )
     if source == "painter_by_numbers":
         for what, p in (("image folder", image_dir), ("CSV", csv_path)):
@@ -632,6 +799,11 @@ def run_augmentation_study(
     std = np.where(std > 1e-6, std, 1.0)  # constant features (dead ReLUs) stay 0 instead of dividing by 0
     x = ((data.features - mean) / std).astype(np.float32)
     split = (x[train_idx], data.labels[train_idx], x[test_idx], data.labels[test_idx])
+    # Every condition gets the updates of pair_epochs passes over the baseline's pairs (their number is seed-free).
+    n_baseline_pairs = len(draw_pairs(split[1], pairs_per_item=sizes["pairs_per_item"], seed=0)[0])
+    n_updates = sizes["pair_updates"] or default_updates(
+        n_baseline_pairs, epochs=sizes["pair_epochs"], batch_size=sizes["pair_batch_size"]
+    )
 
     config = {
         "source": source,
@@ -640,11 +812,10 @@ def run_augmentation_study(
         "csv_path": str(csv_path) if csv_path else None,
         "feature_model": data.feature_model,
         "n_works": int(len(data.labels)),
-        "latent_dim": latent_dim,
         "sizes": sizes,
         "topup_target": TOPUP_TARGET,
         "threshold_p": THRESHOLD_P,
-        "format": 1,
+        "format": 2,  # 2: equal updates, no self-pairs, z in the row key
     }
     config_hash = _config_hash(config)
     run_dir = out_dir / "runs" / f"augmentation-{config_hash}"
@@ -652,29 +823,29 @@ def run_augmentation_study(
     store_path = run_dir / "rows.json"
     store = _read_store(store_path)
     common = {
-        "latent_dim": latent_dim,
         "feature_model": data.feature_model,
         "data_source": data.data_source,
         "stand_in": data.stand_in,
         "config_hash": config_hash,
     }
 
-    tasks = _settings(perturbations, thresholds)
+    tasks = _settings(latent_dims, perturbations, thresholds)
     from tqdm.auto import tqdm
 
     with tqdm(total=len(tasks) * len(seeds), desc="augmentation settings", disable=not progress) as bar:
         for seed in seeds:
-            if all(_row_key(e, v, seed) in store for e, v, _ in tasks):
+            if all(_row_key(e, z, v, seed) in store for e, z, v, _ in tasks):
                 bar.update(len(tasks))
                 continue
-            _run_seed(seed, tasks, data, split, latent_dim, sizes, run_dir, store, store_path, common, bar)
+            _run_seed(seed, tasks, split, sizes, n_updates, run_dir, store, store_path, common, bar)
 
-    wanted = {_row_key(e, v, s) for s in seeds for e, v, _ in tasks}
+    wanted = {_row_key(e, z, v, s) for s in seeds for e, z, v, _ in tasks}
     results = pd.DataFrame([r for k, r in store.items() if k in wanted])
     results = results.drop(columns=["compute_key"])
+    results["latent_dim"] = results["latent_dim"].astype("Int64")
     order = {e: i for i, e in enumerate(EXPERIMENTS)}
     results = results.sort_values(
-        ["experiment", "value", "seed"],
+        ["experiment", "latent_dim", "value", "seed"],
         key=lambda s: s.map(order) if s.name == "experiment" else s,
         na_position="first",
     ).reset_index(drop=True)
@@ -711,12 +882,27 @@ def run_augmentation_study(
         "n_test_works": int(len(test_idx)),
         "feature_model": data.feature_model,
         "feature_dim": int(x.shape[1]),
-        "latent_dim": latent_dim,
+        "latent_dims": list(latent_dims),
         "seeds": list(seeds),
         "perturbations": list(perturbations),
         "thresholds": list(thresholds),
+        "duplicate_thresholds": sorted({*thresholds, TOPUP_TARGET}),
         "sizes": sizes,
         "quick": quick,
+        "n_updates": int(n_updates),
+        "pair_training": (
+            f"every condition: {n_updates} Adam updates of {sizes['pair_batch_size']} pairs from the same initial "
+            "weights; batches cut from seeded permutations of the condition's own training pairs"
+            + (
+                ""
+                if sizes["pair_updates"]
+                else f" ({sizes['pair_epochs']} passes over the baseline's {n_baseline_pairs} pairs)"
+            )
+        ),
+        "self_pairs": (
+            "excluded: no positive training pair joins a synthetic or duplicated sample to its source original, "
+            "or two samples made from the same original"
+        ),
         "ci_method": CI_METHOD,
         "auc_rare": f"AUC on the test pairs whose anchor's class has fewer than {TOPUP_TARGET} training works",
         "config_hash": config_hash,

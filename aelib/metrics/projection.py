@@ -188,6 +188,16 @@ def _check_labels(labels, n: int) -> np.ndarray:
         y = y[:, 0]
     if y.ndim != 1 or y.shape[0] != n:
         raise ValueError(f"Expected labels of shape ({n},). Received: shape={y.shape}")
+    if y.dtype.kind in "fc":
+        missing = np.isnan(y)
+    elif y.dtype.kind == "O":
+        missing = np.array([v is None or (isinstance(v, (float, np.floating)) and v != v) for v in y], dtype=bool)
+    else:
+        missing = np.zeros(n, dtype=bool)
+    if missing.any():
+        raise ValueError(f"Expected a label for every point. Received: {int(missing.sum())} missing (NaN or None) of "
+                         f"{n}, the first at index {int(np.flatnonzero(missing)[0])}; drop those points or give them a "
+                         "label.")
     try:
         codes, _ = _group(y)
     except TypeError as err:

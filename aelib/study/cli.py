@@ -5,6 +5,7 @@
     aelib list                      # families with their options, steps, profiles with their parameters
     aelib report [--out DIR]        # rebuild the summary (step 08: tables, figures, REPORT.md)
     aelib plan --session-hours 12   # split the training into sessions of that length (an estimate)
+    aelib check [--out DIR] [--repair]   # verify every run folder; quarantine damaged ones
 
 ``aelib`` is the installed command; ``python -m aelib.study.cli`` is the same.
 
@@ -16,6 +17,7 @@ go on; the exit status is non-zero if anything failed.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import importlib.resources
 import json
@@ -27,6 +29,8 @@ import sys
 import time
 from pathlib import Path
 
+from aelib.study.integrity import (INVOCATION_ENV, STEP_ENV, describe_failure, explain, failure_log_size,
+                                   new_invocation_id, read_failures)
 from aelib.study.profiles import PROFILES, STEPS, step_parameters
 from aelib.study.progress import _fmt
 from aelib.study.store import atomic_write_json
@@ -166,6 +170,35 @@ def _int_list(name: str, text: str, *, minimum: int) -> list[int]:
     return values
 
 
+# Smallest values of the numeric options (and why, where it is not obvious).
+MINIMUM = {"epochs": 1, "n_train": 2, "n_test": 1}
+MINIMUM_WHY = {"n_train": " (training holds out a validation split and trains on the rest)"}
+IMAGE_VALUES = 28 * 28  # every data set of aelib.data is 28 × 28 grayscale
+
+
+def resolve_dataset(text: str) -> str:
+    """The data set key of ``--dataset`` (case and - or _ as in aelib.data), or a ValueError listing the known ones."""
+    from aelib.data import list_datasets
+
+    key = text.strip().lower().replace("-", "_")
+    if key not in list_datasets():
+        raise ValueError(f"Unknown --dataset {text!r}. Known data sets: {', '.join(list_datasets())}")
+    return key
+
+
+def check_z_fits(z_values: list[int], families: list[str]) -> list[int]:
+    """``z_values`` if every family can have a code that large for a 28 × 28 image (see ``max_latent_ratio``)."""
+    from aelib.models import get_model_class
+
+    for family in families:
+        largest = int(IMAGE_VALUES * get_model_class(family).max_latent_ratio)
+        too_big = [z for z in z_values if z > largest]
+        if too_big:
+            raise ValueError(f"Expected --z values <= {largest} for family {family} (28 × 28 = {IMAGE_VALUES} pixel "
+                             f"values). Received: {','.join(map(str, too_big))}")
+    return z_values
+
+
 def check_out_dir(out_dir: Path) -> None:
     """A results folder that can be created and written, before anything runs."""
     if out_dir.exists() and not out_dir.is_dir():
@@ -191,14 +224,15 @@ def plan(args) -> list[dict]:
     families = shard_families(resolve_families(args.families), parse_shard(args.shard))
     overrides: dict = {}
     if args.z is not None:
-        overrides["z_values"] = _int_list("z", args.z, minimum=1)
+        overrides["z_values"] = check_z_fits(_int_list("z", args.z, minimum=1), resolve_families(args.families))
     if args.dataset is not None:
-        overrides["dataset"] = args.dataset
+        overrides["dataset"] = resolve_dataset(args.dataset)
     for name in ("epochs", "n_train", "n_test"):
         value = getattr(args, name)
         if value is not None:
-            if value < 1:
-                raise ValueError(f"Expected --{name.replace('_', '-')} >= 1. Received: {value}")
+            if value < MINIMUM[name]:
+                raise ValueError(f"Expected --{name.replace('_', '-')} >= {MINIMUM[name]}{MINIMUM_WHY.get(name, '')}. "
+                                 f"Received: {value}")
             overrides[name] = value
     if args.seeds is not None:
         overrides["seeds"] = _int_list("seeds", args.seeds, minimum=0)
@@ -228,6 +262,9 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
     executed = out_dir / "executed" / f"{step}{tag}.ipynb"
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    offset = failure_log_size(out_dir)
+    previous = os.environ.get(STEP_ENV)
+    os.environ[STEP_ENV] = step  # the kernel inherits it: failed runs are logged under this step
     try:
         pm.execute_notebook(
             str(notebooks_dir() / f"{step}.ipynb"), str(executed), parameters=unit["parameters"], log_output=True,
@@ -237,9 +274,35 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
         status, error = "complete", None
     except Exception as err:  # papermill raises after writing the executed notebook
         status = "failed"
-        error = str(err).strip().splitlines()[-1][:500] if str(err).strip() else type(err).__name__
+        error = step_error(err)
+    finally:
+        if previous is None:
+            os.environ.pop(STEP_ENV, None)
+        else:
+            os.environ[STEP_ENV] = previous
+    failed_runs = read_failures(out_dir, invocation=os.environ.get(INVOCATION_ENV), step=step, offset=offset)
     return {"step": step, "status": status, "error": error, "seconds": time.perf_counter() - start,
-            "executed": str(executed), "families": unit["parameters"].get("families")}
+            "executed": str(executed), "families": unit["parameters"].get("families"),
+            "failed_runs": [describe_failure(e, out_dir) for e in failed_runs]}
+
+
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+
+
+def step_error(err: Exception) -> str:
+    """One line for a failed step notebook: the exception the notebook raised (papermill's ename and evalue), a
+    disk-full or permission error said plainly."""
+    ename, evalue = getattr(err, "ename", None), getattr(err, "evalue", None)
+    if ename:
+        text = ANSI.sub("", str(evalue or "")).strip()
+        if ename in ("OSError", "PermissionError") and re.search(r"\[Errno (28|13|1|30|122)\]", text):
+            errno_, path = re.search(r"\[Errno (\d+)\]", text)[1], re.search(r"'([^']+)'\s*$", text)
+            folder = Path(path[1]).parent if path and os.path.isabs(path[1]) else None
+            error = OSError(int(errno_), os.strerror(int(errno_)), path[1] if path else None)
+            return explain(error, folder=folder)[:500]
+        return f"{ename}: {text.splitlines()[0] if text else ''}"[:500]
+    text = ANSI.sub("", str(err)).strip()
+    return text.splitlines()[-1][:500] if text else type(err).__name__
 
 
 def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
@@ -253,8 +316,36 @@ def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
         record = execute_unit(unit, tag=tag)
         print(f"=== {unit['step']}: {record['status']} in {_fmt(record['seconds'])}"
               + (f" — {record['error']}" if record["error"] else "") + " ===", flush=True)
+        print_failed_runs(record)
         records.append(record)
     return records
+
+
+def print_failed_runs(record: dict, limit: int = 10) -> None:
+    """The failed runs of a step, one line each (run, folder, cause), at the end of the step."""
+    runs = record.get("failed_runs") or []
+    if not runs:
+        return
+    print(f"    {len(runs)} run(s) failed in {record['step']} (all of them in provenance/failures.jsonl):", flush=True)
+    for line in runs[:limit]:
+        print(f"      - {line}", flush=True)
+    if len(runs) > limit:
+        print(f"      … and {len(runs) - limit} more", flush=True)
+
+
+@contextlib.contextmanager
+def invocation_scope():
+    """An id for this invocation in ``AELIB_INVOCATION_ID``, which its step notebooks inherit: the runs they fail
+    are logged under it, and REPORT.md lists the failures of the invocation that wrote it."""
+    previous = os.environ.get(INVOCATION_ENV)
+    os.environ[INVOCATION_ENV] = new_invocation_id()
+    try:
+        yield os.environ[INVOCATION_ENV]
+    finally:
+        if previous is None:
+            os.environ.pop(INVOCATION_ENV, None)
+        else:
+            os.environ[INVOCATION_ENV] = previous
 
 
 # Options that only a Slurm job takes (`--executor slurm`).
@@ -315,6 +406,7 @@ def run_slurm(units: list[dict], args) -> list[dict]:
                 record = {"step": unit["step"], "status": "failed", "error": f"job {job.job_id}: {err}"[:500], "seconds": 0.0}
             records.append(record)
             print(f"    job {job.job_id}: {record['status']}" + (f" — {record['error']}" if record.get("error") else ""), flush=True)
+            print_failed_runs(record)
     return records
 
 
@@ -353,7 +445,7 @@ def _study_options(parser: argparse.ArgumentParser, *, profile_default: str | No
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="aelib", description=__doc__, epilog=EXAMPLES,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
-    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,plan}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{run,list,report,plan,check}")
     run = sub.add_parser("run", help="run the step notebooks (resumable)", epilog=EXAMPLES,
                          description="Run the study's step notebooks through papermill; complete runs are skipped.",
                          formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -387,6 +479,25 @@ def build_parser() -> argparse.ArgumentParser:
                "  aelib report --out /content/drive/MyDrive/aelib",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     _study_options(report, profile_default=None)
+    check = sub.add_parser(
+        "check", help="verify every run folder of a results folder; --repair quarantines the damaged ones",
+        description="Verify every run folder under --out/runs: config.json, metrics.json, history and the other "
+                    "files parse, the saved models load, and the configuration hashes to the folder's name. "
+                    "Report damaged runs and temporary files left by killed writes; with --repair move the "
+                    "damaged runs to --out/quarantine/ (the next `aelib run` redoes them) and delete those files. "
+                    "Exit status 1 when damage was found and not repaired.",
+        epilog="examples:\n  aelib check --out results/quick\n  aelib check --out results/quick --repair --no-models",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    check.add_argument("--out", help="results folder (default: results/<profile>)")
+    check.add_argument("--profile", default="quick", choices=sorted(PROFILES),
+                       help="whose default results folder to check when --out is not given (default: quick)")
+    check.add_argument("--repair", action="store_true",
+                       help="move damaged runs to <out>/quarantine/ and delete stale temporary files")
+    check.add_argument("--no-models", dest="models", action="store_false",
+                       help="check that the saved models are whole archives without loading them (faster)")
+    check.add_argument("--tmp-age", type=float, default=5.0, metavar="MINUTES",
+                       help="a temporary file (.<name>.*.tmp) older than this was left by a killed write "
+                            "(default: 5)")
     session = sub.add_parser(
         "plan", help="split the profile's training into sessions of a given length (an estimate)",
         description="Estimate the training time of each family (FAMILY_COST × models × a measured scale) and pack "
@@ -569,6 +680,26 @@ def session_plan(args: argparse.Namespace) -> tuple[str, int]:
     return "\n".join(lines), 0
 
 
+def run_check(args: argparse.Namespace) -> int:
+    """``aelib check``: 0 when the store is sound (or was repaired), 1 when damage is left, 2 for bad input."""
+    from aelib.study.integrity import check_store
+
+    if args.out is not None and not args.out.strip():
+        print(f"error: Expected a value for --out. Received: {args.out!r}", file=sys.stderr)
+        return 2
+    out_dir = Path(args.out or default_out(args.profile)).resolve()
+    if not (args.tmp_age >= 0 and math.isfinite(args.tmp_age)):
+        print(f"error: Expected --tmp-age >= 0 (minutes). Received: {args.tmp_age}", file=sys.stderr)
+        return 2
+    try:
+        report = check_store(out_dir, models=args.models, repair=args.repair, tmp_age=args.tmp_age * 60)
+    except ValueError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print("\n".join(report.lines()))
+    return 1 if report.unrepaired else 0
+
+
 def _short(value) -> str:
     return json.dumps(value) if isinstance(value, (list, dict)) else repr(value)
 
@@ -611,6 +742,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(text)
         return code
+    if args.command == "check":
+        return run_check(args)
     if args.command == "report":
         try:
             unit = report_unit(args, parser)
@@ -636,22 +769,37 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     print(f"aelib study: profile {args.profile}, {len(units)} step(s), results in {units[0]['out_dir'] if units else '-'}", flush=True)
     tag = f"-shard{args.shard.replace('/', 'of')}" if args.shard else ""
-    if args.executor == "local":
-        records = run_local(units, tag=tag)
-    else:
-        records = run_slurm(units, args)
+    from contextlib import nullcontext
+
+    from aelib.study.store import invocation_lease
+
+    # the lease: other shards' summaries wait for it; the scope: failed runs are logged under this invocation
+    with invocation_lease(units[0]["out_dir"], tag) if units else nullcontext(), invocation_scope():
+        if args.executor == "local":
+            records = run_local(units, tag=tag)
+        else:
+            records = run_slurm(units, args)
     failed = [r for r in records if r["status"] != "complete"]
     total = time.perf_counter() - start
     print(f"\nStudy finished in {_fmt(total)}: {len(records) - len(failed)} step run(s) complete, {len(failed)} failed.")
     for r in failed:
         print(f"  FAILED {r['step']}: {r.get('error')} (see {r.get('executed')})")
+    n_failed_runs = sum(len(r.get("failed_runs") or []) for r in records)
+    if n_failed_runs:
+        print(f"  {n_failed_runs} run(s) failed; their causes are listed at the end of each step above and in "
+              "provenance/failures.jsonl")
     if units:
         provenance = Path(units[0]["out_dir"]) / "provenance"
         record = {"profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
                   "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": total, "steps": records}
-        atomic_write_json(provenance / f"study{tag}.json", record)  # the latest invocation
-        with open(provenance / "invocations.jsonl", "a", encoding="utf-8") as log:  # every invocation, one line each
-            log.write(json.dumps({**record, "steps": [{k: r.get(k) for k in ("step", "status", "seconds")} for r in records]}) + "\n")
+        try:
+            atomic_write_json(provenance / f"study{tag}.json", record)  # the latest invocation
+            with open(provenance / "invocations.jsonl", "a", encoding="utf-8") as log:  # every invocation, a line each
+                steps = [{k: r.get(k) for k in ("step", "status", "seconds")} for r in records]
+                log.write(json.dumps({**record, "steps": steps}) + "\n")
+        except OSError as err:
+            print(f"error: could not record the invocation: {explain(err)}", file=sys.stderr)
+            return 1
     return 1 if failed else 0
 
 

@@ -152,7 +152,8 @@ def generative_step(study: Study, *, families: Sequence[str], z_values: Sequence
         raise ValueError(f"Expected n_samples >= 2 (Fréchet distance needs a covariance). Received: n_samples={n_samples}")
 
     clf_result = study.run_all("06 classifier", [(f"classifier ({classifier_epochs} epochs)",
-                                                  lambda: ensure_classifier(study, epochs=classifier_epochs))])[0]
+                                                  lambda: ensure_classifier(study, epochs=classifier_epochs))],
+                               raise_if_all_fail=False)[0]  # without it, the step goes on without Fréchet distances
     clf_ok = clf_result.status != "failed"
     clf_info = clf_result.metrics or {}
     clf_state: dict = {}
@@ -281,34 +282,36 @@ def _figures(study: Study, frame: pd.DataFrame, levels, mode: str, n_images: int
         if data.empty:
             continue
         stem = stem if mode == "relative" else f"{stem}_{mode}"  # both modes keep their figures
-        fig = plots.curve_by_family(data, x="level", y=column, style="z", logx=False,
-                                    xlabel=f"maximum perturbation p ({mode}: {what}, u ~ U(−p, p))", ylabel=ylabel,
-                                    title=f"Decoded perturbed codes ({study.dataset})")
-        ax = fig.axes[0]
-        if column == "frechet":
+        fig = plots.curve_panels(data, panel="latent_dim", x="level", y=column, logx=False,
+                                 panel_label=lambda z: f"z = {z}", ylabel=ylabel,
+                                 xlabel=f"maximum perturbation p ({mode}: {what}, u ~ U(−p, p))",
+                                 title=f"Decoded perturbed codes ({study.dataset})")
+        if column == "frechet":  # reference lines in every panel: real data, and each sampling family's prior
             floor = frame["frechet_real_floor"].dropna()
-            if not floor.empty:
-                ax.axhline(float(floor.iloc[0]), color="0.4", lw=0.8, ls=":", label="real train vs test")
-            for (family, z), part in frame[frame["source"] == "prior"].groupby(["family", "latent_dim"]):
-                if part["frechet"].notna().any():
-                    ax.axhline(float(part["frechet"].mean()), color=plots.family_color(family), lw=0.8, ls="-.",
-                               label=f"{family} z={z} prior samples")
-            ax.legend(fontsize=7, ncol=2, frameon=False)
+            for z, ax in fig.panels.items():
+                if not floor.empty:
+                    ax.axhline(float(floor.iloc[0]), color="0.4", lw=0.8, ls=":", label="real train vs test")
+                prior = frame[(frame["source"] == "prior") & (frame["latent_dim"] == z)]
+                for family, part in prior.groupby("family"):
+                    if part["frechet"].notna().any():
+                        ax.axhline(float(part["frechet"].mean()), color=plots.family_color(family), lw=0.8, ls="-.",
+                                   label=f"{plots.family_label(family)}: prior samples")
         elif column == "label_consistency":
             acc = frame["classifier_test_accuracy"].dropna()
-            if not acc.empty:
+            for ax in fig.panels.values() if not acc.empty else ():
                 ax.axhline(float(acc.iloc[0]), color="0.4", lw=0.8, ls=":", label="classifier on real test")
-                ax.legend(fontsize=7, ncol=2, frameon=False)
+        plots.figure_legend(fig, list(fig.panels.values()), loc="outside lower center", ncol=3)
         plots.save_figure(fig, study.figures / stem)
 
     first_seed = pert.groupby(["family", "latent_dim"])["seed"].transform("min")
     for _, row in pert[(pert["seed"] == first_seed) & (pert["level"] == pert["level"].min())].iterrows():
         grid = np.load(Path(row["run_dir"]) / "grid.npy")
         labels = ["original"] + [f"p={100 * p:.0f}%" for p in levels]
-        fig = plots.image_grid(list(grid), labels, n=n_images,
-                               title=f"{row['family']} z={row['latent_dim']}: decoded perturbed codes ({mode})")
+        title = f"{plots.family_label(row['family'])}, z = {row['latent_dim']}: decoded perturbed codes ({mode})"
+        fig = plots.image_grid(list(grid), labels, n=n_images, title=title)
         plots.save_figure(fig, study.figures / f"generative_grid_{row['family']}_z{row['latent_dim']}_{mode}")
     for _, row in frame[frame["source"] == "prior"].drop_duplicates(["family", "latent_dim"]).iterrows():
         grid = np.load(Path(row["run_dir"]) / "grid.npy")
-        fig = plots.image_grid(list(grid), ["prior"], n=n_images, title=f"{row['family']} z={row['latent_dim']}: prior samples")
+        fig = plots.image_grid(list(grid), ["prior"], n=n_images,
+                               title=f"{plots.family_label(row['family'])}, z = {row['latent_dim']}: prior samples")
         plots.save_figure(fig, study.figures / f"generative_prior_{row['family']}_z{row['latent_dim']}")

@@ -124,18 +124,17 @@ def latent_space_step(study: Study, *, families: Sequence[str], z_values: Sequen
 
 
 def _plot_measures(study: Study, table: pd.DataFrame, n_seeds: int = 1) -> None:
-    import matplotlib.pyplot as plt
-
     plots.set_style()
     cols = [c for c in MEASURES if c in table]
-    fig, axes = plt.subplots(2, (len(cols) + 1) // 2, figsize=(4.0 * ((len(cols) + 1) // 2), 7.0), squeeze=False)
+    nrows = len(cols) // 2 + 1  # two panels a row, and one spare for the legend
+    fig, axes = plots.subplots(nrows, 2, width="full", height=min(plots.MAX_HEIGHT, 1.9 * nrows + 0.4))
     for ax, col in zip(axes.flat, cols):
         plots.curve_by_family(table, x="latent_dim", y=col, ax=ax, xlabel="latent size z (log)", ylabel=MEASURES[col])
         ax.get_legend().remove()
     for ax in list(axes.flat)[len(cols):]:
         ax.axis("off")
     handles, labels = axes.flat[0].get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower right", ncol=2, frameon=False, fontsize=9)
+    axes.flat[-1].legend(handles, labels, loc="center", ncol=2, frameon=False)  # in the spare panel
     over = f"mean over {n_seeds} training seeds" if n_seeds > 1 else "one training seed"
     fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, {int(table['n'].iloc[0])} test points; {over})")
     fig.tight_layout()
@@ -143,26 +142,12 @@ def _plot_measures(study: Study, table: pd.DataFrame, n_seeds: int = 1) -> None:
 
 
 def _plot_umaps(study: Study, results: list[RunResult], umap_z: Sequence[int]) -> None:
-    import matplotlib.pyplot as plt
-
     if not results:
         return
-    plots.set_style()
-    families = list(dict.fromkeys(r.config["family"] for r in results))
     zs = [z for z in umap_z if any(r.config["latent_dim"] == z for r in results)]
-    fig, axes = plt.subplots(len(families), len(zs), figsize=(3.2 * len(zs), 3.0 * len(families)), squeeze=False)
-    for ax in axes.flat:
-        ax.axis("off")
-    for r in results:
-        i, j = families.index(r.config["family"]), zs.index(r.config["latent_dim"])
-        emb = np.load(r.path / "embedding.npy")
-        labels = np.load(r.path / "labels.npy")
-        ax = axes[i, j]
-        ax.axis("on")
-        ax.scatter(emb[:, 0], emb[:, 1], c=labels, cmap="tab10", s=3, alpha=0.8, linewidths=0, rasterized=True)
-        ax.set_xticks([])
-        ax.set_yticks([])
-        how = "codes" if r.config["latent_dim"] <= 2 else "UMAP of codes"
-        ax.set_title(f"{r.config['family']}, z={r.config['latent_dim']} ({how})", fontsize=9)
-    fig.tight_layout()
+    panels = [{"family": r.config["family"], "z": r.config["latent_dim"], "embedding": np.load(r.path / "embedding.npy"),
+               "labels": np.load(r.path / "labels.npy"),
+               "how": "codes" if r.config["latent_dim"] <= 2 else "UMAP of codes"}
+              for r in results if r.config["latent_dim"] in zs]
+    fig = plots.embedding_grid(panels, title=f"Latent space of {study.dataset} test images, coloured by digit class")
     plots.save_figure(fig, study.figures / "latent_umap")

@@ -216,8 +216,6 @@ def _shared_legend(fig, axes) -> None:
 
 
 def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_images: int, seed: int) -> None:
-    import matplotlib.pyplot as plt
-
     n_seeds = frame["seed"].nunique()
     drawn = frame[frame["seed"] == seed]  # the example grids: one model per cell
     numeric = ["rmse_mean", "rmse_ci95_low", "rmse_ci95_high", "auroc"]
@@ -228,11 +226,13 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
     cols = min(3, len(present))
     rows = -(-len(present) // cols)
     plots.set_style()
-    fig, axes = plt.subplots(rows, cols, figsize=(4.2 * cols, 3.2 * rows), squeeze=False, sharey=True)
+    # the panels take 4.9 in; the shared legend right of them the rest of the text width
+    fig, axes = plots.subplots(rows, cols, width=4.9, height=min(plots.MAX_HEIGHT, 1.8 * rows + 0.5), sharey=True)
     for ax, family in zip(axes.flat, present):
         part = frame[frame["family"] == family]
         plots.curve_by_family(part, x="latent_dim", y="rmse_mean", low="rmse_ci95_low", high="rmse_ci95_high",
-                              hue="label", ax=ax, xlabel="latent size z (log)", ylabel="RMSE", title=family)
+                              hue="label", ax=ax, xlabel="latent size z (log)", ylabel="RMSE",
+                              title=plots.family_label(family))
         _log_z_axis(ax, z_values)
     for ax in list(axes.flat)[len(present):]:
         ax.set_visible(False)
@@ -245,7 +245,7 @@ def _figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n
     comp = frame[frame["role"] == COMPLEMENTARY].dropna(subset=["auroc"])
     labels = list(dict.fromkeys(comp["label"]))
     if labels:
-        fig, axes = plt.subplots(1, len(labels), figsize=(4.6 * len(labels), 3.6), squeeze=False, sharey=True)
+        fig, axes = plots.subplots(1, len(labels), width=4.9, height=2.6, sharey=True)
         for ax, label in zip(axes.flat, labels):
             plots.curve_by_family(comp[comp["label"] == label], x="latent_dim", y="auroc", ax=ax, title=label,
                                   xlabel="latent size z (log)", ylabel="AUROC")

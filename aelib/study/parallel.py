@@ -10,6 +10,11 @@ the specs. Every run still goes through the run store (its folder, atomic
 to float round-off (thread count changes the order of additions; tested), and
 an interrupted step resumes the same way. Runs already complete are answered
 in the calling process without starting workers.
+
+Several processes may train into one store at once (shards, two sessions on
+one folder): a run another process has claimed is put back at the end of the
+queue and the other runs go first; when only such runs are left, they are
+waited for (the store returns the other process's result), never redone.
 """
 from __future__ import annotations
 
@@ -46,19 +51,26 @@ def _init_worker(threads: int) -> None:
     tf.config.threading.set_inter_op_parallelism_threads(threads)
 
 
-def _train_one(root: str, spec: TrainSpec) -> RunResult:
-    return ensure_trained(RunStore(root), spec)
+def _train_one(root: str, spec: TrainSpec, wait: bool = True) -> RunResult:
+    return ensure_trained(RunStore(root), spec, wait=wait)
 
 
 def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progress, describe: Callable[[TrainSpec], str],
                weights: Sequence[float], workers: int = 1) -> list[RunResult]:
     """Train each spec unless its run is complete; at most ``workers`` at once."""
     results: list[RunResult | None] = [None] * len(specs)
+    announced: set[int] = set()
 
-    def here(i: int) -> None:  # in this process: complete runs, one worker's worth, or after workers died
-        progress.starting(describe(specs[i]))
-        results[i] = ensure_trained(store, specs[i])
-        progress.update(results[i], weight=weights[i])
+    def here(i: int, wait: bool = True) -> bool:  # here: complete runs, one worker's worth, or after workers died
+        if i not in announced:
+            announced.add(i)
+            progress.starting(describe(specs[i]))
+        result = ensure_trained(store, specs[i], wait=wait)
+        if result.status == "busy":  # another process trains it: the others first, then wait for it
+            return False
+        results[i] = result
+        progress.update(result, weight=weights[i])
+        return True
 
     pending = []
     for i, spec in enumerate(specs):
@@ -67,7 +79,8 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
         else:
             pending.append(i)
     if workers <= 1 or len(pending) <= 1:
-        for i in pending:
+        busy = [i for i in pending if not here(i, wait=False)]
+        for i in busy:
             here(i)
         return results  # type: ignore[return-value]
     pending.sort(key=lambda i: -weights[i])  # longest first: the step ends when its last run does
@@ -75,20 +88,26 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
     threads = max(1, (os.cpu_count() or 1) // workers)
     progress.concurrency = workers
     context = multiprocessing.get_context("spawn")  # a fresh TensorFlow per worker, safe from a notebook kernel
-    queue = list(pending)
+    queue = [(i, False) for i in pending]  # (spec, wait for another process's claim)
     try:
         with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker, initargs=(threads,)) as pool:
             running: dict = {}
             while queue or running:
                 while queue and len(running) < workers:
-                    i = queue.pop(0)
-                    progress.starting(describe(specs[i]))
-                    running[pool.submit(_train_one, str(store.root), specs[i])] = i
+                    i, patient = queue.pop(0)
+                    if i not in announced:
+                        announced.add(i)
+                        progress.starting(describe(specs[i]))
+                    running[pool.submit(_train_one, str(store.root), specs[i], patient)] = i
                 done, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in done:
                     i = running.pop(future)
                     try:
                         results[i] = future.result()
+                        if results[i].status == "busy":  # claimed elsewhere: after the others, waiting this time
+                            results[i] = None
+                            queue.append((i, True))
+                            continue
                     except BrokenProcessPool:  # not the run's fault: it is trained again below
                         raise
                     except Exception as err:  # an error outside the run store's own handling

@@ -37,7 +37,8 @@ PROFILES: dict[str, dict] = {
         "04_latent_space": {"z_values": [2, 10, 40], "umap_z": [2, 40], "n_points": 1000},
         "05_ood_reconstruction": {"z_values": [2, 10, 40], "n_ood": 1000},
         "06_generative": {"z_values": [2, 40], "levels": [0.0, 0.1, 0.2, 0.3, 0.5, 0.75, 1.0], "n_samples": 500},
-        "07_augmentation": {"aug_seeds": [0, 1, 2]},
+        "07_augmentation": {"aug_seeds": [0, 1, 2, 3, 4], "aug_latent_dim": [16, 64, 256], "perturbations": [0.0, 0.1, 0.5],
+                            "thresholds": [10, 20, 40]},
         "08_summary": {"z_values": [2, 10, 40], "chosen_z": [2, 40]},
     },
     "thesis": {
@@ -50,7 +51,8 @@ PROFILES: dict[str, dict] = {
         "04_latent_space": {"z_values": SEED_Z_GRID, "umap_z": [2, 40, 100], "n_points": 5000},
         "05_ood_reconstruction": {"z_values": SEED_Z_GRID, "n_ood": 5000},
         "06_generative": {"z_values": [2, 40], "levels": [round(0.1 * i, 1) for i in range(11)], "n_samples": 2000},
-        "07_augmentation": {"aug_seeds": [0, 1, 2, 3, 4]},
+        "07_augmentation": {"aug_seeds": [0, 1, 2, 3, 4], "aug_latent_dim": [16, 64, 256],
+                            "perturbations": [0.0, 0.05, 0.1, 0.2, 0.5, 1.0], "thresholds": [5, 10, 20, 40]},
         "08_summary": {"z_values": SEED_Z_GRID, "chosen_z": [2, 40, 100]},
     },
 }

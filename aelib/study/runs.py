@@ -14,6 +14,7 @@ import numpy as np
 from aelib.data import load_dataset_with_info
 from aelib.metrics.reconstruction import mean_image_rmse, rmse_per_sample, summarize
 from aelib.models import build_model, load_model, model_options
+from aelib.study.integrity import guarded_run
 from aelib.study.store import RunStore, atomic_write_csv
 from aelib.training import TrainConfig, train, validation_split
 
@@ -126,9 +127,11 @@ def _train_fn(spec: TrainSpec):
     return fn
 
 
-def ensure_trained(store: RunStore, spec: TrainSpec):
-    """Train ``spec`` unless its run is complete; returns the store's RunResult."""
-    return store.run("train", spec.config(), _train_fn(spec))
+def ensure_trained(store: RunStore, spec: TrainSpec, *, wait: bool = True):
+    """Train ``spec`` unless its run is complete; returns the store's RunResult.
+
+    ``wait=False``: a run another process has claimed gives a ``"busy"`` result at once (see :meth:`RunStore.run`)."""
+    return guarded_run(store, "train", spec.config(), _train_fn(spec), wait=wait)  # a bad folder fails this run only
 
 
 def load_trained(store: RunStore, spec: TrainSpec):

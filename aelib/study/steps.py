@@ -60,8 +60,8 @@ def _architecture_search(study: Study, *, families, depths, z_values, seeds) -> 
                           "best_depth": int(by_depth.idxmin()), "mean_rmse": float(by_depth.min()),
                           **{f"mean_rmse_depth{d}": float(v) for d, v in by_depth.items()}})
         grid = part.pivot(index="depth", columns="latent_dim", values="rmse_mean")
-        fig = plots.heatmap(grid, title=f"{family}: test RMSE by depth and z ({study.dataset})", xlabel="latent size z",
-                            ylabel="hidden layers")
+        fig = plots.heatmap(grid, title=f"{plots.family_label(family)}: test RMSE by depth and z ({study.dataset})",
+                            xlabel="latent size z", ylabel="hidden layers", label="test RMSE", better="lower")
         plots.save_figure(fig, study.figures / f"architecture_{family}")
     best = pd.DataFrame(best_rows)
     if not best.empty:  # none when every run of these settings failed: keep the table as it is
@@ -99,8 +99,17 @@ def latent_sweep(study: Study, *, families: Sequence[str], z_values: Sequence[in
                                 title=f"Reconstruction error against z ({study.dataset}, {current['data_source'].iloc[0]})")
     baseline = float(current["mean_image_rmse"].iloc[0])
     fig.axes[0].axhline(baseline, color="0.4", lw=0.8, ls=":", label="mean image")
-    fig.axes[0].legend(fontsize=8, ncol=2, frameon=False)
+    plots.figure_legend(fig)
     plots.save_figure(fig, study.figures / "rmse_vs_z")
+    # learning curves: each run's validation loss per epoch (history.csv), one figure per z
+    histories = [pd.read_csv(r.path / "history.csv").assign(family=r.config["family"], seed=r.config["seed"],
+                                                            latent_dim=r.config["latent_dim"])
+                 for r in results if r.metrics is not None and (r.path / "history.csv").is_file()]
+    for z, part in pd.concat(histories).groupby("latent_dim") if histories else ():
+        if "val_loss" in part and part["val_loss"].notna().any():
+            plots.save_figure(plots.learning_curves(part, title=f"Validation loss against epoch at z = {z} "
+                                                                f"({study.dataset}), relative to the first epoch"),
+                              study.figures / f"learning_curves_z{z}")
     return by_z
 
 
@@ -151,12 +160,16 @@ def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Seq
                 return False
         return True
 
+    drawn: dict[tuple[str, int], np.ndarray] = {}  # (family, z) → reconstructions, for the cross-family panels
+
     def draw(family):
         images, labels = [originals], ["original"]
         for z in z_values:
             images.append(study.model(family, z, seed).reconstruct(originals))
+            drawn[(family, z)] = images[-1]
             labels.append(f"z={z}")
-        fig = plots.image_grid(images, labels, title=f"{family}: originals and reconstructions ({info['source']})")
+        fig = plots.image_grid(images, labels,
+                               title=f"{plots.family_label(family)}: originals and reconstructions ({info['source']})")
         stem = study.figures / f"reconstructions_{family}"
         plots.save_figure(fig, stem)
         atomic_write_json(stem.with_suffix(".json"), shows(family))
@@ -178,6 +191,23 @@ def reconstruction_grids(study: Study, *, families: Sequence[str], z_values: Seq
                 return RunResult("figure", {"family": family}, path, "failed", error=f"{type(err).__name__}: {err}")
         items.append((f"reconstruction grid {family}", run))
     study.run_all("03 reconstruction", items)
+    # the same digits reconstructed by every family at a small and a large z (trained models only)
+    for z in [z for z in (2, 40) if z in z_values] or sorted({min(z_values), max(z_values)}):
+        by_family = {}
+        for family in families:
+            run_dir = study.store.path_for("train", study.spec(family, z, seed).config())
+            try:
+                if (family, z) in drawn or (run_dir / "metrics.json").is_file():
+                    by_family[family] = drawn.get((family, z))
+                    if by_family[family] is None:
+                        by_family[family] = study.model(family, z, seed).reconstruct(originals)
+            except Exception as err:  # a model that does not load leaves its row out
+                by_family.pop(family, None)
+                print(f"reconstruction panel z={z}: {family} left out ({type(err).__name__}: {err})", flush=True)
+        if by_family:
+            title = f"The same test digits reconstructed at z = {z} ({info['source']})"
+            fig = plots.family_reconstructions(originals, by_family, z=z, digits=y_test[picks], title=title)
+            plots.save_figure(fig, study.figures / f"reconstructions_by_family_z{z}")
     table = pd.DataFrame(rows)
     study.write_table("reconstruction_spread", table)
     return table

@@ -4,6 +4,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -16,9 +17,10 @@ from scipy import stats
 from aelib.architectures import DEFAULT_DEPTH
 from aelib.checks import check_int
 from aelib.models import list_models, model_options
+from aelib.study.integrity import GuardedRunStore, explain, log_failures
 from aelib.study.progress import Progress
 from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
-from aelib.study.store import RunResult, RunStore, atomic_write_csv, atomic_write_json, config_hash
+from aelib.study.store import RunResult, atomic_write_csv, atomic_write_json, config_hash, exclusive
 
 # Seconds to a converged model relative to fcae (the quick profile's latent sweep, depth 1, batch 128, two CPU
 # cores; rounded): the time-left estimate, and the order of concurrent runs (longest first).
@@ -134,7 +136,7 @@ class Study:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
-        self.store = RunStore(self.out_dir / "runs")
+        self.store = GuardedRunStore(self.out_dir / "runs")  # a bad run folder fails that run only
         self.tables = self.out_dir / "tables"
         self.figures = self.out_dir / "figures"
         for folder in (self.tables, self.figures):
@@ -271,20 +273,26 @@ class Study:
             current.append(setting == wanted[(family, depth)])
         return pd.Series(current, index=frame.index, dtype=bool)
 
-    def run_all(self, label: str, items: list[tuple], weights=None) -> list[RunResult]:
+    def run_all(self, label: str, items: list[tuple], weights=None, *, raise_if_all_fail: bool = True) -> list[RunResult]:
         """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised.
 
         ``weights``: the runs' expected relative costs, for the time-left estimate.
+        ``raise_if_all_fail``: when every item failed, raise :class:`StudyFailures` naming the causes (False where
+        the step goes on without them).
         """
         progress = Progress(len(items), label=label, weights=weights)
         out = []
         for what, thunk in items:
             progress.starting(what)
-            result = thunk()
+            try:
+                result = thunk()
+            except Exception as err:  # an error outside the store's own handling: this item fails, the rest go on
+                result = RunResult("step", {"what": what}, self.out_dir, "failed", error=f"{what}: {explain(err)}")
             progress.update(result)
             out.append(result)
         print(progress.summary(), flush=True)
         self.results.extend(out)
+        self._after_runs(label, out, raise_if_all_fail=raise_if_all_fail)
         return out
 
     def train_specs(self, label: str, specs: list[TrainSpec], describe=None) -> list[RunResult]:
@@ -298,7 +306,25 @@ class Study:
         out = train_runs(self.store, specs, progress=progress, describe=describe, weights=weights, workers=workers)
         print(progress.summary(), flush=True)
         self.results.extend(out)
+        self._after_runs(label, out)
         return out
+
+    def _after_runs(self, label: str, results: list[RunResult], *, raise_if_all_fail: bool = True) -> None:
+        """Log the failed runs (``provenance/failures.jsonl``); when every run failed, raise
+        :class:`StudyFailures` with their causes, since the step has nothing to go on with."""
+        failed = [r for r in results if r.status == "failed"]
+        if failed:
+            log_failures(self.out_dir, failed, label=label)
+        if not raise_if_all_fail or not results or len(failed) < len(results):
+            return
+        by_cause: dict[str, list[RunResult]] = {}
+        for r in failed:
+            by_cause.setdefault(str(r.error), []).append(r)
+        causes = "; ".join(f"{error[:300]} [{len(runs)} run(s), e.g. {runs[0].path}]"
+                           for error, runs in list(by_cause.items())[:3])
+        more = f"; and {len(by_cause) - 3} other cause(s)" if len(by_cause) > 3 else ""
+        raise StudyFailures(f"Every run of {label} failed ({len(failed)} run(s)), so the step has nothing to go on "
+                            f"with. Cause: {causes}{more}")
 
     def train_grid(self, label: str, families, z_values, seeds=(0,), depths=None) -> list[RunResult]:
         families = check_families(families)
@@ -342,23 +368,25 @@ class Study:
         keys = [c for c in TABLE_KEYS if c in frame]
         covered = sorted("|".join(map(str, row)) for row in frame[keys].itertuples(index=False))  # same rows → same part file
         atomic_write_csv(parts / f"{name}--{config_hash({'rows': covered})}.csv", frame)
-        pieces = []
-        for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
-            try:
-                pieces.append(pd.read_csv(path, dtype={"setting": str}))  # a hash of digits only stays text
-            except (pd.errors.EmptyDataError, pd.errors.ParserError):
-                continue  # a damaged part is ignored; its runs are still in the store
-        merged = pd.concat(pieces, ignore_index=True)
-        keys = [c for c in TABLE_KEYS if c in merged]
-        merged = merged.drop_duplicates(keys, keep="last")
-        if "setting" in merged and merged["setting"].isna().any():
-            others = [c for c in keys if c != "setting"]
-            key_text = merged[others].astype(str).agg("|".join, axis=1)
-            legacy = merged["setting"].isna() & key_text.isin(key_text[merged["setting"].notna()])
-            merged = merged[~legacy]
-        order = [c for c in frame.columns if c in merged] + [c for c in merged.columns if c not in frame.columns]
-        merged = merged[order].sort_values(keys, kind="stable").reset_index(drop=True)
-        atomic_write_csv(self.tables / f"{name}.csv", merged)
+        # one process at a time lists the parts and writes the table, so none writes it without another's part
+        with exclusive(parts / f".{name}.lock", label=f"table {name}"):
+            pieces = []
+            for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
+                try:
+                    pieces.append(pd.read_csv(path, dtype={"setting": str}))  # a hash of digits only stays text
+                except (pd.errors.EmptyDataError, pd.errors.ParserError):
+                    continue  # a damaged part is ignored; its runs are still in the store
+            merged = pd.concat(pieces, ignore_index=True)
+            keys = [c for c in TABLE_KEYS if c in merged]
+            merged = merged.drop_duplicates(keys, keep="last")
+            if "setting" in merged and merged["setting"].isna().any():
+                others = [c for c in keys if c != "setting"]
+                key_text = merged[others].astype(str).agg("|".join, axis=1)
+                legacy = merged["setting"].isna() & key_text.isin(key_text[merged["setting"].notna()])
+                merged = merged[~legacy]
+            order = [c for c in frame.columns if c in merged] + [c for c in merged.columns if c not in frame.columns]
+            merged = merged[order].sort_values(keys, kind="stable").reset_index(drop=True)
+            atomic_write_csv(self.tables / f"{name}.csv", merged)
         return merged
 
     def failures(self) -> list[RunResult]:
@@ -391,7 +419,10 @@ class Study:
             "machine": platform.platform(),
             "device": device_info(),  # CPU model, GPUs, TensorFlow's CUDA/cuDNN build
         }
-        path = self.out_dir / "provenance" / f"{step}.json"
+        tag = os.environ.get("AELIB_SHARD_TAG", "")  # a shard's own file (aelib.study.store.invocation_lease)
+        if tag:
+            info["shard"] = tag.lstrip("-")
+        path = self.out_dir / "provenance" / f"{step}{tag}.json"
         atomic_write_json(path, info)
         return path
 
@@ -402,6 +433,6 @@ class Study:
         print(f"{step}: {info['runs']}; provenance in {path}")
         if info["failures"]:
             lines = "\n".join(f"  - {f['kind']} {f['config'].get('family')} z={f['config'].get('latent_dim')}: {f['error']}"
-                              for f in info["failures"])
+                              f" ({f['path']})" for f in info["failures"])
             raise StudyFailures(f"{len(info['failures'])} run(s) failed in {step}:\n{lines}")
         return info
