@@ -959,6 +959,7 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
                         + ").\n\n" + markdown(table) + "\n![RMSE against z](../figures/summary_rmse_vs_z.png)\n")
     else:
         sections.append("## Reconstruction\n\n_Step 02 has not written rmse_by_z.csv yet._\n")
+    sections.append(_spread_section(study, out, families, capped))
 
     # --- complementary data
     if not ood.empty:
@@ -1248,6 +1249,48 @@ def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
     return sections
 
 
+def _spread_section(study: Study, out: Path, families: Sequence[str], capped: set[tuple[str, int]]) -> str:
+    """Per-sample test RMSE spread (step 03): median [10th, 90th percentile] per family and z, and the panels."""
+    spread = _read(study, "reconstruction_spread")
+    if spread.empty:
+        return "## Reconstruction spread\n\n_Step 03 has not written reconstruction_spread.csv yet._\n"
+    spread = spread[spread["family"].isin(families)]
+    seeds = sorted({int(v) for v in spread["seed"].dropna()}) if "seed" in spread else []
+    if seeds:
+        spread = spread[spread["seed"] == seeds[0]]
+    cells = spread.assign(cell=[f"{m:.4f} [{lo:.4f}, {hi:.4f}]" + (gates.CAP_MARK if (f, int(z)) in capped else "")
+                                for f, z, m, lo, hi in zip(spread["family"], spread["latent_dim"], spread["rmse_median"],
+                                                           spread["rmse_p10"], spread["rmse_p90"])])
+    table = cells.pivot(index="family", columns="latent_dim", values="cell")
+    table.columns = [f"z={c}" for c in table.columns]
+    table = table.reset_index()
+    seed_text = f"training seed {seeds[0]}" if seeds else "one training seed"
+    write_table(table, out / "reconstruction_spread",
+                caption=f"Per-image test RMSE: median [10th, 90th percentile] over test images ({seed_text})")
+    panels = "".join(f"\n![reconstructions by family, z = {z}](../figures/{p.name})\n"
+                     for z, p in sorted((int(p.stem.rsplit("z", 1)[1]), p)
+                                        for p in study.figures.glob("reconstructions_by_family_z*.png")))
+    curves = "".join(f"\n![learning curves](../figures/{p.name})\n"
+                     for p in sorted(study.figures.glob("learning_curves_*.png")))
+    return ("## Reconstruction spread\n\nPer-image test RMSE of each model: median [10th, 90th percentile] over the "
+            f"test images ({seed_text}; the spread is over images, not seeds).\n\n" + markdown(table)
+            + panels + ("\n### Learning curves\n\nValidation loss against epoch for every sweep run.\n" + curves
+                        if curves else ""))
+
+
+def _files_section(out_dir: Path) -> str:
+    """A link to every figure and table the study wrote."""
+    groups = [("Figures", sorted((out_dir / "figures").glob("*.png")) + sorted((out_dir / "augmentation").glob("*.png"))),
+              ("Summary tables (also .tex and .md)", sorted((out_dir / "summary").glob("*.csv"))),
+              ("Per-step tables", sorted((out_dir / "tables").glob("*.csv")))]
+    lines = ["## Files", ""]
+    for title, paths in groups:
+        if paths:
+            links = ", ".join(f"[{p.stem}]({p.relative_to(out_dir).as_posix()})" for p in paths)
+            lines += [f"**{title}** ({len(paths)}): {links}", ""]
+    return "\n".join(lines)
+
+
 def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
                  *, opening: str = "") -> str:
     prov_dir = study.out_dir / "provenance"
@@ -1276,7 +1319,8 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         if "runs" in info:
             counts = [info["runs"].get(k, 0) for k in ("complete", "skipped", "failed")]
             cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
-            ran.append(f"| {info['step']} | {info['when']} | {duration(step_seconds.get(info['step']))} | {cells} |")
+            step = info["step"] + (f" (shard {info['shard']})" if info.get("shard") else "")
+            ran.append(f"| {step} | {info['when']} | {duration(step_seconds.get(info['step']))} | {cells} |")
         for split, src in (info.get("data_sources") or {}).items():
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
@@ -1307,5 +1351,5 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         "",
     ]
     body = [s.replace("](../figures/", "](figures/").replace("](../augmentation/", "](augmentation/") for s in sections]
-    tail = ["## Failures", "", markdown(failures) if not failures.empty else "None.", ""]
+    tail = ["## Failures", "", markdown(failures) if not failures.empty else "None.", "", _files_section(study.out_dir)]
     return "\n".join(head) + "\n" + "\n".join(body) + "\n" + "\n".join(tail)
