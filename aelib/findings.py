@@ -30,6 +30,8 @@ SEED_LATENT_Z = 100
 SEED_LATENT_FAMILY = "vae"
 SEED_PEAK_P = 0.10
 AUGMENTATION_EXPERIMENT = "topup_perturbation"
+#: Level of the pairwise tables' Holm-corrected decisions (aelib.stats).
+ALPHA = 0.05
 
 # The step that writes each criterion's table, for "cannot test" sentences; generative_<mode> is "generative".
 CRITERION_STEPS: dict[str, str] = {"reconstruction": "02 (latent sweep)", "ood_generalisation": "05 (complementary data)",
@@ -295,14 +297,28 @@ def _blocks_text(group: str, table: pd.DataFrame, *, higher_is_better: bool,
     keys = ["latent_dim", *([detail] if detail else []), "over"]
     quantity = BLOCK_QUANTITIES.get(group, "")
     tested_lines, untested_by_z, bests = [], {}, []
-    for key, rows in table.groupby(keys, sort=True):
+    blocks = list(table.groupby(keys, sort=True))
+    undecidable = {}  # seed blocks whose sign-flip test cannot reach the Holm threshold with so few seeds
+    for key, rows in blocks:
+        over = (key if isinstance(key, tuple) else (key,))[-1]
+        if str(over).startswith("seeds") and "n" in rows and rows["n"].notna().any():
+            n = int(rows["n"].max())
+            if 2.0 ** (1 - n) > ALPHA / max(len(rows), 1):
+                undecidable[key] = (n, len(rows))
+    cells_with_samples = {tuple(k[:-1]) if isinstance(k, tuple) else () for k, _ in blocks
+                          if not str((k if isinstance(k, tuple) else (k,))[-1]).startswith("seeds")}
+    for key, rows in blocks:
         z, *rest = key if isinstance(key, tuple) else (key,)
         d = rest[0] if detail else None
         over = rest[-1]
+        if key in undecidable and tuple(key[:-1]) in cells_with_samples:
+            continue  # the decision comes from the test-sample block of the same cell (said below)
         higher = latent_directions.get(str(d), True) if group == "latent_structure" else higher_is_better
         label = f"z = {int(z)}" + (f", {d}" if d is not None else "")
         found = block_comparison(rows, higher_is_better=higher)
         bests.append((d, found["best"], int(z)))
+        if key in undecidable:
+            found = {**found, "tested": False}
         if found["tested"]:
             n_pairs = len(rows)
             tested_lines.append((over, n_pairs, "- " + block_sentence(rows, higher_is_better=higher, label=label,
@@ -335,9 +351,27 @@ def _blocks_text(group: str, table: pd.DataFrame, *, higher_is_better: bool,
     if untested_by_z:
         lines = [f"- z = {z}: " + "; ".join(pieces) for (z, _), pieces in sorted(untested_by_z.items())]
         overs = sorted({o for _, o in untested_by_z})
+        why = ("too few seeds for the test to decide (below)" if any(str(o).startswith("seeds") for o in overs)
+               else "no interval, so no difference is tested")
         text += ("\nBest per block, with the gap to the runner-up (" + ", ".join(overs)
-                 + ": no interval, so no difference is tested):\n\n" + "\n".join(lines) + "\n")
+                 + f": {why}):\n\n" + "\n".join(lines) + "\n")
+    if undecidable:
+        n, m = next(iter(undecidable.values()))
+        text += (f"\nOver seeds ({n}), no pair can be declared different: the sign-flip test's smallest attainable "
+                 f"p, 2^(1−{n}) = {2.0 ** (1 - n):.3g}, is above the Holm threshold {ALPHA:g}/{m} for the first of "
+                 f"{m} pairs (it needs at least {_seeds_needed(m)} seeds). "
+                 + ("Where a cell also has per-image values, its decisions above are over the test images of one "
+                    "seed; " if cells_with_samples else "")
+                 + "the seed-to-seed spread shows in the rank intervals.\n")
     return text
+
+
+def _seeds_needed(pairs: int) -> int:
+    """Fewest seeds with which a two-sided sign-flip test can reach the first Holm threshold over ``pairs``."""
+    n = 2
+    while 2.0 ** (1 - n) > ALPHA / max(pairs, 1):
+        n += 1
+    return n
 
 
 # ------------------------------------------------------------------ the seed study's claims

@@ -908,11 +908,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     import sys
 
     paths = list(argv if argv is not None else sys.argv[1:])
-    if not paths:
-        print("usage: python -m aelib.latex TABLE.tex [...]", file=sys.stderr)
+    if not paths or any(p in ("-h", "--help") for p in paths):
+        print("usage: python -m aelib.latex TABLE.tex [...]  (compiles each table in a thesis preamble; "
+              "exit 1 when one fails or is wider than the text)", file=sys.stderr)
+        return 2
+    try:
+        checks = check_tables(paths)
+    except (FileNotFoundError, RuntimeError) as err:
+        print(f"aelib.latex: {err}", file=sys.stderr)
         return 2
     bad = 0
-    for check in check_tables(paths):
+    for check in checks:
         status = "ok" if check.ok and check.overfull_pt <= 1.0 else "FAIL"
         bad += status != "ok"
         print(f"{status:4}  {check.path}  overfull {check.overfull_pt:.1f}pt" +

@@ -95,6 +95,22 @@ def test_criterion_finding_per_z_and_ranking_line():
     assert "mean over test samples (seed 0)" in text and "Holm-corrected at 5 % over the 6 pairs" in text
 
 
+def test_seed_blocks_too_small_to_decide_are_said_so_not_read_as_ties():
+    seeds = pairwise(RMSE, over="seeds").assign(n=2, p=0.5, p_holm=1.0, reject=False)
+    samples = pairwise(RMSE)  # the same cell over test images: cae and rae tied, the rest detectably higher
+    text = findings.criterion_finding("reconstruction", ranking("reconstruction", RMSE),
+                                      pd.concat([seeds, samples], ignore_index=True))
+    assert text.count("- z = 2: ") == 1 and "every other family is detectably higher" in text
+    assert "Over seeds (2), no pair can be declared different" in text and "at least 8 seeds" in text
+    # only seed blocks (no per-image values): the best is listed, untested, with the reason
+    only = findings.criterion_finding("latent_structure", ranking("latent_structure", RMSE), seeds.assign(measure="trustworthiness"),
+                                      latent_directions={"trustworthiness": False})
+    assert "too few seeds for the test to decide" in only and "not detectably different" not in only
+    # enough seeds: the seed block decides as before
+    many = pairwise(RMSE, over="seeds").assign(n=12)
+    assert "Over seeds" not in findings.criterion_finding("reconstruction", ranking("reconstruction", RMSE), many)
+
+
 def test_criterion_finding_one_seed_is_untested_and_missing_step_is_named():
     table = pd.concat([pairwise(RMSE, threshold=None, z=z, measure=m) for z in (2, 40)
                        for m in ("trustworthiness", "stress_scaled")], ignore_index=True)
