@@ -361,8 +361,8 @@ def _blocks_text(group: str, table: pd.DataFrame, *, higher_is_better: bool,
                  f"p, 2^(1−{n}) = {2.0 ** (1 - n):.3g}, is above the Holm threshold {ALPHA:g}/{m} for the first of "
                  f"{m} pairs (it needs at least {_seeds_needed(m)} seeds). "
                  + ("Where a cell also has per-image values, its decisions above are over the test images of one "
-                    "seed; " if cells_with_samples else "")
-                 + "the seed-to-seed spread shows in the rank intervals.\n")
+                    "seed; the seed-to-seed spread shows in the rank intervals.\n" if cells_with_samples
+                    else "The seed-to-seed spread shows in the rank intervals.\n"))
     return text
 
 
