@@ -68,8 +68,8 @@ STUDY_WIDE = {"07_augmentation", "08_summary"}
 # measured on two CPU cores; the estimate of the time left across steps scales
 # these by the time the finished steps actually took.
 STEP_COST = {
-    "01_architecture": 613, "02_latent_sweep": 1439, "03_reconstruction": 35, "04_latent_space": 97,
-    "05_ood_reconstruction": 58, "06_generative": 146, "07_augmentation": 139, "08_summary": 13,
+    "01_architecture": 1546, "02_latent_sweep": 4074, "03_reconstruction": 28, "04_latent_space": 94,
+    "05_ood_reconstruction": 94, "06_generative": 224, "07_augmentation": 180, "08_summary": 14,
 }
 
 
