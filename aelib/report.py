@@ -977,7 +977,13 @@ def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence
         write_table(auc, out / "ood_auroc", caption=f"ROC AUC of per-sample RMSE separating MNIST from complementary data ({over})",
                     data=_ood_sources_text(comp) + (f"; models: {data}" if data else ""))
         sources = ", ".join(sorted({f"{d}: {s}" for d, s in zip(comp["dataset"], comp.get("data_source", comp["dataset"]))}))
-        sections.append(f"## Complementary data\n\nSources: {sources}. Each value is the {over}.\n\n" + markdown(_marked(table, capped)) + "\nROC AUC:\n\n" + markdown(_marked(auc, capped))
+        stand_ins = set(comp.loc[comp["stand_in"].astype(str).str.lower() == "true", "dataset"]) if "stand_in" in comp else set()
+
+        def shown(frame: pd.DataFrame) -> pd.DataFrame:  # stand-in data named as such on every row
+            return _marked(frame.assign(dataset=[f"{d} (STAND-IN)" if d in stand_ins else d for d in frame["dataset"]]),
+                           capped)
+
+        sections.append(f"## Complementary data\n\nSources: {sources}. Each value is the {over}.\n\n" + markdown(shown(table)) + "\nROC AUC:\n\n" + markdown(shown(auc))
                         + "\n![OOD RMSE](../figures/ood_rmse_vs_z.png)\n")
     else:
         sections.append("## Complementary data\n\n_Step 05 has not written ood_rmse.csv yet._\n")
