@@ -14,7 +14,9 @@ too), Agg where there is no display. Every figure is saved to files and closed.
 """
 from __future__ import annotations
 
+import os
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
@@ -165,7 +167,8 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
     fit_to_page(fig)
     paths = [stem.with_suffix(".png"), stem.with_suffix(".pdf")]
     for path in paths:
-        tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+        # a name of this process's own: shards and sessions sharing a folder may save the same figure at once
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.{threading.get_ident()}.tmp{path.suffix}")
         fig.savefig(tmp, metadata=reproducible_metadata(path.suffix), bbox_inches="tight", pad_inches=0.02)
         tmp.replace(path)
     plt.close(fig)
