@@ -1152,9 +1152,12 @@ def _convergence_section(trained: pd.DataFrame, table_rows: dict[str, int] | Non
     if not others.empty:
         n_rows = sum(len(s.split(" + ")) for s in others["step"]) if "step" in others else len(others)
         runs = f"{len(others)} run" + ("s" if len(others) != 1 else "")
-        text += (f"\n\n**{runs} did not converge** ({n_rows} rows in the tables): they stopped at the "
-                 f"epoch cap, still improving, and their numbers are those of unconverged models. They are marked "
-                 f"{gates.CAP_MARK} wherever their numbers appear:\n\n" + markdown(others))
+        one = len(others) == 1
+        text += (f"\n\n**{runs} did not converge** ({n_rows} row{'' if n_rows == 1 else 's'} in the tables): "
+                 f"{'it' if one else 'they'} stopped at the epoch cap, still improving, and "
+                 f"{'its numbers are those of an unconverged model' if one else 'their numbers are those of unconverged models'}"
+                 f". {'It is' if one else 'They are'} marked "
+                 f"{gates.CAP_MARK} wherever {'its' if one else 'their'} numbers appear:\n\n" + markdown(others))
     else:
         text += " None hit the epoch cap.\n"
     epochs = trained.groupby("family")["epochs_run"].agg(["min", "median", "max"]) if "epochs_run" in trained else None
