@@ -86,7 +86,7 @@ def test_report_opens_with_convergence_and_marks_runs_that_hit_the_cap():
                          "epochs_run": [40, 300, 55], "best_epoch": [34, 300, 49]})
     text = _convergence_section(runs)
     assert text.startswith("**2 of 3 distinct training runs converged**")
-    assert "**1 run did not converge** (1 rows in the tables)" in text
+    assert "**1 run did not converge** (1 row in the tables)" in text
     assert "epoch_cap" in text
     capped = _capped_cells(runs)
     assert capped == {("fcae", 40)}
