@@ -2,6 +2,7 @@
 # Run the test suite, setting up the environment first on a fresh machine.
 #   ./run_tests.sh            # the default suite
 #   ./run_tests.sh -k data    # any pytest options
+#   ./run_tests.sh -m "not slow"   # the fast loop (slow: notebooks, subprocesses, pdflatex)
 set -euo pipefail
 cd "$(dirname "$0")"
 ./scripts/setup_env.sh

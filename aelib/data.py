@@ -52,6 +52,8 @@ from typing import Any
 
 import numpy as np
 
+from aelib.checks import check_int
+
 __all__ = [
     "DataError",
     "list_datasets",
@@ -108,20 +110,11 @@ def list_datasets() -> tuple[str, ...]:
     return tuple(TFDS_NAMES)
 
 
-def load_dataset(
-    name: str,
-    split: str = "train",
-    n: int | None = None,
-    seed: int = 0,
-    *,
-    source: str = "auto",
-    data_dir: str | None = None,
-    offline: bool | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Images ``(n, 28, 28, 1)`` float32 in [0, 1] and int64 labels; see :func:`load_dataset_with_info`."""
-    x, y, _ = load_dataset_with_info(
-        name, split, n, seed, source=source, data_dir=data_dir, offline=offline
-    )
+def load_dataset(name: str, split: str = "train", n: int | None = None, seed: int = 0,
+                 **options: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Images ``(n, 28, 28, 1)`` float32 in [0, 1] and int64 labels; see :func:`load_dataset_with_info`
+    (``options``: its keyword-only ``source``, ``data_dir`` and ``offline``)."""
+    x, y, _ = load_dataset_with_info(name, split, n, seed, **options)
     return x, y
 
 
@@ -163,12 +156,9 @@ def load_dataset_with_info(
         raise ValueError(f"Expected split to be one of {list(SPLITS)}. Received: split={split!r}")
     if source not in SOURCES:
         raise ValueError(f"Expected source to be one of {list(SOURCES)}. Received: source={source!r}")
-    if n is not None and (isinstance(n, bool) or not isinstance(n, (int, np.integer))):
-        raise ValueError(f"Expected n to be an integer or None. Received: n={n!r}")
-    if n is not None and n < 1:
-        raise ValueError(f"Expected n >= 1. Received: n={n}")
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"Expected seed to be an integer >= 0. Received: seed={seed!r}")
+    if n is not None:
+        check_int("n", n)
+    check_int("seed", seed, 0)
     if offline is None:
         offline = os.environ.get("AELIB_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
     if data_dir is None:

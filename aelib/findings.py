@@ -24,6 +24,8 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aelib.stats import t_interval
+
 # The seed study's claims (STUDY.md §2, §4, §6).
 SEED_DEPTH = 3
 SEED_LATENT_Z = 100
@@ -97,21 +99,6 @@ def _as_bool(values: pd.Series) -> pd.Series:
     if values.dtype == bool:
         return values
     return values.astype(str).str.strip().str.lower().isin(["true", "1", "1.0"])
-
-
-def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    """Mean and Student-t 95 % interval (NaN bounds below two values)."""
-    from scipy import stats
-
-    values = np.asarray(values, dtype=float)
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return math.nan, math.nan, math.nan
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, math.nan, math.nan
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
-    return mean, mean - half, mean + half
 
 
 # ------------------------------------------------------------------ one block of a pairwise table
@@ -416,7 +403,7 @@ def depth_claim(architecture: pd.DataFrame | None, *, family: str = "fcae", seed
         common = [s for s in seeds.columns if seeds.loc[[seed_depth, other], s].notna().all()]
         n_seeds = len(common)
         if n_seeds >= 2:
-            _, low, high = _t_interval((seeds.loc[seed_depth, common] - seeds.loc[other, common]).to_numpy())
+            _, low, high = t_interval((seeds.loc[seed_depth, common] - seeds.loc[other, common]).to_numpy())
     where = f"{family}'s test RMSE, mean over z = {_z_list(zs)}"
     numbers = f" By depth: {by_depth}. Best depth per z: {per_z}."
     noise = (f" Interval: Student-t 95 % over {n_seeds} seeds, paired." if n_seeds >= 2 else
@@ -634,7 +621,7 @@ def _below_peak(results: pd.DataFrame | None, experiment: str,
         both = wide[[top, v]].dropna()
         if len(both) < 2:
             continue
-        mean, lo, hi = _t_interval((both[top] - both[v]).to_numpy())
+        mean, lo, hi = t_interval((both[top] - both[v]).to_numpy())
         paired[float(v)] = (mean, lo, hi)
         if lo > 0:
             below.append(float(v))

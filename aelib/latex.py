@@ -36,26 +36,16 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aelib.models import family_info, list_models
+
 TEXT_WIDTH_PT = 455.24  # 16 cm in TeX points
 LONG_TABLE_ROWS = 40  # more body rows than this: a longtable, which breaks across pages
 
-# Display names of the families (and the PCA baseline), in the study's order.
-FAMILY_NAMES: dict[str, str] = {
-    "vanilla": "Vanilla AE",
-    "fcae": "Fully connected AE",
-    "dae": "Denoising AE",
-    "cae": "Convolutional AE",
-    "vae": "Variational AE",
-    "aae": "Adversarial AE",
-    "rae": "Recurrent AE",
-    "sae": "Sparse AE",
-    "conae": "Contractive AE",
-    "mae": "Masked AE",
-    "pca": "PCA",
-}
+# Display names of the families (from their classes, aelib.models.family_info) and the PCA baseline, in the
+# study's order.
+FAMILY_NAMES: dict[str, str] = {**{f: family_info(f).display_name for f in list_models()}, "pca": "PCA"}
 # Abbreviations, for tables that would not fit with the full names.
-FAMILY_SHORT: dict[str, str] = {"vanilla": "Vanilla", "fcae": "FCAE", "dae": "DAE", "cae": "CAE", "vae": "VAE",
-                                "aae": "AAE", "rae": "RAE", "sae": "SAE", "conae": "ConAE", "mae": "MAE", "pca": "PCA"}
+FAMILY_SHORT: dict[str, str] = {**{f: family_info(f).short_name for f in list_models()}, "pca": "PCA"}
 
 PREAMBLE = r"""\documentclass{report}
 \usepackage[T1]{fontenc}

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from aelib.checks import check_float
+
 MODES = ("relative", "additive")
 
 
@@ -31,15 +33,7 @@ def perturb(z, max_fraction: float, *, mode: str = "relative", scale=None, seed:
         raise ValueError(f"Expected codes of shape (n, latent_dim). Received: shape={z.shape}")
     if not np.all(np.isfinite(z)):
         raise ValueError("Codes contain NaN or infinite values.")
-    if max_fraction is None or isinstance(max_fraction, (bool, np.bool_, str, bytes)):
-        p = np.nan  # not a number: the error below says what is expected
-    else:
-        try:
-            p = float(max_fraction)
-        except (TypeError, ValueError):
-            p = np.nan
-    if not (0.0 <= p <= 1.0):
-        raise ValueError(f"Expected 0 <= max_fraction <= 1 (a fraction, 0.1 = 10 %). Received: max_fraction={max_fraction!r}")
+    p = check_float("max_fraction", max_fraction, minimum=0, maximum=1, note="a fraction, 0.1 = 10 %")
     if mode not in MODES:
         raise ValueError(f"Expected mode in {MODES}. Received: mode={mode!r}")
     if mode == "additive":

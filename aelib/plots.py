@@ -21,6 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Mapping, Sequence
 
+import matplotlib.colors
 import matplotlib.pyplot as plt
 import matplotlib.text
 import matplotlib.ticker
@@ -30,6 +31,7 @@ import seaborn as sns
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
 from aelib.latex import FAMILY_NAMES
+from aelib.models import family_info, list_models
 
 SINGLE_WIDTH = 3.3  # in: one column
 FULL_WIDTH = 6.3  # in: the text width
@@ -37,11 +39,11 @@ MAX_WIDTH = 6.5  # in: no saved figure is wider
 MAX_HEIGHT = 8.5  # in: nor taller (a page less its caption)
 MIN_FONT_PT = 8.0
 
-FAMILY_ORDER = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae", "pca")
-# seaborn's "colorblind" palette (Okabe–Ito-like, 10 colours) for the ten families; the PCA baseline is black
-_PALETTE = sns.color_palette("colorblind", 10) + [(0.0, 0.0, 0.0)]
-FAMILY_COLORS = dict(zip(FAMILY_ORDER, _PALETTE))
-FAMILY_MARKERS = dict(zip(FAMILY_ORDER, ("o", "s", "^", "v", "D", "P", "X", "<", ">", "h", "*")))
+FAMILY_ORDER = (*list_models(), "pca")
+# Each family's colour and marker are on its class (aelib.models.family_info): the ten colours of seaborn's
+# "colorblind" palette (Okabe–Ito-like). The PCA baseline is black.
+FAMILY_COLORS = {**{f: matplotlib.colors.to_rgb(family_info(f).color) for f in list_models()}, "pca": (0.0, 0.0, 0.0)}
+FAMILY_MARKERS = {**{f: family_info(f).marker for f in list_models()}, "pca": "*"}
 FAMILY_LINESTYLES = {f: ("--" if f == "pca" else "-") for f in FAMILY_ORDER}
 # Digit classes 0-9: Paul Tol's "muted" qualitative scheme (colour-blind safe) and a dark grey, none of them
 # a family colour, so that a class is never read as a family.

@@ -17,12 +17,13 @@ import pandas as pd
 
 from aelib import latex, plots, stats
 from aelib.baselines import pca_rmse
+from aelib.io import atomic_write_text
 from aelib.metrics import scaling
 from aelib.metrics.scaling import (  # noqa: F401 (public names of this module too)
     fit_power_law, held_out_check, held_out_predictions, power_law)
 from aelib.study import gates
-from aelib.study.store import atomic_write_text, mark_summarising
-from aelib.study.study import Study, check_latent_sizes
+from aelib.study.store import mark_summarising
+from aelib.study.study import Study
 
 # ------------------------------------------------------------------ performance prediction (aelib.metrics.scaling)
 
@@ -194,7 +195,7 @@ def data_text(runs: pd.DataFrame, dataset: str) -> str:
     return f"{name}" + (f" ({detail})" if detail else "") + (": " + ", ".join(counts) if counts else "")
 
 
-def _ood_sources_text(comp: pd.DataFrame) -> str:
+def ood_sources_text(comp: pd.DataFrame) -> str:
     """The complementary data sets with their sources, stand-ins marked, for a caption."""
     if comp.empty or "dataset" not in comp:
         return ""
@@ -217,7 +218,7 @@ def markdown(frame: pd.DataFrame, digits: int = 4) -> str:
 SUMMARY_TABLES = ("architecture_runs", "latent_sweep_runs", "rmse_by_z", "ood_rmse", "latent_quality", "generative")
 
 
-def _read(study: Study, name: str, *, current: bool = True) -> pd.DataFrame:
+def read_current(study: Study, name: str, *, current: bool = True) -> pd.DataFrame:
     """``tables/<name>.csv``: only the rows of the study's settings (see
     :meth:`Study.is_current`) unless ``current=False``; empty if absent."""
     path = study.tables / f"{name}.csv"
@@ -230,11 +231,11 @@ def _read(study: Study, name: str, *, current: bool = True) -> pd.DataFrame:
     return frame[study.is_current(frame)].reset_index(drop=True) if current and "family" in frame else frame
 
 
-def _other_settings(study: Study, names: Sequence[str] = SUMMARY_TABLES) -> str:
+def other_settings(study: Study, names: Sequence[str] = SUMMARY_TABLES) -> str:
     """One report line on the rows of other settings that the tables keep and the summary leaves out."""
     left_out = [frame.loc[~study.is_current(frame), "setting"] if "setting" in frame
                 else pd.Series("unrecorded", index=frame.index)
-                for frame in (_read(study, name, current=False) for name in names) if "family" in frame]
+                for frame in (read_current(study, name, current=False) for name in names) if "family" in frame]
     left_out = pd.concat(left_out) if left_out else pd.Series(dtype=str)
     if left_out.empty:
         return ""
@@ -244,7 +245,7 @@ def _other_settings(study: Study, names: Sequence[str] = SUMMARY_TABLES) -> str:
             "(`tables/settings/<setting>.json` says what each means).\n")
 
 
-def _fmt_ci(mean, low, high, digits=4) -> str:
+def fmt_ci(mean, low, high, digits=4) -> str:
     if pd.isna(mean):
         return "–"
     if pd.isna(low) or pd.isna(high) or np.isclose(low, high):
@@ -437,7 +438,7 @@ def _seed_units(frame: pd.DataFrame, keys: Sequence[str],
     return units, cells, seeds
 
 
-def _over_seeds(frame: pd.DataFrame) -> str:
+def over_seeds(frame: pd.DataFrame) -> str:
     """What a table's per-cell mean is over: its training seeds."""
     seeds = sorted({int(s) for s in frame["seed"].dropna()}) if "seed" in frame else []
     if len(seeds) >= 2:
@@ -730,7 +731,7 @@ def _ranking_overview(ranking: pd.DataFrame) -> str:
             + "); `rank_overall` ranks it.\n")
 
 
-def _ranking_and_comparisons(study: Study, out: Path, *, families: Sequence[str],
+def ranking_and_comparisons(study: Study, out: Path, *, families: Sequence[str],
                              chosen_z: Sequence[int]) -> tuple[pd.DataFrame, list[str]]:
     """Criteria grouped and ranked with bootstrap intervals, every pair of families compared per criterion and
     z; writes the ranking, pairwise and sensitivity tables; returns the ranking and the report sections."""
@@ -746,16 +747,16 @@ def _ranking_and_comparisons(study: Study, out: Path, *, families: Sequence[str]
     ranked: list[dict] = []
     pairwise: dict[str, list[pd.DataFrame]] = {}
 
-    criterion, pairwise["reconstruction"] = _reconstruction_criterion(keep(_read(study, "latent_sweep_runs")), samples)
+    criterion, pairwise["reconstruction"] = _reconstruction_criterion(keep(read_current(study, "latent_sweep_runs")), samples)
     ranked += [criterion] if criterion else []
-    found, blocks = _ood_criteria(keep(_read(study, "ood_rmse")), samples)
+    found, blocks = _ood_criteria(keep(read_current(study, "ood_rmse")), samples)
     ranked += found
     pairwise.update(blocks)
-    latent = keep(_read(study, "latent_quality"))
+    latent = keep(read_current(study, "latent_quality"))
     latent = latent[latent["latent_dim"].isin(chosen_z)] if not latent.empty else latent
     criterion, pairwise["latent_structure"] = _latent_criterion(latent)
     ranked += [criterion] if criterion else []
-    degradation = generative_degradation(keep(_read(study, "generative")))
+    degradation = generative_degradation(keep(read_current(study, "generative")))
     if not degradation.empty:
         write_table(degradation, out / "generative_degradation",
                     caption="Slope of each score against the perturbation p over p $>$ 0, relative to p = 0")
@@ -832,7 +833,7 @@ def missing_rows(study: Study, families: Sequence[str], chosen_z: Sequence[int])
     """
     rows = []
     for name, keys in COMPLETENESS_KEYS.items():
-        frame = _read(study, name)
+        frame = read_current(study, name)
         if frame.empty or "family" not in frame:
             continue
         frame = frame[frame["family"].isin(families)]
@@ -855,7 +856,7 @@ def missing_rows(study: Study, families: Sequence[str], chosen_z: Sequence[int])
     return pd.DataFrame(rows, columns=["family", "table", "missing", "of", "cells"])
 
 
-def _incomplete_note(missing: pd.DataFrame, active: Sequence) -> str:
+def incomplete_note(missing: pd.DataFrame, active: Sequence) -> str:
     """The report's (and the screen's) statement that the summary covers a partial set; "" when complete."""
     if missing.empty and not active:
         return ""
@@ -875,193 +876,7 @@ def _incomplete_note(missing: pd.DataFrame, active: Sequence) -> str:
     return text
 
 
-def summarize_study(study: Study, *, families: Sequence[str], z_values: Sequence[int], chosen_z: Sequence[int] = (2, 40),
-                    profile: str = "quick", complementary: Sequence[str] = ("emnist_letters", "fashion_mnist")) -> pd.DataFrame:
-    """Write the consolidated tables, figures and ``REPORT.md``; return the ranking."""
-    z_values = check_latent_sizes(z_values)
-    chosen_z = check_latent_sizes(chosen_z)
-    out = study.out_dir / "summary"
-    out.mkdir(parents=True, exist_ok=True)
-    sections: list[str] = []
-    # other shards or sessions still writing into this folder: wait for them (bounded), then say what is missing
-    mark_summarising()  # two summaries never wait for each other
-    still_active = study.store.wait_for_others()
-    missing = missing_rows(study, families, chosen_z)
-    incomplete = _incomplete_note(missing, still_active)
-    if incomplete:
-        print("summary: INCOMPLETE: " + ("; ".join(f"{r.family} lacks {r.missing} of {r.of} rows of {r.table}"
-                                                   for r in missing.itertuples()) or "complete so far")
-              + (f"; {len(still_active)} other process(es) still working" if still_active else ""), flush=True)
-    # only rows of this study's settings are summarised (_read); say what the tables hold besides
-    other_settings = _other_settings(study)
-    if other_settings:
-        sections.append(other_settings)
-
-    # --- convergence, sanity gates and capacity of every trained model
-    sweep_runs = _read(study, "latent_sweep_runs")
-    with study.untuned():  # step 01 searches depth before tuning
-        arch_runs = _read(study, "architecture_runs")
-    if not sweep_runs.empty:
-        sweep_runs = sweep_runs[sweep_runs["family"].isin(families)]
-    tuning_runs = _read(study, "tuning", current=False)
-    if not tuning_runs.empty and "base_setting" in tuning_runs:
-        tuning_runs = tuning_runs[tuning_runs["base_setting"].astype(str) == study.base_setting()]
-    if not tuning_runs.empty:  # which candidate a tuning run was, and the depth it used
-        tuning_runs = tuning_runs.assign(depth=study.depth, tuned=[f"{o}={v:g}" if isinstance(v, (int, float)) else f"{o}={v}"
-                                                                   for o, v in zip(tuning_runs["option"], tuning_runs["value"])])
-    parts = [f.assign(step=label) for f, label in ((arch_runs, "01 architecture"), (tuning_runs, "01 tuning"),
-                                                   (sweep_runs, "02 sweep")) if not f.empty]
-    trained = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
-    table_rows = {label: len(f) for f, label in ((arch_runs, "architecture_runs"), (tuning_runs, "tuning"),
-                                                (sweep_runs, "latent_sweep_runs")) if not f.empty}
-    if not trained.empty:  # a run shared by two steps (the setting holds the depth and options) counts once
-        id_cols = [c for c in ("family", "latent_dim", "seed", "setting") if c in trained]
-        groups = trained.groupby(id_cols, dropna=False)
-        trained["step"] = groups["step"].transform(" + ".join)
-        for column in ("tuned", "best_epoch"):  # each table records some of them: keep what any of the rows knows
-            if column in trained:
-                trained[column] = groups[column].transform("first")
-        trained = trained.drop_duplicates(id_cols, keep="last")
-    opening = incomplete + _convergence_section(trained, table_rows)
-    capped = _capped_cells(sweep_runs)
-    data = data_text(sweep_runs, study.dataset)  # for the LaTeX captions
-    sections.append(_architecture_section(study, arch_runs))
-    sections.append(_tuning_section(study, out))
-    sections.extend(_gates_and_capacity_sections(sweep_runs, out))
-
-    # --- reconstruction per z, with the PCA baseline
-    by_z = _read(study, "rmse_by_z")
-    ood = _read(study, "ood_rmse")
-    pca = pca_rows(study, z_values, complementary)
-    if not by_z.empty:
-        by_z = by_z[by_z["family"].isin(families)]
-        wide = by_z.assign(cell=[_fmt_ci(m, lo, hi) + (gates.CAP_MARK if (f, int(z)) in capped else "") for f, z, m, lo, hi in
-                                 zip(by_z["family"], by_z["latent_dim"], by_z["rmse_mean"], by_z["rmse_mean_ci95_low"],
-                                     by_z["rmse_mean_ci95_high"])])
-        table = wide.pivot(index="family", columns="latent_dim", values="cell")
-        if not pca.empty:
-            pin = pca[pca["role"] == "in-distribution"].set_index("latent_dim")["rmse_mean"]
-            table.loc["pca (baseline)"] = [f"{pin[z]:.4f}" if z in pin else "–" for z in table.columns]
-        table.columns = [f"z={c}" for c in table.columns]
-        table = table.reset_index()
-        write_table(table, out / "rmse_by_z", data=(data + "; " if data else "") + "PCA at the same z as the baseline",
-                    caption="Test RMSE by family and latent size z: mean ± half its 95% interval"
-                            + (f" ({'; '.join(sorted(set(by_z['interval'].astype(str))))})"
-                               if "interval" in by_z else ""))
-        curves = pd.concat([by_z[["family", "latent_dim", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]],
-                            pca[pca["role"] == "in-distribution"][["family", "latent_dim", "rmse_mean"]] if not pca.empty else None],
-                           ignore_index=True)
-        fig = plots.curve_by_family(curves, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
-                                    xlabel="latent size z (log)", ylabel="test RMSE",
-                                    title=f"Test RMSE against z, with the PCA baseline ({study.dataset})")
-        plots.save_figure(fig, study.figures / "summary_rmse_vs_z")
-        sections.append("## Reconstruction (test RMSE by z)\n\nMean ± half the 95 % interval (" + str(by_z["interval"].iloc[0] if "interval" in by_z else "")
-                        + ").\n\n" + markdown(table) + "\n![RMSE against z](../figures/summary_rmse_vs_z.png)\n")
-    else:
-        sections.append("## Reconstruction\n\n_Step 02 has not written rmse_by_z.csv yet._\n")
-    sections.append(_spread_section(study, out, families, capped))
-
-    # --- complementary data
-    if not ood.empty:
-        ood = ood[ood["family"].isin(families)]
-        comp = ood[ood["role"] == "complementary"]
-        cols = ["family", "latent_dim", "dataset", "rmse_mean", "auroc"] + [c for c in ("data_source", "stand_in") if c in comp]
-        both = pd.concat([comp[cols], pca[pca["role"] == "complementary"]] if not pca.empty else [comp[cols]], ignore_index=True)
-        table = both.pivot_table(index=["family", "dataset"], columns="latent_dim", values="rmse_mean").reset_index()
-        table.columns = [c if isinstance(c, str) else f"z={c}" for c in table.columns]
-        over = _over_seeds(comp)
-        write_table(table, out / "ood_rmse", caption=f"RMSE on complementary data (models trained on MNIST; {over})",
-                    data=_ood_sources_text(comp) + (f"; models: {data}" if data else ""))
-        auc = comp.pivot_table(index=["family", "dataset"], columns="latent_dim", values="auroc").reset_index()
-        auc.columns = [c if isinstance(c, str) else f"z={c}" for c in auc.columns]
-        write_table(auc, out / "ood_auroc", caption=f"ROC AUC of per-sample RMSE separating MNIST from complementary data ({over})",
-                    data=_ood_sources_text(comp) + (f"; models: {data}" if data else ""))
-        sources = ", ".join(sorted({f"{d}: {s}" for d, s in zip(comp["dataset"], comp.get("data_source", comp["dataset"]))}))
-        stand_ins = set(comp.loc[comp["stand_in"].astype(str).str.lower() == "true", "dataset"]) if "stand_in" in comp else set()
-
-        def shown(frame: pd.DataFrame) -> pd.DataFrame:  # stand-in data named as such on every row
-            return _marked(frame.assign(dataset=[f"{d} (STAND-IN)" if d in stand_ins else d for d in frame["dataset"]]),
-                           capped)
-
-        sections.append(f"## Complementary data\n\nSources: {sources}. Each value is the {over}.\n\n" + markdown(shown(table)) + "\nROC AUC:\n\n" + markdown(shown(auc))
-                        + "\n![OOD RMSE](../figures/ood_rmse_vs_z.png)\n")
-    else:
-        sections.append("## Complementary data\n\n_Step 05 has not written ood_rmse.csv yet._\n")
-
-    # --- latent space at chosen z
-    latent = _read(study, "latent_quality")
-    if not latent.empty:
-        latent = latent[latent["family"].isin(families) & latent["latent_dim"].isin(chosen_z)]
-        cols = [c for c in ("trustworthiness", "continuity", "stress_seed", "stress_scaled", "neighborhood_hit",
-                            "neighborhood_hit_self", "shepard_goodness", "probe_logreg_accuracy", "probe_knn_accuracy") if c in latent]
-        agg = latent.groupby(["family", "latent_dim"])[cols].mean().reset_index()
-        agg.insert(2, "n_seeds", latent.groupby(["family", "latent_dim"])["seed"].nunique().to_numpy())
-        over = _over_seeds(latent)
-        write_table(agg, out / "latent_quality", caption=f"Latent-space quality at chosen z (k = 7; {over}); "
-                                                            "stress_scaled is the scale-normalised form", data=data)
-        sections.append(f"## Latent space (chosen z)\n\nEach value is the {over}. "
-                        "`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
-                        "`stress_scaled` rescales the codes optimally first (latent spaces have arbitrary scale).\n\n"
-                        + markdown(_marked(agg, capped)) + "\n![measures](../figures/latent_measures_vs_z.png)\n\n![UMAP](../figures/latent_umap.png)\n")
-    else:
-        sections.append("## Latent space\n\n_Step 04 has not written latent_quality.csv yet._\n")
-
-    # --- generative capacity
-    gen = _read(study, "generative")
-    if not gen.empty:
-        gen = gen[gen["family"].isin(families)]
-        perturbed = gen[gen["level"].notna()] if "level" in gen else gen
-        value_cols = [c for c in ("rmse_mean", "label_consistency", "frechet") if c in perturbed]
-        by = ["family", "latent_dim", "mode", "level"] if "mode" in perturbed else ["family", "latent_dim", "level"]
-        curves = perturbed.groupby(by, dropna=False)[value_cols].mean().reset_index()
-        over = _over_seeds(perturbed)
-        write_table(curves, out / "generative", caption=f"Decoded perturbed codes against the maximum perturbation p ({over})",
-                    data=data)
-        sections.append(f"## Generative capacity\n\nEach value is the {over}.\n\n" + markdown(_marked(curves, capped))
-                        + "\n![RMSE vs p, relative](../figures/generative_rmse_vs_p.png)\n\n![RMSE vs p, additive](../figures/generative_rmse_vs_p_additive.png)\n")
-    else:
-        sections.append("## Generative capacity\n\n_Step 06 has not written generative.csv yet._\n")
-
-    # --- augmentation
-    aug_path = study.out_dir / "augmentation" / "augmentation_summary.csv"
-    if aug_path.is_file():
-        aug = pd.read_csv(aug_path)
-        write_table(aug, out / "augmentation", caption="Same-artist verification AUC with and without augmentation")
-        figures = "".join(f"\n![{p.stem}](../augmentation/{p.name})\n"
-                          for p in sorted(aug_path.parent.glob("augmentation_exp*.png")))
-        stand_in = " (offline stand-in data)" if "stand_in" in aug and aug["stand_in"].any() else ""
-        sections.append(f"## Data augmentation (fcae on features){stand_in}\n\n" + markdown(aug) + figures)
-    else:
-        sections.append("## Data augmentation\n\n_Step 07 has not written augmentation_summary.csv yet._\n")
-
-    # --- performance prediction: power-law fits, extrapolation in z, one criterion predicting another
-    sections.append(performance_prediction_section(out, by_z=by_z, pca=pca, runs=sweep_runs, ood=ood,
-                                                   latent=_read(study, "latent_quality"), gen=gen))
-
-    # --- paired comparisons and the ranking with its uncertainty (aelib.stats)
-    ranked_since = time.time()  # the findings read only the summary tables written from here on
-    ranking, ranking_sections = _ranking_and_comparisons(study, out, families=families, chosen_z=chosen_z)
-    sections.extend(ranking_sections)
-    if not ranking.empty:
-        _plot_ranks(ranking, study.figures / "ranking")
-
-    # --- the findings in words (aelib.findings), after the convergence lines at the top of the report
-    from aelib import findings
-
-    latent_all = _read(study, "latent_quality")
-    opening += "\n" + findings.findings_section(**{
-        **findings.read_tables(study.out_dir, since=ranked_since), "architecture": arch_runs,
-        "latent_quality": latent_all[latent_all["family"].isin(families)] if not latent_all.empty else latent_all},
-        latent_directions=LATENT_MEASURES) + "\n"
-
-    failures = _failures(study)
-    report = _report_text(study, profile, ranking, sections, failures, opening=opening)
-    atomic_write_text(study.out_dir / "REPORT.md", report)
-    print(f"Wrote {study.out_dir / 'REPORT.md'} and tables in {out}")
-    return ranking
-
-
-def _plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
+def plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
     import matplotlib.pyplot as plt
 
     ranks = ranking.set_index("family")[_criterion_rank_columns(ranking)]
@@ -1071,7 +886,7 @@ def _plot_ranks(ranking: pd.DataFrame, stem: Path) -> None:
     plt.close("all")
 
 
-def _failures(study: Study) -> pd.DataFrame:
+def failures_table(study: Study) -> pd.DataFrame:
     """Runs that failed: those the store holds as failed, and every failure of the invocation writing the report
     (``aelib.study.integrity``: damaged folders, full disks and runs that were retried leave no ``failed.json``)."""
     import os
@@ -1088,7 +903,7 @@ def _failures(study: Study) -> pd.DataFrame:
     return frame[columns] if not frame.empty else frame
 
 
-def _invocations(path: Path, last: int = 10) -> list[str]:
+def invocation_lines(path: Path, last: int = 10) -> list[str]:
     """Report lines for the study's command-line invocations (the latest ``last``)."""
     if not path.is_file():
         return []
@@ -1108,7 +923,7 @@ def _invocations(path: Path, last: int = 10) -> list[str]:
             "being skipped):", "", markdown(pd.DataFrame(rows))]
 
 
-def _capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
+def capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
     """(family, z) cells with at least one run that early stopping did not end."""
     if runs.empty or "stopped_by" not in runs:
         return set()
@@ -1116,7 +931,7 @@ def _capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
     return {(f, int(z)) for f, z in zip(bad["family"], bad["latent_dim"])}
 
 
-def _marked(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
+def mark_capped(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
     """``frame`` for the report with the family name marked where its run was not stopped by early stopping
     (per row when the table has ``latent_dim``, else where any z shown is affected)."""
     if not capped or frame.empty or "family" not in frame:
@@ -1131,7 +946,7 @@ def _marked(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
     return out
 
 
-def _convergence_section(trained: pd.DataFrame, table_rows: dict[str, int] | None = None) -> str:
+def convergence_section(trained: pd.DataFrame, table_rows: dict[str, int] | None = None) -> str:
     """The report's opening line: how many training runs converged, and which did not.
 
     ``trained`` holds one row per distinct run (``step`` names every step that uses it);
@@ -1167,14 +982,14 @@ def _convergence_section(trained: pd.DataFrame, table_rows: dict[str, int] | Non
     return text + "\n"
 
 
-def _architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
+def architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
     """Which depth the fully connected families used, and why."""
     source = getattr(study, "depth_source", "set by the user")
     text = (f"## Architecture\n\nFully connected parts (fcae, dae, sae, vae, aae and conae's decoder) use depth "
             f"**{study.depth}** ({source}). Widths follow STUDY.md §2: the seed's presets for d = 784 while their "
             "narrowest hidden layer is at least z, else widths falling linearly from the input to z "
             "(`widths=\"auto\"`; `summary/capacity.csv` names the rule each model used).\n")
-    best = _read(study, "architecture_best", current=False)
+    best = read_current(study, "architecture_best", current=False)
     if "setting" in best and not best.empty:
         best = best[best["setting"] == study.setting("fcae", vary=("depth",))]
     if not arch_runs.empty and "depth" in arch_runs:
@@ -1189,9 +1004,9 @@ def _architecture_section(study: Study, arch_runs: pd.DataFrame) -> str:
     return text
 
 
-def _tuning_section(study: Study, out: Path) -> str:
+def tuning_section(study: Study, out: Path) -> str:
     """Each family's tuned setting: the candidates with their validation RMSE, and the choice."""
-    table = _read(study, "tuning", current=False)
+    table = read_current(study, "tuning", current=False)
     if table.empty or "base_setting" not in table:
         return "## Tuning\n\n_Step 01 has not tuned the families under these settings; they use their defaults._\n"
     table = table[table["base_setting"].astype(str) == study.base_setting()]
@@ -1219,7 +1034,7 @@ def _tuning_section(study: Study, out: Path) -> str:
     return text + "\n" + markdown(shown)
 
 
-def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
+def gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
     """Sanity gates per run (failures are findings) and each model's capacity."""
     if runs.empty:
         return []
@@ -1258,9 +1073,9 @@ def _gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:
     return sections
 
 
-def _spread_section(study: Study, out: Path, families: Sequence[str], capped: set[tuple[str, int]]) -> str:
+def spread_section(study: Study, out: Path, families: Sequence[str], capped: set[tuple[str, int]]) -> str:
     """Per-sample test RMSE spread (step 03): median [10th, 90th percentile] per family and z, and the panels."""
-    spread = _read(study, "reconstruction_spread")
+    spread = read_current(study, "reconstruction_spread")
     if spread.empty:
         return "## Reconstruction spread\n\n_Step 03 has not written reconstruction_spread.csv yet._\n"
     spread = spread[spread["family"].isin(families)]
@@ -1300,7 +1115,7 @@ def _files_section(out_dir: Path) -> str:
     return "\n".join(lines)
 
 
-def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
+def report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
                  *, opening: str = "") -> str:
     prov_dir = study.out_dir / "provenance"
     # Seconds per step, summed over every invocation logged (shards and Slurm jobs included).
@@ -1352,7 +1167,7 @@ def _report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: li
         "",
         "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",
         "",
-        *_invocations(prov_dir / "invocations.jsonl"),
+        *invocation_lines(prov_dir / "invocations.jsonl"),
         "## Overall ranking",
         "",
         _ranking_overview(ranking),

@@ -23,16 +23,21 @@ the same units for every family.
   ties share the smaller rank; the interval is the 2.5–97.5 % range of each
   family's rank over bootstrap resamples of the units, drawn jointly for all
   families. With one unit there is no interval (NaN).
+- Means over seeds (:func:`t_interval`): the mean with its Student-t interval.
 - Overall (:func:`overall_rank`): a weighted mean of criterion ranks with
   declared weights, and :func:`rank_sensitivity` leaves each criterion out in turn.
 """
 from __future__ import annotations
 
 import itertools
+import math
 from typing import Iterator, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy.stats import t as _student_t
+
+from aelib.checks import check_float, check_int
 
 N_BOOT = 2000
 CONFIDENCE = 0.95
@@ -44,12 +49,6 @@ _TIE_RTOL = 1e-9
 
 
 # ------------------------------------------------------------------ validation
-
-
-def _check_n_boot(n_boot: int) -> int:
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
-        raise ValueError(f"Expected n_boot as an integer >= 100. Received: n_boot={n_boot!r}")
-    return int(n_boot)
 
 
 def _as_matrix(values: Mapping[str, Sequence[float]]) -> tuple[list[str], np.ndarray]:
@@ -113,7 +112,7 @@ def bootstrap_means(values: Mapping[str, Sequence[float]], *, n_boot: int = N_BO
     Raises:
         ValueError: ragged, empty or non-finite values; n_boot < 100.
     """
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_int("n_boot", n_boot, 100)
     families, matrix = _as_matrix(values)
     strata = _check_strata(strata, matrix.shape[1])
     out = np.concatenate([counts @ matrix.T for counts in _bootstrap_weights(matrix.shape[1], n_boot, seed, strata)])
@@ -146,6 +145,40 @@ def _percentiles(samples: np.ndarray, confidence: float = CONFIDENCE) -> tuple[n
     return np.quantile(samples, tail, axis=0), np.quantile(samples, 1 - tail, axis=0)
 
 
+# ------------------------------------------------------------------ mean over seeds
+
+
+def t_interval(values: Sequence[float], *, confidence: float = CONFIDENCE, finite_only: bool = True,
+               one_value: str = "nan") -> tuple[float, float, float]:
+    """Mean of ``values`` and its Student-t interval: mean ± t(0.5 + confidence/2, n − 1) · s / √n, s with ddof=1.
+
+    Args:
+        values: one number per unit (typically per seed).
+        confidence: the interval's coverage, in (0, 1).
+        finite_only: drop NaN and infinite values first (False: they propagate into the result).
+        one_value: the bounds for a single value: ``"nan"`` (no interval) or ``"mean"`` (the value itself).
+
+    Returns:
+        ``(mean, low, high)``; all NaN without values.
+
+    Raises:
+        ValueError: ``confidence`` outside (0, 1) or an unknown ``one_value``.
+    """
+    check_float("confidence", confidence, above=0, below=1)
+    if one_value not in ("nan", "mean"):
+        raise ValueError(f"Expected one_value in ('nan', 'mean'). Received: one_value={one_value!r}")
+    v = np.asarray(values, dtype=float)
+    if finite_only:
+        v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return np.nan, np.nan, np.nan
+    mean = float(v.mean())
+    if len(v) < 2:
+        return (mean, mean, mean) if one_value == "mean" else (mean, np.nan, np.nan)
+    half = float(_student_t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / math.sqrt(len(v)))
+    return mean, mean - half, mean + half
+
+
 # ------------------------------------------------------------------ paired differences
 
 
@@ -167,7 +200,7 @@ def paired_bootstrap(a: Sequence[float], b: Sequence[float], *, n_boot: int = N_
     Raises:
         ValueError: different lengths, no units, non-finite values, n_boot < 100.
     """
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_int("n_boot", n_boot, 100)
     _, matrix = _as_matrix({"a": a, "b": b})
     d = matrix[0] - matrix[1]
     diff = float(d.mean())
@@ -210,8 +243,7 @@ def holm(pvalues: Sequence[float], alpha: float = ALPHA) -> np.ndarray:
     Raises:
         ValueError: alpha outside (0, 1) or a p-value outside [0, 1].
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"Expected 0 < alpha < 1. Received: alpha={alpha!r}")
+    check_float("alpha", alpha, above=0, below=1)
     adjusted = holm_adjusted(pvalues)
     return np.where(np.isnan(adjusted), False, adjusted <= alpha)
 
@@ -253,7 +285,7 @@ def pairwise_table(values: Mapping[str, Sequence[float]], *, over: str, n_boot: 
     Raises:
         ValueError: fewer than two families, or as :func:`bootstrap_means`.
     """
-    n_boot = _check_n_boot(n_boot)
+    n_boot = check_int("n_boot", n_boot, 100)
     families, matrix = _as_matrix(values)
     if len(families) < 2:
         raise ValueError(f"Expected at least two families to compare. Received: {families}")

@@ -17,7 +17,7 @@ import keras  # noqa: E402
 import numpy as np
 import pandas as pd
 
-from aelib.checks import check_int
+from aelib.checks import check_float, check_int
 from aelib.models.base import Autoencoder
 
 
@@ -66,18 +66,13 @@ class TrainConfig:
     def __post_init__(self) -> None:
         for name in ("epochs", "batch_size", "steps_per_execution"):
             object.__setattr__(self, name, check_int(name, getattr(self, name)))
-        if not (0.0 <= self.validation_fraction < 1.0):
-            raise ValueError(
-                f"Expected 0 <= validation_fraction < 1. Received: validation_fraction={self.validation_fraction!r}"
-            )
-        if not (self.learning_rate > 0 and math.isfinite(self.learning_rate)):
-            raise ValueError(f"Expected learning_rate > 0. Received: learning_rate={self.learning_rate!r}")
+        # checked, not converted: the values stay as given (they are part of stored runs' configurations)
+        check_float("validation_fraction", self.validation_fraction, minimum=0, below=1)
+        check_float("learning_rate", self.learning_rate, above=0)
         for name in ("patience", "lr_patience"):
             object.__setattr__(self, name, check_int(name, getattr(self, name), 0))
-        if not (0.0 <= self.min_delta < 1.0):
-            raise ValueError(f"Expected 0 <= min_delta < 1 (a relative decrease). Received: min_delta={self.min_delta!r}")
-        if not (0.0 < self.lr_factor <= 1.0):
-            raise ValueError(f"Expected 0 < lr_factor <= 1. Received: lr_factor={self.lr_factor!r}")
+        check_float("min_delta", self.min_delta, minimum=0, below=1, note="a relative decrease")
+        check_float("lr_factor", self.lr_factor, above=0, maximum=1)
 
 
 def set_seed(seed: int, *, deterministic: bool | None = None) -> bool:

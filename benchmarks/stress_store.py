@@ -110,7 +110,8 @@ def _json(path: Path) -> dict | None:
 
 def check_store(out: Path, families: list[str], expect: dict) -> dict:
     """Lost runs, duplicated rows and mixed rows of ``out`` for the invocation whose settings are ``expect``."""
-    from aelib.study.store import _slug, config_hash
+    from aelib.io import config_hash
+    from aelib.study.store import _slug
 
     problems: list[str] = []
     lost = duplicated = mixed = 0

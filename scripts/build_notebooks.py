@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import inspect
 import json
 import re
 import textwrap
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import nbformat
 
+from aelib.study import steps
 from aelib.study.profiles import PROFILES, step_parameters
 from aelib.study.study import Study
 
@@ -109,21 +111,12 @@ arch_families = ...  # families with fully connected depth (fcae; vae, sae… al
 tune_z = ...  # latent size at which each family's key setting is tuned
 tune_grids = ...  # None for the declared grids (aelib.study.tuning.DEFAULT_GRIDS), or {family: [option, [values]]}
 tune_learning_rates = ...  # [] keeps learning_rate; several values tune it per family too''',
-        "body": '''from aelib.study.steps import architecture_search
-from aelib.study.tuning import tune
-best = architecture_search(study, families=arch_families, depths=depths, z_values=z_values, seeds=seeds)
-tuning = tune(study, families=families, z=tune_z, grids=tune_grids, learning_rates=tune_learning_rates, seed=seeds[0])
-display(best)
-tuning''',
         "show": ["architecture_fcae.png"],
     },
     "02_latent_sweep": {
         "title": "Step 2 — latent sweep",
         "what": "Trains every family at every latent size z and seed, and reports test RMSE against z (STUDY.md §3).",
         "params": '''z_values = ...  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100''',
-        "body": '''from aelib.study.steps import latent_sweep
-by_z = latent_sweep(study, families=families, z_values=z_values, seeds=seeds)
-by_z[["family", "latent_dim", "n_seeds", "rmse_mean", "rmse_mean_ci95_low", "rmse_mean_ci95_high"]]''',
         "show": ["rmse_vs_z.png"],
     },
     "03_reconstruction": {
@@ -131,9 +124,6 @@ by_z[["family", "latent_dim", "n_seeds", "rmse_mean", "rmse_mean_ci95_low", "rms
         "what": "Shows originals beside their reconstructions for several z and the spread of per-sample RMSE (STUDY.md §4, step 4).",
         "params": '''z_values = ...  # latent sizes whose trained models are shown (trained by step 2, or now if missing)
 grid_seed = 0  # which seed's models to show''',
-        "body": '''from aelib.study.steps import reconstruction_grids
-spread = reconstruction_grids(study, families=families, z_values=z_values, seed=grid_seed)
-spread''',
         "show": ["reconstructions_{family}.png"],
     },
     "04_latent_space": {
@@ -144,10 +134,6 @@ umap_z = ...  # latent sizes drawn with UMAP (codes with z up to 2 are plotted d
 k = 7  # neighbours for the measures: at least 1 and below n_points / 2
 n_points = ...  # test points used for the measures and the plots
 analysis_seed = None  # training seed whose models UMAP draws (None: the first of seeds); every seed is measured''',
-        "body": '''from aelib.study.latent import latent_space_step
-quality = latent_space_step(study, families=families, z_values=z_values, umap_z=umap_z, k=k, n_points=n_points,
-                            seeds=seeds, seed=analysis_seed)
-quality''',
         "show": ["latent_measures_vs_z.png"],
     },
     "05_ood_reconstruction": {
@@ -156,9 +142,6 @@ quality''',
         "params": '''z_values = ...  # latent sizes
 complementary = ["emnist_letters", "fashion_mnist"]  # datasets unlike the training data
 n_ood = ...  # test images per complementary set''',
-        "body": '''from aelib.study.ood import ood_step
-ood = ood_step(study, families=families, z_values=z_values, complementary=complementary, n_ood=n_ood, seeds=seeds)
-ood''',
         "show": ["ood_rmse_vs_z.png"],
     },
     "06_generative": {
@@ -168,11 +151,6 @@ ood''',
 levels = ...  # maximum perturbation p, fractions in [0, 1]
 modes = ["relative", "additive"]  # "relative" (z·(1+u), the seed's reading) and/or "additive" (z + u·σ_j, scale-matched)
 n_samples = ...  # test codes perturbed per level''',
-        "body": '''import pandas as pd
-from aelib.study.generative import generative_step
-gen = pd.concat([generative_step(study, families=families, z_values=z_values, levels=levels, mode=mode, seeds=seeds,
-                                 n_samples=n_samples) for mode in modes], ignore_index=True)
-gen''',
         "show": ["generative_rmse_vs_p.png", "generative_rmse_vs_p_additive.png"],
     },
     "07_augmentation": {
@@ -185,11 +163,6 @@ aug_latent_dim = ...  # list of ints >= 1: the z values of the feature autoencod
 aug_seeds = ...  # list of distinct ints >= 0 (at least 5 for useful intervals): one run per seed (autoencoder, pairs, pair model); intervals are over seeds
 perturbations = ...  # list of floats in [0, 1]: maximum perturbation p for experiments 1 and 3
 thresholds = ...  # list of ints >= 1: works per class below which classes are topped up (experiment 2 and the duplicate control, which also runs at 20)''',
-        "body": '''from aelib.augmentation import run_augmentation_study
-aug = run_augmentation_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=aug_latent_dim,
-                             seeds=tuple(aug_seeds), perturbations=tuple(perturbations), thresholds=tuple(thresholds),
-                             out_dir=Path(out_dir) / "augmentation")
-aug["summary"] if isinstance(aug, dict) and "summary" in aug else aug''',
         "show": [],
     },
     "08_summary": {
@@ -197,9 +170,6 @@ aug["summary"] if isinstance(aug, dict) and "summary" in aug else aug''',
         "what": "Consolidates every step into ranked comparison tables (CSV, LaTeX, Markdown), fits RMSE(z) per family, adds a PCA baseline, and writes REPORT.md (STUDY.md §5).",
         "params": '''z_values = ...  # latent sizes of the PCA baseline and the tables
 chosen_z = ...  # latent sizes at which the latent measures are compared''',
-        "body": '''from aelib.report import summarize_study
-summary = summarize_study(study, families=families, z_values=z_values, chosen_z=chosen_z, profile=profile)
-summary''',
         "show": [],
     },
 }
@@ -248,6 +218,17 @@ def parameters_cell(step: str, common: str, own: str, profile: str = DEFAULT_PRO
     return "\n".join(blocks)
 
 
+def step_call(step: str, names: list[str]) -> str:
+    """The step's cell: its module's ``run`` with every notebook parameter that ``run`` takes, by name."""
+    module = steps.module(step)
+    taken = [n for n in inspect.signature(module.run).parameters if n != "study"]
+    passed = [n for n in taken if n in names]
+    head = f"table = {steps.MODULES[step]}.run("
+    call = textwrap.fill(", ".join(["study", *(f"{n}={n}" for n in passed)]) + ")", width=100, initial_indent=head,
+                         subsequent_indent=" " * len(head), break_long_words=False, break_on_hyphens=False)
+    return f"from aelib.study.steps import {steps.MODULES[step]}\n{call}\ntable"
+
+
 def study_call(names: list[str]) -> str:
     """``study = Study(...)`` passing every parameter that is a field of :class:`Study`."""
     fields = [f.name for f in dataclasses.fields(Study) if f.init and f.name != "out_dir" and f.name in names]
@@ -271,7 +252,7 @@ def build(name: str, spec: dict) -> nbformat.NotebookNode:
     names = [line.split("=")[0].strip() for line in text.splitlines() if "=" in line]
     study = STUDY.replace("STUDY_CALL", study_call(names))
     nb.cells.append(nbformat.v4.new_code_cell(study + f"\nSTEP = {name!r}\nPARAMETER_NAMES = {names!r}"))
-    nb.cells.append(nbformat.v4.new_code_cell(spec["body"]))
+    nb.cells.append(nbformat.v4.new_code_cell(step_call(name, names)))
     if spec["show"]:
         show = "from IPython.display import Image, display\n"
         for figure in spec["show"]:

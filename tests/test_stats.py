@@ -11,6 +11,22 @@ def _noise(seed: int, n: int, scale: float) -> np.ndarray:
     return np.random.default_rng(seed).normal(0.0, scale, n)
 
 
+# ------------------------------------------------------------------ mean over seeds
+
+
+def test_t_interval_closed_form_and_small_samples():
+    mean, low, high = stats.t_interval([1.0, 2.0, 3.0])  # s = 1; with 2 degrees of freedom t has a closed form
+    t_975 = np.sqrt(2 * 0.95**2 / (1 - 0.95**2))
+    assert mean == 2.0 and high - mean == pytest.approx(t_975 / np.sqrt(3), rel=1e-9)
+    assert mean - low == pytest.approx(high - mean, rel=1e-12)
+    assert np.isnan(stats.t_interval([0.7])[1:]).all() and stats.t_interval([0.7], one_value="mean") == (0.7, 0.7, 0.7)
+    assert np.isnan(stats.t_interval([])).all() and np.isnan(stats.t_interval([np.nan, np.inf])).all()
+    assert stats.t_interval([np.nan, 1.0, 3.0]) == stats.t_interval([1.0, 3.0])  # non-finite values are dropped
+    assert stats.t_interval([np.inf, 1.0], finite_only=False)[0] == np.inf  # ... unless asked to keep them
+    with pytest.raises(ValueError, match="confidence"):
+        stats.t_interval([1.0, 2.0], confidence=95)
+
+
 # ------------------------------------------------------------------ paired bootstrap
 
 
@@ -234,55 +250,12 @@ def test_with_several_seeds_intervals_and_comparisons_are_over_seeds():
 # ------------------------------------------------------------------ the summary's ranking from a study's files
 
 
-@pytest.fixture(scope="module")
-def fake_study(tmp_path_factory):
-    """A study folder with the step tables and per-sample files of three families, written by hand (no training)."""
-    from aelib.study.store import atomic_write_json
-    from aelib.study.study import Study
-
-    study = Study(tmp_path_factory.mktemp("ranked"), epochs=1, n_train=200, n_test=100)
-    families, zs = ["fcae", "vae", "dae"], [2, 8]
-    level = {"fcae": 0.10, "vae": 0.16, "dae": 0.1001}  # fcae and dae hard to tell apart
-    base = 0.2 + _noise(20, 100, 0.03)
-    sweep, ood, latent, gen = [], [], [], []
-    for i, family in enumerate(families):
-        setting = study.setting(family)
-        for z in zs:
-            spec = study.spec(family, z, 0)
-            rmse = base + level[family] - 0.01 * np.log2(z) + _noise(30 + 10 * i + z, 100, 0.002)
-            run = study.store.path_for("train", spec.config())
-            run.mkdir(parents=True)
-            np.save(run / "test_rmse.npy", rmse.astype("float32"))
-            sweep.append({"family": family, "depth": study.depth, "latent_dim": z, "seed": 0, "setting": setting,
-                          "rmse_mean": float(rmse.astype("float32").mean()), "stopped_by": "early_stopping"})
-            for dataset in ("emnist_letters", "fashion_mnist"):
-                ood_rmse = base[:50] + 2 * level[family] + _noise(40 + i + z, 50, 0.002)
-                folder = study.store.root / "ood" / f"{family}-{z}-{dataset}"
-                atomic_write_json(folder / "config.json", {"kind": "ood", "family": family, "latent_dim": z, "seed": 0,
-                                                           "dataset": dataset, "role": "complementary",
-                                                           "train": spec.config()})
-                np.save(folder / "rmse.npy", ood_rmse.astype("float32"))
-                atomic_write_json(folder / "metrics.json", {"rmse_mean": float(ood_rmse.mean())})
-                ood.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "dataset": dataset,
-                            "role": "complementary", "rmse_mean": float(ood_rmse.mean()), "auroc": 0.6 + 0.1 * i})
-            latent.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting,
-                           "trustworthiness": 0.9 - 0.1 * i, "continuity": 0.8, "stress_scaled": 0.2 + 0.05 * i,
-                           "neighborhood_hit": 0.7, "shepard_goodness": 0.6})
-            for p in (0.0, 0.5, 1.0):
-                gen.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "mode": "relative",
-                            "source": "perturbed", "level": p, "rmse_mean": 0.1 + (0.1 + 0.05 * i) * p})
-    for name, rows in (("latent_sweep_runs", sweep), ("ood_rmse", ood), ("latent_quality", latent),
-                       ("generative", gen)):
-        study.write_table(name, pd.DataFrame(rows))
-    return study, families
-
-
 def test_summary_ranking_and_pairwise_tables_from_the_study_files(fake_study):
-    from aelib.report import _ranking_and_comparisons, _ranking_overview
+    from aelib.report import ranking_and_comparisons, _ranking_overview
 
     study, families = fake_study
     out = study.out_dir / "summary"
-    ranking, sections = _ranking_and_comparisons(study, out, families=families, chosen_z=[2, 8])
+    ranking, sections = ranking_and_comparisons(study, out, families=families, chosen_z=[2, 8])
     ranks = ranking.set_index("family")
     for criterion in ("reconstruction", "ood_generalisation", "ood_detection", "latent_structure",
                       "generative_relative"):

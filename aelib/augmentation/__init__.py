@@ -6,7 +6,7 @@
 
 Modules: :mod:`.artworks` (Painter by Numbers reader), :mod:`.features`
 (Inception v3 and stand-in features, disk cache), :mod:`.pairs` (pairs, pair
-model, ROC AUC), :mod:`.synthetic` (top-up rule, decode(perturb(encode(x)))),
+model; scored with :func:`aelib.metrics.ood.roc_auc`), :mod:`.synthetic` (top-up rule, decode(perturb(encode(x)))),
 :mod:`.experiments` (the three experiments and the duplicate control, with
 equal pair-model updates per condition, over several z; tables, figures).
 """
@@ -35,7 +35,6 @@ from aelib.augmentation.pairs import (
     build_pair_model,
     draw_pairs,
     pair_scores,
-    roc_auc,
     train_pair_model,
     update_schedule,
 )
@@ -61,7 +60,6 @@ __all__ = [
     "long_tail_counts",
     "pair_scores",
     "read_artworks",
-    "roc_auc",
     "run_augmentation_study",
     "standin_features",
     "standin_works",

@@ -67,7 +67,7 @@ model (800 training works), against 0.67 (3,000 works) for the CNN, at about
 from __future__ import annotations
 
 import dataclasses
-import hashlib
+import functools
 import json
 import math
 import os
@@ -83,8 +83,6 @@ import pandas as pd
 from aelib.augmentation.artworks import read_artworks
 from aelib.augmentation.features import (
     STANDIN_EXTRACTOR,
-    atomic_write_bytes,
-    atomic_write_text,
     inception_features,
     standin_extractor_name,
     standin_features,
@@ -95,10 +93,12 @@ from aelib.augmentation.pairs import (
     default_updates,
     draw_pairs,
     pair_scores,
-    roc_auc,
 )
 from aelib.augmentation.synthetic import decode_codes, encode_eager, synthesize, top_up_sources
-from aelib.checks import check_int
+from aelib.checks import check_float, check_int
+from aelib.io import atomic_write_csv, atomic_write_text, config_hash
+from aelib.metrics.ood import roc_auc
+from aelib.stats import t_interval
 
 SOURCES = ("standin", "painter_by_numbers")
 EXPERIMENTS = {
@@ -182,12 +182,6 @@ def _check_number_list(name: str, values, check) -> tuple:
     return tuple(dict.fromkeys(check(v) for v in values))
 
 
-def _check_p(p) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float, np.number)) or not (0.0 <= float(p) <= 1.0):
-        raise ValueError(f"Expected every perturbation p in [0, 1] (0.1 = 10 %). Received: p={p!r}")
-    return float(p)
-
-
 def _check_args(source, image_dir, csv_path, latent_dims, seeds, perturbations, thresholds, quick, sizes):
     if source not in SOURCES:
         raise ValueError(f"Expected source in {SOURCES}. Received: source={source!r}")
@@ -205,7 +199,9 @@ def _check_args(source, image_dir, csv_path, latent_dims, seeds, perturbations, 
     seeds = tuple(check_int("seed", s, 0) for s in seeds)
     if len(set(seeds)) != len(seeds):
         raise ValueError(f"Expected distinct seeds. Received: seeds={seeds!r}")
-    perturbations = _check_number_list("perturbations", perturbations, _check_p)
+    perturbations = _check_number_list(
+        "perturbations", perturbations, lambda p: check_float("p", p, minimum=0, maximum=1, note="0.1 = 10 %")
+    )
     thresholds = _check_number_list("thresholds", thresholds, lambda t: check_int("threshold", t, 1))
     if not isinstance(quick, bool):
         raise ValueError(f"Expected quick to be True or False. Received: quick={quick!r}")
@@ -235,8 +231,7 @@ def _check_args(source, image_dir, csv_path, latent_dims, seeds, perturbations, 
         sizes["pair_updates"] = check_int("pair_updates", sizes["pair_updates"], 1)
     sizes["fcae_patience"] = check_int("fcae_patience", sizes["fcae_patience"], 0)
     sizes["data_seed"] = check_int("data_seed", sizes["data_seed"], 0)
-    if not (0.0 < float(sizes["test_fraction"]) < 1.0):
-        raise ValueError(f"Expected 0 < test_fraction < 1. Received: test_fraction={sizes['test_fraction']!r}")
+    check_float("test_fraction", sizes["test_fraction"], above=0, below=1)
     if sizes["min_works"] < sizes["min_test_works"] + 2:
         raise ValueError(
             f"Expected min_works >= min_test_works + 2 (two training works for same-class pairs). "
@@ -370,32 +365,19 @@ def _load_data(source, image_dir, csv_path, sizes, cache_dir, progress) -> _Data
 # --------------------------------------------------------------------------- storage
 
 
-def _config_hash(config: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()[:12]
-
-
 def _is_missing(value) -> bool:
     return value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value))
 
 
-def _row_key(experiment: str, latent_dim, value, seed: int) -> str:
-    z = "-" if _is_missing(latent_dim) else str(int(latent_dim))
-    v = "-" if _is_missing(value) else f"{float(value):g}"
-    return f"{experiment}|z{z}|{v}|{seed}"
-
-
-def _read_store(path: Path) -> dict[str, dict]:
-    if not path.is_file():
-        return {}
-    try:
-        rows = json.loads(path.read_text())
-        return {_row_key(r["experiment"], r["latent_dim"], r["value"], r["seed"]): r for r in rows}
-    except (OSError, json.JSONDecodeError, KeyError, TypeError):  # a damaged store only costs a recomputation
-        return {}
-
-
-def _write_store(path: Path, store: dict[str, dict]) -> None:
-    atomic_write_text(path, json.dumps(list(store.values()), indent=1, default=float))
+def _setting_columns(experiment: str, latent_dim, value) -> dict[str, Any]:
+    """The columns that name a setting, first in both the result and the summary rows."""
+    return {
+        "experiment": experiment,
+        "swept": SWEPT[experiment],
+        "latent_dim": latent_dim,
+        "value": value,
+        "uses_autoencoder": experiment in AUTOENCODER_EXPERIMENTS,
+    }
 
 
 def _derived_seed(*parts: int) -> int:
@@ -441,17 +423,12 @@ def augmented_pairs(y_train, sources, *, pairs_per_item: int, seed: int | Sequen
     return pairs, y, groups
 
 
-def _fcae_for_seed(seed, x_train, latent_dim, sizes, run_dir: Path):
-    """The feature autoencoder of (seed, z): loaded when saved by an earlier run, else trained and saved."""
-    from aelib.models import build_model, load_model
+def _train_fcae(x_train, x_test, latent_dim: int, seed: int, sizes, run_dir: Path) -> dict:
+    """The feature autoencoder of (seed, z), trained on the training features and kept as ``model.keras``."""
+    from aelib.metrics.reconstruction import rmse_per_sample
+    from aelib.models import build_model
     from aelib.training import TrainConfig, train
 
-    path = run_dir / f"fcae_z{latent_dim}_seed{seed}.keras"
-    if path.is_file():
-        try:
-            return load_model(path)
-        except ValueError:
-            pass  # damaged: train again
     model = build_model(
         "fcae", input_shape=(x_train.shape[1],), latent_dim=latent_dim, output_activation="linear", seed=seed
     )
@@ -466,97 +443,102 @@ def _fcae_for_seed(seed, x_train, latent_dim, sizes, run_dir: Path):
             verbose=0,
         ),
     )
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.keras")
+    tmp = run_dir / "model.partial.keras"
     model.save(tmp)
-    os.replace(tmp, path)
-    return model
+    os.replace(tmp, run_dir / "model.keras")
+    return {"fcae_test_rmse": float(rmse_per_sample(x_test, decode_codes(model, encode_eager(model, x_test))).mean())}
 
 
 _METRICS = ("auc", "auc_rare", "n_synthetic", "n_train_pairs", "n_updates", "fcae_test_rmse")
+#: the columns of a results row, in order (stored rows come back with their keys sorted)
+RESULT_COLUMNS = ("experiment", "swept", "latent_dim", "value", "uses_autoencoder", "max_fraction", "topup_target",
+                  "seed", *_METRICS, "n_train_works", "n_test_pairs", "n_test_pairs_rare", "seconds", "feature_model",
+                  "data_source", "stand_in", "config_hash")
 
 
-def _run_seed(seed, tasks, split, sizes, n_updates, run_dir, store, store_path, common, bar):
-    from aelib.metrics.reconstruction import rmse_per_sample
+class _Seed:
+    """What every setting of one seed shares: test pairs, the pair model's trainer, the current z's
+    autoencoder and codes, and the settings already computed (equal computations are done once)."""
 
-    x_tr, y_tr, x_te, y_te = split
-    test_pairs, test_y = draw_pairs(y_te, pairs_per_item=sizes["test_pairs_per_item"], seed=(seed, 1))
-    train_counts = np.bincount(y_tr, minlength=int(max(y_tr.max(), y_te.max())) + 1)
-    rare = train_counts[y_te[test_pairs[:, 0]]] < TOPUP_TARGET
-    pair_options = {k: sizes[f"pair_{k}"] for k in PAIR_MODEL_DEFAULTS}
-    computed: dict[tuple, dict] = {}
-    for r in store.values():  # settings computed under another experiment's name in an earlier run
-        if r["seed"] == seed and "compute_key" in r:
-            computed.setdefault(tuple(json.loads(r["compute_key"])), {k: r[k] for k in _METRICS})
-    trainer = None
-    fcae: dict[int, tuple] = {}  # the current z's autoencoder, its training codes and held-out RMSE
+    def __init__(self, seed: int, split, sizes, n_updates: int) -> None:
+        x_tr, y_tr, x_te, y_te = split
+        self.seed, self.split, self.sizes, self.n_updates = seed, split, sizes, n_updates
+        self.test_pairs, self.test_y = draw_pairs(y_te, pairs_per_item=sizes["test_pairs_per_item"], seed=(seed, 1))
+        train_counts = np.bincount(y_tr, minlength=int(max(y_tr.max(), y_te.max())) + 1)
+        self.rare = train_counts[y_te[self.test_pairs[:, 0]]] < TOPUP_TARGET
+        self.trainer = None
+        self.fcae: dict[int, tuple] = {}  # the current z's autoencoder, its training codes and held-out RMSE
+        self.computed: dict[tuple, dict] = {}
 
-    for experiment, z, value, key in tasks:
-        row_key = _row_key(experiment, z, value, seed)
-        if row_key in store:
-            bar.update(1)
-            continue
-        start = time.perf_counter()
-        if key not in computed:
-            kind = key[0]
-            rmse = float("nan")
-            if kind in ("none", "duplicate"):
-                sources = top_up_sources(y_tr, key[1], seed=(seed, 4)) if kind == "duplicate" else np.empty(0, np.int64)
-                extra = x_tr[sources]
+    def autoencoder(self, z: int, fcae_run) -> tuple:
+        if z not in self.fcae:
+            from aelib.models import load_model
+
+            self.fcae.clear()  # one autoencoder in memory at a time
+            model = load_model(fcae_run.path / "model.keras")
+            self.fcae[z] = (model, encode_eager(model, self.split[0]), fcae_run.metrics["fcae_test_rmse"])
+        return self.fcae[z]
+
+    def compute(self, key: tuple, z, fcae_run) -> dict:
+        """AUC (all test pairs and rare-class anchors) of the pair model trained with this setting's extra samples."""
+        if key in self.computed:
+            return self.computed[key]
+        x_tr, y_tr, x_te, _ = self.split
+        seed, sizes, kind = self.seed, self.sizes, key[0]
+        rmse = float("nan")
+        if kind in ("none", "duplicate"):
+            sources = top_up_sources(y_tr, key[1], seed=(seed, 4)) if kind == "duplicate" else np.empty(0, np.int64)
+            extra = x_tr[sources]
+        else:
+            model, codes, rmse = self.autoencoder(z, fcae_run)
+            if kind == "topup":
+                sources, p = top_up_sources(y_tr, key[2], seed=(seed, 4)), key[3]
             else:
-                if z not in fcae:
-                    fcae.clear()  # one autoencoder in memory at a time
-                    model = _fcae_for_seed(seed, x_tr, z, sizes, run_dir)
-                    held_out = float(rmse_per_sample(x_te, decode_codes(model, encode_eager(model, x_te))).mean())
-                    fcae[z] = (model, encode_eager(model, x_tr), held_out)
-                model, codes, rmse = fcae[z]
-                if kind == "topup":
-                    sources, p = top_up_sources(y_tr, key[2], seed=(seed, 4)), key[3]
-                else:
-                    sources, p = np.arange(len(y_tr)), key[2]
-                extra = synthesize(
-                    model,
-                    codes,
-                    sources,
-                    max_fraction=p,
-                    seed=_derived_seed(seed, 3),
-                    mode=sizes["perturbation_mode"],
-                    scale=_code_scale(codes, sizes),
-                ).reshape(len(sources), x_tr.shape[1])
-            pairs, y_pairs, _ = augmented_pairs(y_tr, sources, pairs_per_item=sizes["pairs_per_item"], seed=(seed, 2))
-            if trainer is None:
-                trainer = PairModelTrainer(x_tr.shape[1], seed=_derived_seed(seed, 5), **pair_options)
-            pair_model = trainer.fit(
-                np.concatenate([x_tr, extra]), pairs, y_pairs, n_updates=n_updates, seed=(seed, 6)
-            )
-            scores = pair_scores(pair_model, x_te, test_pairs)
-            computed[key] = {
-                "auc": roc_auc(test_y, scores),
-                "auc_rare": roc_auc(test_y[rare], scores[rare]) if len(np.unique(test_y[rare])) == 2 else float("nan"),
-                "n_synthetic": int(len(sources)),
-                "n_train_pairs": int(len(pairs)),
-                "n_updates": int(n_updates),
-                "fcae_test_rmse": rmse,
-            }
-        row = {
-            "experiment": experiment,
-            "swept": SWEPT[experiment],
-            "latent_dim": z,
-            "value": value,
-            "uses_autoencoder": experiment in AUTOENCODER_EXPERIMENTS,
-            "max_fraction": key[3] if key[0] == "topup" else key[2] if key[0] == "per_item" else None,
-            "topup_target": key[2] if key[0] == "topup" else key[1] if key[0] == "duplicate" else None,
-            "seed": int(seed),
-            **computed[key],
-            "n_train_works": int(len(y_tr)),
-            "n_test_pairs": int(len(test_pairs)),
-            "n_test_pairs_rare": int(rare.sum()),
-            "seconds": round(time.perf_counter() - start, 3),
-            "compute_key": json.dumps(list(key)),
-            **common,
+                sources, p = np.arange(len(y_tr)), key[2]
+            extra = synthesize(
+                model,
+                codes,
+                sources,
+                max_fraction=p,
+                seed=_derived_seed(seed, 3),
+                mode=sizes["perturbation_mode"],
+                scale=_code_scale(codes, sizes),
+            ).reshape(len(sources), x_tr.shape[1])
+        pairs, y_pairs, _ = augmented_pairs(y_tr, sources, pairs_per_item=sizes["pairs_per_item"], seed=(seed, 2))
+        if self.trainer is None:
+            pair_options = {k: sizes[f"pair_{k}"] for k in PAIR_MODEL_DEFAULTS}
+            self.trainer = PairModelTrainer(x_tr.shape[1], seed=_derived_seed(seed, 5), **pair_options)
+        pair_model = self.trainer.fit(np.concatenate([x_tr, extra]), pairs, y_pairs, n_updates=self.n_updates, seed=(seed, 6))
+        scores = pair_scores(pair_model, x_te, self.test_pairs)
+        rare = self.rare
+        self.computed[key] = {
+            "auc": roc_auc(self.test_y, scores),
+            "auc_rare": roc_auc(self.test_y[rare], scores[rare]) if len(np.unique(self.test_y[rare])) == 2 else float("nan"),
+            "n_synthetic": int(len(sources)),
+            "n_train_pairs": int(len(pairs)),
+            "n_updates": int(self.n_updates),
+            "fcae_test_rmse": rmse,
         }
-        store[row_key] = row
-        _write_store(store_path, store)
-        bar.update(1)
+        return self.computed[key]
+
+
+def _evaluate_setting(state: _Seed, task: tuple, fcae_run, common: dict, run_dir: Path) -> dict:
+    """One results row: a setting of one experiment (and z) under one seed (a run of kind ``"augmentation"``)."""
+    experiment, z, value, key = task
+    start = time.perf_counter()
+    metrics = state.compute(key, z, fcae_run)
+    return {
+        **_setting_columns(experiment, z, value),
+        "max_fraction": key[3] if key[0] == "topup" else key[2] if key[0] == "per_item" else None,
+        "topup_target": key[2] if key[0] == "topup" else key[1] if key[0] == "duplicate" else None,
+        "seed": int(state.seed),
+        **metrics,
+        "n_train_works": int(len(state.split[1])),
+        "n_test_pairs": int(len(state.test_pairs)),
+        "n_test_pairs_rare": int(state.rare.sum()),
+        "seconds": round(time.perf_counter() - start, 3),
+        **common,
+    }
 
 
 def _code_scale(codes, sizes):
@@ -568,19 +550,6 @@ def _code_scale(codes, sizes):
 
 
 # ------------------------------------------------------------------------- summary
-
-
-def _t_interval(values: np.ndarray) -> tuple[float, float, float]:
-    from scipy import stats
-
-    values = values[np.isfinite(values)]
-    if len(values) == 0:
-        return float("nan"), float("nan"), float("nan")
-    mean = float(values.mean())
-    if len(values) < 2:
-        return mean, float("nan"), float("nan")
-    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
-    return mean, mean - half, mean + half
 
 
 def _constant_or_mean(values: pd.Series):
@@ -601,18 +570,11 @@ def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
     keys = ["experiment", "latent_dim", "value"]
     for (experiment, z, value), group in results.groupby(keys, dropna=False, sort=False):
         g = group.set_index("seed")
-        row = {
-            "experiment": experiment,
-            "swept": SWEPT[experiment],
-            "latent_dim": z,
-            "value": value,
-            "uses_autoencoder": experiment in AUTOENCODER_EXPERIMENTS,
-            "n_seeds": len(group),
-        }
+        row = {**_setting_columns(experiment, z, value), "n_seeds": len(group)}
         target = _constant_or_mean(group["topup_target"])
         control = dup[dup["topup_target"] == target].set_index("seed") if experiment.startswith("topup_") else None
         for metric in ("auc", "auc_rare"):
-            mean, low, high = _t_interval(g[metric].to_numpy(float))
+            mean, low, high = t_interval(g[metric].to_numpy(float))
             row.update(
                 {
                     f"{metric}_mean": mean,
@@ -622,13 +584,13 @@ def summarize_results(results: pd.DataFrame) -> pd.DataFrame:
                 }
             )
             delta = g[metric].to_numpy(float) - base[metric].reindex(g.index).to_numpy(float)
-            mean, low, high = _t_interval(delta)
+            mean, low, high = t_interval(delta)
             row.update(
                 {f"{metric}_delta_mean": mean, f"{metric}_delta_ci95_low": low, f"{metric}_delta_ci95_high": high}
             )
             if control is not None and experiment != "topup_duplicate" and not control.empty:
                 vs = g[metric].to_numpy(float) - control[metric].reindex(g.index).to_numpy(float)
-                mean, low, high = _t_interval(vs)
+                mean, low, high = t_interval(vs)
             else:
                 mean = low = high = float("nan")
             row.update(
@@ -742,6 +704,7 @@ def run_augmentation_study(
     quick: bool = True,
     sizes: dict[str, Any] | None = None,
     progress: bool = True,
+    store=None,
 ) -> dict[str, Any]:
     """Run the augmentation experiments of STUDY.md §6 and the duplicate control against the baseline.
 
@@ -762,13 +725,16 @@ def run_augmentation_study(
         quick: ``QUICK_SIZES`` (minutes on 2 CPU cores) or ``FULL_SIZES``.
         sizes: overrides of the size parameters (keys of ``QUICK_SIZES``).
         progress: progress bars.
+        store: the run store (:class:`aelib.study.store.RunStore`) that keeps every feature autoencoder
+            (kind ``"augmentation_fcae"``) and results row (kind ``"augmentation"``), so a rerun computes
+            only what is missing; default ``out_dir/runs``. A study passes its own.
 
     Returns:
         ``{"results": one row per experiment × z × setting × seed, "summary":
         one row per experiment × z × setting (see :func:`summarize_results`),
         "class_counts": training/held-out works per class, "provenance": dict,
-        "figures": list of paths}``. The same tables are written to
-        ``augmentation_results.csv``, ``augmentation_summary.csv``,
+        "figures": list of paths, "runs": the store's results of every autoencoder and row}``.
+        The same tables are written to ``augmentation_results.csv``, ``augmentation_summary.csv``,
         ``augmentation_class_counts.csv`` and ``augmentation_provenance.json``.
 
     Raises:
@@ -817,31 +783,52 @@ def run_augmentation_study(
         "threshold_p": THRESHOLD_P,
         "format": 2,  # 2: equal updates, no self-pairs, z in the row key
     }
-    config_hash = _config_hash(config)
-    run_dir = out_dir / "runs" / f"augmentation-{config_hash}"
-    run_dir.mkdir(parents=True, exist_ok=True)
-    store_path = run_dir / "rows.json"
-    store = _read_store(store_path)
+    run_hash = config_hash(config, digest="sha256", length=12, default=str)  # names the study's settings in rows
+    if store is None:
+        from aelib.study.store import RunStore
+
+        store = RunStore(out_dir / "runs")
     common = {
         "feature_model": data.feature_model,
         "data_source": data.data_source,
         "stand_in": data.stand_in,
-        "config_hash": config_hash,
+        "config_hash": run_hash,
     }
-
     tasks = _settings(latent_dims, perturbations, thresholds)
     from tqdm.auto import tqdm
 
+    # every feature autoencoder (seed, z) and every results row (seed, setting) is a run of the store
+    fcae_runs, failed = {}, []
+    with tqdm(total=len(seeds) * len(latent_dims), desc="augmentation autoencoders", disable=not progress) as bar:
+        for seed in seeds:
+            for z in latent_dims:
+                fcae_runs[(seed, z)] = store.run("augmentation_fcae", {**config, "latent_dim": int(z), "seed": int(seed)},
+                                                 functools.partial(_train_fcae, split[0], split[2], int(z), int(seed), sizes))
+                bar.update(1)
+    rows, runs = [], list(fcae_runs.values())
     with tqdm(total=len(tasks) * len(seeds), desc="augmentation settings", disable=not progress) as bar:
         for seed in seeds:
-            if all(_row_key(e, z, v, seed) in store for e, z, v, _ in tasks):
-                bar.update(len(tasks))
-                continue
-            _run_seed(seed, tasks, split, sizes, n_updates, run_dir, store, store_path, common, bar)
-
-    wanted = {_row_key(e, z, v, s) for s in seeds for e, z, v, _ in tasks}
-    results = pd.DataFrame([r for k, r in store.items() if k in wanted])
-    results = results.drop(columns=["compute_key"])
+            state = _Seed(seed, split, sizes, n_updates)
+            for task in tasks:
+                experiment, z, value, _ = task
+                fcae_run = fcae_runs.get((seed, z))
+                row_config = {**config, "experiment": experiment, "latent_dim": z, "value": value, "seed": int(seed)}
+                if fcae_run is not None and fcae_run.status == "failed":
+                    failed.append(f"{experiment} z={z} seed={seed}: its autoencoder failed ({fcae_run.error})")
+                    bar.update(1)
+                    continue
+                result = store.run("augmentation", row_config,
+                                   functools.partial(_evaluate_setting, state, task, fcae_run, common))
+                runs.append(result)
+                if result.status == "failed":
+                    failed.append(f"{experiment} z={z} value={value} seed={seed}: {result.error} ({result.path})")
+                else:
+                    rows.append(result.metrics)
+                bar.update(1)
+    if failed:
+        raise RuntimeError(f"{len(failed)} augmentation setting(s) failed; the others are kept in {store.root} and "
+                           f"are not computed again. First: " + "; ".join(failed[:3]))
+    results = pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))
     results["latent_dim"] = results["latent_dim"].astype("Int64")
     order = {e: i for i, e in enumerate(EXPERIMENTS)}
     results = results.sort_values(
@@ -905,7 +892,7 @@ def run_augmentation_study(
         ),
         "ci_method": CI_METHOD,
         "auc_rare": f"AUC on the test pairs whose anchor's class has fewer than {TOPUP_TARGET} training works",
-        "config_hash": config_hash,
+        "config_hash": run_hash,
         "wall_seconds": round(time.perf_counter() - wall, 1),
         "versions": {
             "python": platform.python_version(),
@@ -915,9 +902,9 @@ def run_augmentation_study(
             "backend": keras.backend.backend(),
         },
     }
-    _write_csv(results, out_dir / "augmentation_results.csv")
-    _write_csv(summary, out_dir / "augmentation_summary.csv")
-    _write_csv(class_counts, out_dir / "augmentation_class_counts.csv")
+    atomic_write_csv(out_dir / "augmentation_results.csv", results)
+    atomic_write_csv(out_dir / "augmentation_summary.csv", summary)
+    atomic_write_csv(out_dir / "augmentation_class_counts.csv", class_counts)
     atomic_write_text(out_dir / "augmentation_provenance.json", json.dumps(provenance, indent=2, default=str))
     return {
         "results": results,
@@ -925,8 +912,5 @@ def run_augmentation_study(
         "class_counts": class_counts,
         "provenance": provenance,
         "figures": figures,
+        "runs": runs,
     }
-
-
-def _write_csv(frame: pd.DataFrame, path: Path) -> None:
-    atomic_write_bytes(path, frame.to_csv(index=False).encode("utf-8"))

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import json
 import os
 import re
 import warnings
@@ -33,6 +32,7 @@ from typing import Any
 import numpy as np
 
 from aelib.checks import check_int
+from aelib.io import atomic_write_bytes, config_hash
 
 INCEPTION_MIN_SIZE = 75  # the smallest input InceptionV3 accepts
 INCEPTION_SIZE = 299
@@ -118,19 +118,6 @@ def cached_features(
         np.savez(buffer, features=features, key=np.array(key), model_name=np.array(model_name))
         atomic_write_bytes(path, buffer.getvalue())
     return features
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write via a temporary file in the same folder and ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 # ----------------------------------------------------------------------- Inception v3
@@ -282,7 +269,7 @@ def inception_features(
 
 def standin_extractor_name(config: dict[str, Any] | None = None) -> str:
     config = {**STANDIN_EXTRACTOR, **(config or {})}
-    return "standin-cnn-" + hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:12]
+    return "standin-cnn-" + config_hash(config, digest="sha256", length=12, default=None)
 
 
 def train_standin_extractor(config: dict[str, Any] | None = None, *, progress: bool = False):

@@ -1,4 +1,4 @@
-"""Same-artist pairs, the symmetric pair model, its fixed-budget training, and ROC AUC.
+"""Same-artist pairs, the symmetric pair model, and its fixed-budget training.
 
 Pairs are drawn anchor by anchor: every item with at least one admissible
 same-class partner is the anchor of ``pairs_per_item`` positive pairs
@@ -114,37 +114,6 @@ def draw_pairs(
     pairs = np.concatenate([np.stack([anchors, positives], 1), np.stack([anchors, negatives], 1)]).astype(np.int64)
     y = np.concatenate([np.ones(len(anchors), np.int64), np.zeros(len(anchors), np.int64)])
     return pairs, y
-
-
-def roc_auc(y_true, scores) -> float:
-    """Area under the ROC curve by ranks (Mann–Whitney U); tied scores share their average rank.
-
-    Raises:
-        ValueError: shape mismatch, labels other than 0/1, only one class, or non-finite scores.
-    """
-    y = np.asarray(y_true).reshape(-1)
-    s = np.asarray(scores, dtype=np.float64).reshape(-1)
-    if y.shape != s.shape:
-        raise ValueError(f"Expected y_true and scores of the same length. Received: {y.shape} and {s.shape}")
-    if not np.all(np.isin(y, (0, 1))):
-        raise ValueError(f"Expected binary labels 0/1. Received: values {np.unique(y)[:5].tolist()}")
-    n_pos = int(np.sum(y == 1))
-    n_neg = len(y) - n_pos
-    if n_pos == 0 or n_neg == 0:
-        raise ValueError(f"ROC AUC needs both classes. Received: {n_pos} positive and {n_neg} negative labels")
-    if not np.all(np.isfinite(s)):
-        raise ValueError("Scores contain NaN or infinite values.")
-    order = np.argsort(s, kind="mergesort")
-    sorted_s = s[order]
-    # Average rank (1-based) of each run of equal scores.
-    boundaries = np.flatnonzero(np.diff(sorted_s)) + 1
-    run_starts = np.concatenate([[0], boundaries])
-    run_ends = np.concatenate([boundaries, [len(s)]])
-    run_rank = (run_starts + run_ends + 1) / 2.0
-    ranks = np.empty(len(s))
-    ranks[order] = np.repeat(run_rank, run_ends - run_starts)
-    u = ranks[y == 1].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
 
 
 def build_pair_model(dim: int, *, hidden: int = 64, dropout: float = 0.2, seed: int = 0):

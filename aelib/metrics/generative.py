@@ -7,6 +7,8 @@ import warnings
 import numpy as np
 from scipy import linalg
 
+from aelib.checks import check_float
+
 
 def _check_features(name: str, feats) -> np.ndarray:
     feats = np.asarray(feats, dtype=np.float64)
@@ -52,8 +54,7 @@ def frechet_distance(feats_a, feats_b, *, eps: float = 1e-6) -> float:
     b = _check_features("feats_b", feats_b)
     if a.shape[1] != b.shape[1]:
         raise ValueError(f"Expected the same number of features. Received: {a.shape[1]} and {b.shape[1]}")
-    if not eps >= 0:
-        raise ValueError(f"Expected eps >= 0. Received: eps={eps!r}")
+    check_float("eps", eps, minimum=0)
     mu_a, mu_b = a.mean(axis=0), b.mean(axis=0)
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))

@@ -21,6 +21,7 @@ from typing import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from aelib.checks import check_float, check_int
 from aelib.stats import CONFIDENCE, N_BOOT
 
 POWER_LAW_PARAMS = ("a", "b", "c")
@@ -312,10 +313,8 @@ def bootstrap_spearman(x: Sequence[float], y: Sequence[float], *, n_boot: int = 
         raise ValueError(f"Expected paired values of equal length. Received: {len(x)} x and {len(y)} y")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(y))):
         raise ValueError("Expected finite values. Received NaN or infinite values.")
-    if isinstance(n_boot, bool) or not isinstance(n_boot, (int, np.integer)) or n_boot < 100:
-        raise ValueError(f"Expected n_boot as an integer >= 100. Received: n_boot={n_boot!r}")
-    if not 0 < confidence < 1:
-        raise ValueError(f"Expected 0 < confidence < 1. Received: confidence={confidence!r}")
+    check_int("n_boot", n_boot, 100)
+    check_float("confidence", confidence, above=0, below=1)
     n = len(x)
     out = {"spearman": np.nan, "ci95_low": np.nan, "ci95_high": np.nan, "n": n}
     if n < 3:

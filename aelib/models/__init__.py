@@ -14,20 +14,15 @@ import_tensorflow()  # before Keras loads it: no C++ start-up lines on the scree
 
 import keras  # noqa: E402
 
-from aelib.models.base import Autoencoder
-from aelib.models.registry import get_model_class, list_models, register_model
+from aelib.models.base import Autoencoder, LossTerm
+from aelib.models.registry import FamilyInfo, family_info, get_model_class, list_models, register_model
 
 import importlib
-import inspect
 
 # Importing a family module registers it; this order is the order of list_models().
 FAMILY_MODULES = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae")
 for _name in FAMILY_MODULES:
-    try:
-        importlib.import_module(f"aelib.models.{_name}")
-    except ModuleNotFoundError as _err:  # a family not written yet; anything else is a real error
-        if _err.name != f"aelib.models.{_name}":
-            raise
+    importlib.import_module(f"aelib.models.{_name}")
 
 
 def build_model(family: str, *, input_shape=(28, 28, 1), latent_dim: int, **options: Any) -> Autoencoder:
@@ -48,18 +43,12 @@ def build_model(family: str, *, input_shape=(28, 28, 1), latent_dim: int, **opti
 
 
 def model_options(family: str) -> dict[str, Any]:
-    """Every keyword option of ``family`` with its default value."""
-    cls = get_model_class(family)
-    options: dict[str, Any] = {}
-    for klass in reversed(cls.__mro__):
-        init = klass.__dict__.get("__init__")
-        if init is None or klass.__module__.startswith("keras"):
-            continue
-        for name, param in inspect.signature(init).parameters.items():
-            if name in ("self", "input_shape", "latent_dim", "name") or param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL):
-                continue
-            options[name] = param.default
-    return options
+    """Every keyword option of ``family`` with its default value (:meth:`Autoencoder.option_defaults`).
+
+    Raises:
+        ValueError: for an unknown family, listing the known ones.
+    """
+    return get_model_class(family).option_defaults()
 
 
 def load_model(path: str | Path) -> Autoencoder:
@@ -73,4 +62,5 @@ def load_model(path: str | Path) -> Autoencoder:
         raise ValueError(f"Could not load the model saved at {path}: {err}. Delete the file and rerun the study.") from err
 
 
-__all__ = ["Autoencoder", "build_model", "list_models", "load_model", "register_model", "get_model_class", "model_options"]
+__all__ = ["Autoencoder", "FamilyInfo", "LossTerm", "build_model", "family_info", "get_model_class", "list_models",
+           "load_model", "model_options", "register_model"]

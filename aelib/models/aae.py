@@ -32,7 +32,6 @@ approximator variants are not built).
 """
 from __future__ import annotations
 
-import math
 import numbers
 from types import SimpleNamespace
 from typing import Any
@@ -41,12 +40,10 @@ import keras
 import numpy as np
 from keras import ops
 
-from aelib.checks import check_int
+from aelib.checks import check_choice, check_int, check_non_negative
 from aelib.models.base import Autoencoder
-from aelib.models.fcae import mlp_layers
+from aelib.models.blocks import flat_io, mlp_layers, prior_codes
 from aelib.models.registry import register_model
-from aelib.models.vae import prior_codes
-from aelib.models.vanilla import flat_io
 
 PRIORS = ("normal", "uniform")
 DISCRIMINATOR_LAYERS = 2
@@ -89,27 +86,15 @@ class AdversarialAE(Autoencoder):
     """
 
     loss_terms = ("discriminator", "generator")
+    display_name, short_name, color, marker, relative_cost = "Adversarial AE", "AAE", "#ca9161", "P", 0.7
 
     def __init__(self, *args: Any, prior: str = "normal", generator_lr_scale: float = 0.3,
                  discriminator_units: int = 256, **kwargs: Any) -> None:
-        if prior not in PRIORS:
-            raise ValueError(f"Expected prior in {PRIORS}. Received: prior={prior!r}")
-        if isinstance(generator_lr_scale, bool) or not isinstance(generator_lr_scale, numbers.Real) \
-                or not math.isfinite(generator_lr_scale) or generator_lr_scale < 0:
-            raise ValueError(f"Expected generator_lr_scale >= 0. Received: generator_lr_scale={generator_lr_scale!r}")
-        check_int("discriminator_units", discriminator_units)
-        self.prior = prior
-        self.generator_lr_scale = float(generator_lr_scale)
-        self.discriminator_units = int(discriminator_units)
+        self.prior = check_choice("prior", prior, PRIORS)
+        self.generator_lr_scale = check_non_negative("generator_lr_scale", generator_lr_scale)
+        self.discriminator_units = check_int("discriminator_units", discriminator_units)
         super().__init__(*args, **kwargs)
         self.total_tracker = keras.metrics.Mean(name="loss")
-
-    def options(self) -> dict:
-        return {
-            "prior": self.prior,
-            "generator_lr_scale": self.generator_lr_scale,
-            "discriminator_units": self.discriminator_units,
-        }
 
     def build_networks(self) -> None:
         self.encoder, self.decoder = flat_io(self, *mlp_layers(self))
@@ -203,7 +188,7 @@ class AdversarialAE(Autoencoder):
         # Phase 1: reconstruction.
         with tf.GradientTape() as tape:
             x_hat = self.decoder(self.encoder(x, training=True), training=True)
-            reconstruction = self.reconstruction_loss(target, x_hat)
+            reconstruction = self.reconstruction_loss(target, {"reconstruction": x_hat})
         self.optimizer.apply_gradients(zip(tape.gradient(reconstruction, autoencoder_vars), autoencoder_vars))
 
         # Phase 2a: discriminator, prior draws real, codes fake.
@@ -225,7 +210,7 @@ class AdversarialAE(Autoencoder):
         x, y, _ = keras.utils.unpack_x_y_sample_weight(data)
         target = x if y is None else y
         z = self.encoder(x, training=False)
-        reconstruction = self.reconstruction_loss(target, self.decoder(z, training=False))
+        reconstruction = self.reconstruction_loss(target, {"reconstruction": self.decoder(z, training=False)})
         discriminator = self._discriminator_loss(self._prior_draws(ops.shape(x)[0]), z, training=False)
         generator = self._generator_loss(z, training=False)
         return self._log(reconstruction, discriminator, generator)

@@ -2,10 +2,21 @@
 
 A family subclasses :class:`Autoencoder`, builds ``self.encoder`` (x → z) and
 ``self.decoder`` (z → x̂) as functional Keras models in ``build_networks``,
-and adds its own loss terms in ``extra_losses``. Keras' own ``train_step`` and
-``test_step`` call ``compute_loss``, so validation loss includes every term;
-each term has its own ``keras.metrics.Mean`` and so its own column in
-``history``.
+and adds its own loss terms in ``extra_losses`` as :class:`LossTerm` s (name,
+value, weight): each value is logged under its name and enters the loss times
+its weight. Keras' own ``train_step`` and ``test_step`` call ``compute_loss``,
+so validation loss includes every term; each term has its own
+``keras.metrics.Mean`` and so its own column in ``history``.
+
+Options are the keyword-only arguments of a family's ``__init__``, with their
+defaults there, validated there (the checks of :mod:`aelib.checks`) and kept
+as attributes of the same name (or the one ``option_attributes`` names):
+:meth:`Autoencoder.option_defaults` and :meth:`Autoencoder.options` read
+them, and so do ``model_options`` and ``get_config``.
+
+Family metadata (display name, abbreviation, figure colour and marker,
+relative training cost) are class attributes, read through
+:func:`aelib.models.registry.family_info`.
 
 Families that build fully connected stacks by the depth rule (STUDY.md §2)
 get their widths from :meth:`Autoencoder.depth_rule_widths`, which applies the
@@ -15,8 +26,9 @@ get their widths from :meth:`Autoencoder.depth_rule_widths`, which applies the
 """
 from __future__ import annotations
 
+import inspect
 import math
-from typing import Any
+from typing import Any, NamedTuple
 
 import keras
 import numpy as np
@@ -24,6 +36,14 @@ import numpy as np
 from aelib import losses
 from aelib.architectures import WIDTH_RULES, widths_for, widths_rule_used
 from aelib.checks import check_int
+
+
+class LossTerm(NamedTuple):
+    """A family's extra loss term: logged as ``value`` under ``name``, added to the loss as ``weight * value``."""
+
+    name: str
+    value: Any
+    weight: float = 1.0
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -50,6 +70,20 @@ class Autoencoder(keras.Model):
     loss_terms: tuple[str, ...] = ()
     #: Largest code size a family allows relative to the input size.
     max_latent_ratio: float = 1.0
+    #: Option name → attribute holding its value, where the two differ.
+    option_attributes: dict[str, str] = {}
+    # Family metadata, set by every registered family (registry.family_info reads them).
+    #: Name in figures and tables ("Contractive AE").
+    display_name: str = ""
+    #: Abbreviation for tables that would not fit the display name ("ConAE").
+    short_name: str = ""
+    #: Figure colour, a hex string.
+    color: str = ""
+    #: Matplotlib marker of the family's points.
+    marker: str = ""
+    #: Seconds to a converged model relative to fcae (the quick profile's latent
+    #: sweep, depth 1, batch 128, two CPU cores; rounded).
+    relative_cost: float = 0.0
 
     def __init__(
         self,
@@ -107,13 +141,13 @@ class Autoencoder(keras.Model):
         """Create ``self.encoder`` and ``self.decoder`` (functional models)."""
         raise NotImplementedError
 
-    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
-        """Family-specific loss terms as scalar tensors, keyed by name."""
-        return {}
+    def extra_losses(self, x, outputs: dict, training: bool) -> list[LossTerm]:
+        """Family-specific loss terms, one per name in ``loss_terms``."""
+        return []
 
-    def reconstruction_loss(self, target, reconstruction):
-        """Mean squared error over every value of every sample."""
-        return losses.mse(target, reconstruction)
+    def reconstruction_loss(self, target, outputs: dict):
+        """Mean squared error over every value of every sample of ``outputs["reconstruction"]``."""
+        return losses.mse(target, outputs["reconstruction"])
 
     def effective_bottleneck(self) -> int:
         """Narrowest width on the path input → z → output.
@@ -156,12 +190,12 @@ class Autoencoder(keras.Model):
 
     def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
         target = x if y is None else y
-        terms = {"reconstruction": self.reconstruction_loss(target, y_pred["reconstruction"])}
-        terms.update(self.extra_losses(x, y_pred, training))
-        total = 0.0
-        for name, value in terms.items():
-            self.trackers[name].update_state(value)
-            total = total + value
+        reconstruction = self.reconstruction_loss(target, y_pred)
+        self.trackers["reconstruction"].update_state(reconstruction)
+        total = 0.0 + reconstruction
+        for term in self.extra_losses(x, y_pred, training):
+            self.trackers[term.name].update_state(term.value)
+            total = total + term.weight * term.value
         for loss in self.losses:  # activity regularisers, if a family uses them
             total = total + loss
         return total
@@ -212,9 +246,30 @@ class Autoencoder(keras.Model):
             **self.options(),
         }
 
+    @classmethod
+    def option_defaults(cls) -> dict[str, Any]:
+        """Every keyword option with its default: the base class's, then the family's."""
+        options: dict[str, Any] = {}
+        for klass in reversed(cls.__mro__):
+            init = klass.__dict__.get("__init__")
+            if init is None or not issubclass(klass, Autoencoder):
+                continue
+            for name, param in inspect.signature(init).parameters.items():
+                if name in ("self", "input_shape", "latent_dim", "name") or param.kind in (param.VAR_KEYWORD,
+                                                                                           param.VAR_POSITIONAL):
+                    continue
+                options[name] = param.default
+        return options
+
     def options(self) -> dict:
-        """Family hyperparameters, as passed to ``__init__``."""
-        return {}
+        """The family's own options (not the base class's), as passed to ``__init__``; tuples as lists."""
+        base = Autoencoder.option_defaults()
+        values = {}
+        for name in self.option_defaults():
+            if name not in base:
+                value = getattr(self, self.option_attributes.get(name, name))
+                values[name] = list(value) if isinstance(value, tuple) else value
+        return values
 
     @classmethod
     def from_config(cls, config: dict):
@@ -225,10 +280,3 @@ class Autoencoder(keras.Model):
         config.setdefault("widths", "seed")
         return cls(**config)
 
-
-def fully_connected(model: Autoencoder, input_dim: int, latent_dim: int, widths, *, code_activation=None,
-                    hidden_activation: str = "relu", prefix: str = "enc"):
-    """Stack of dense layers ``input_dim → widths… → latent_dim`` as a list of layers."""
-    layers = [model.dense(w, hidden_activation, name=f"{prefix}_dense_{i}") for i, w in enumerate(widths)]
-    layers.append(model.dense(latent_dim, code_activation, name=f"{prefix}_code"))
-    return layers

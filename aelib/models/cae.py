@@ -30,18 +30,8 @@ import keras
 
 from aelib.checks import check_int
 from aelib.models.base import Autoencoder
+from aelib.models.blocks import require_image_shape
 from aelib.models.registry import register_model
-
-
-def require_image_shape(family: str, shape: tuple[int, ...], *, multiple: int = 1) -> tuple[int, int, int]:
-    """``(height, width, channels)`` of an image input, or a ValueError naming the family."""
-    if len(shape) != 3 or shape[0] % multiple or shape[1] % multiple:
-        need = f" with height and width divisible by {multiple}" if multiple > 1 else ""
-        raise ValueError(
-            f"Family {family!r} needs image inputs of shape (height, width, channels){need}. "
-            f"Received: input_shape={shape}"
-        )
-    return shape
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -60,6 +50,8 @@ class ConvolutionalAE(Autoencoder):
             divisible by 4, or bad ``filters`` / ``kernel_size``.
     """
 
+    display_name, short_name, color, marker, relative_cost = "Convolutional AE", "CAE", "#d55e00", "v", 6.5
+
     def __init__(self, *args: Any, filters=(32, 64), kernel_size: int = 3, **kwargs: Any) -> None:
         try:
             filters = tuple(int(f) for f in filters)
@@ -70,9 +62,6 @@ class ConvolutionalAE(Autoencoder):
         self.filters = filters
         self.kernel_size = check_int("kernel_size", kernel_size)
         super().__init__(*args, **kwargs)
-
-    def options(self) -> dict:
-        return {"filters": list(self.filters), "kernel_size": self.kernel_size}
 
     def _conv(self, cls, filters: int, strides: int, activation: str | None, name: str):
         return cls(

@@ -67,17 +67,16 @@ cross-entropy, Adam instead of SGD, and the penalty averaged over the batch.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from types import SimpleNamespace
+from typing import Any
 
 import keras
 from keras import ops
 
-from aelib.models.base import Autoencoder
-from aelib.models.fcae import mirrored_decoder_layers, mlp_layers
+from aelib.checks import check_bool, check_choice, check_non_negative
+from aelib.models.base import Autoencoder, LossTerm
+from aelib.models.blocks import flat_io, mirrored_decoder_layers, mlp_layers
 from aelib.models.registry import register_model
-from aelib.models.vanilla import flat_io
 
 CODE_ACTIVATIONS = ("linear", "sigmoid")
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid")
@@ -230,42 +229,30 @@ class ContractiveAE(Autoencoder):
     """
 
     loss_terms = ("contractive",)
+    # ``encoder`` is the option; the attribute of that name is the encoder network.
+    option_attributes = {"encoder": "encoder_kind"}
+    display_name, short_name, color, marker, relative_cost = "Contractive AE", "ConAE", "#ece133", ">", 1.3
 
     def __init__(
         self,
-        input_shape=(28, 28, 1),
-        latent_dim: int = 2,
-        *,
+        *args: Any,
         lam: float = 1e-4,
         encoder: str = "single",
         tied: bool = False,
         code_activation: str = "sigmoid",
         hidden_activation: str = "relu",
         jacobian: str = "auto",
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
-        if isinstance(lam, bool) or not isinstance(lam, numbers.Real) or not math.isfinite(lam) or lam < 0:
-            raise ValueError(f"Expected lam >= 0 (a finite number). Received: lam={lam!r}")
-        for name, value, allowed in (
-            ("encoder", encoder, ENCODERS),
-            ("code_activation", code_activation, CODE_ACTIVATIONS),
-            ("hidden_activation", hidden_activation, HIDDEN_ACTIVATIONS),
-            ("jacobian", jacobian, JACOBIAN_METHODS),
-        ):
-            if value not in allowed:
-                raise ValueError(f"Expected {name} in {allowed}. Received: {name}={value!r}")
-        if not isinstance(tied, bool):
-            raise ValueError(f"Expected tied to be True or False. Received: tied={tied!r}")
+        self.lam = check_non_negative("lam", lam)
+        self.encoder_kind = check_choice("encoder", encoder, ENCODERS)
+        self.code_activation = check_choice("code_activation", code_activation, CODE_ACTIVATIONS)
+        self.hidden_activation = check_choice("hidden_activation", hidden_activation, HIDDEN_ACTIVATIONS)
+        self.jacobian = check_choice("jacobian", jacobian, JACOBIAN_METHODS)
+        self.tied = check_bool("tied", tied)
         if tied and encoder != "single":
             raise ValueError(f"tied=True needs a one-layer encoder: expected encoder='single'. Received: encoder={encoder!r}")
-        self.lam = float(lam)
-        # ``encoder`` is the option; the attribute of that name is the encoder network.
-        self.encoder_kind = encoder
-        self.tied = tied
-        self.code_activation = code_activation
-        self.hidden_activation = hidden_activation
-        self.jacobian = jacobian
-        super().__init__(input_shape, latent_dim, **kwargs)
+        super().__init__(*args, **kwargs)
 
     def build_networks(self) -> None:
         code = None if self.code_activation == "linear" else "sigmoid"
@@ -306,17 +293,8 @@ class ContractiveAE(Autoencoder):
             return ops.mean(frobenius_sq_chain(dense_layers, x))
         return ops.mean(frobenius_sq_autodiff(self.encoder, x))
 
-    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
+    def extra_losses(self, x, outputs: dict, training: bool) -> list[LossTerm]:
+        # History logs the weighted penalty, as the study's tables always have.
         if self.lam == 0:  # skip the Jacobian's cost when it cannot matter
-            return {"contractive": ops.zeros((), dtype="float32")}
-        return {"contractive": self.lam * self.jacobian_penalty(x, outputs["z"])}
-
-    def options(self) -> dict:
-        return {
-            "lam": self.lam,
-            "encoder": self.encoder_kind,
-            "tied": self.tied,
-            "code_activation": self.code_activation,
-            "hidden_activation": self.hidden_activation,
-            "jacobian": self.jacobian,
-        }
+            return [LossTerm("contractive", ops.zeros((), dtype="float32"))]
+        return [LossTerm("contractive", self.lam * self.jacobian_penalty(x, outputs["z"]))]

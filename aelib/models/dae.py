@@ -25,18 +25,16 @@ cross-entropy, and the encoder is not stacked layer by layer.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import keras
 import numpy as np
 from keras import ops
 
+from aelib.checks import check_choice, check_non_negative
 from aelib.models.base import Autoencoder
-from aelib.models.fcae import mlp_layers
+from aelib.models.blocks import flat_io, mlp_layers
 from aelib.models.registry import register_model
-from aelib.models.vanilla import flat_io
 
 CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 
@@ -78,26 +76,20 @@ class DenoisingAE(Autoencoder):
         ValueError: unknown ``corruption`` or ``noise_level`` out of range.
     """
 
+    display_name, short_name, color, marker, relative_cost = "Denoising AE", "DAE", "#029e73", "^", 1.3
+
     def __init__(self, *args: Any, corruption: str = "gaussian", noise_level: float = 0.3, **kwargs: Any) -> None:
-        if corruption not in CORRUPTIONS:
-            raise ValueError(f"Expected corruption in {CORRUPTIONS}. Received: corruption={corruption!r}")
-        if isinstance(noise_level, bool) or not isinstance(noise_level, numbers.Real) \
-                or not math.isfinite(noise_level) or noise_level < 0:
-            raise ValueError(f"Expected noise_level >= 0. Received: noise_level={noise_level!r}")
+        self.corruption = check_choice("corruption", corruption, CORRUPTIONS)
+        self.noise_level = check_non_negative("noise_level", noise_level)
         if corruption != "gaussian" and noise_level > 1:
             raise ValueError(
                 f"Expected 0 <= noise_level <= 1 (a fraction) for corruption={corruption!r}. "
                 f"Received: noise_level={noise_level!r}"
             )
-        self.corruption = corruption
-        self.noise_level = float(noise_level)
         super().__init__(*args, **kwargs)
 
     def build_networks(self) -> None:
         self.encoder, self.decoder = flat_io(self, *mlp_layers(self))
-
-    def options(self) -> dict:
-        return {"corruption": self.corruption, "noise_level": self.noise_level}
 
     def _corrupt(self, x, seed):
         return corrupt_tensor(x, self.corruption, self.noise_level, seed)

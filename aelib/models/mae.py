@@ -67,14 +67,15 @@ scores 0.256) and 0.235 after 15; the gain follows the number of steps.
 from __future__ import annotations
 
 import math
-import numbers
+from typing import Any
 
 import keras
 from keras import ops
 
 from aelib import losses
-from aelib.checks import check_int
+from aelib.checks import check_auto_or_int, check_bool, check_choice, check_float, check_int
 from aelib.models.base import Autoencoder
+from aelib.models.blocks import require_image_shape
 from aelib.models.registry import register_model
 
 #: ε added to a target patch's variance when ``norm_pix_loss`` is on.
@@ -282,11 +283,13 @@ class MaskedAE(Autoencoder):
             patches, or a bad option.
     """
 
+    # The options as given ("auto" kept, for get_config); the built widths are resolved in build_networks.
+    option_attributes = {"embed_dim": "embed_dim_option", "decoder_dim": "decoder_dim_option"}
+    display_name, short_name, color, marker, relative_cost = "Masked AE", "MAE", "#56b4e9", "h", 4.0
+
     def __init__(
         self,
-        input_shape=(28, 28, 1),
-        latent_dim: int = 2,
-        *,
+        *args: Any,
         patch_size: int = 7,
         mask_ratio: float = 0.75,
         loss_on: str = "all",
@@ -298,53 +301,37 @@ class MaskedAE(Autoencoder):
         decoder_depth: int = 1,
         decoder_num_heads: int = 4,
         norm_pix_loss: bool = False,
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
-        if isinstance(mask_ratio, bool) or not isinstance(mask_ratio, numbers.Real) or not (0.0 <= mask_ratio < 1.0):
-            raise ValueError(f"Expected 0 <= mask_ratio < 1. Received: mask_ratio={mask_ratio!r}")
-        if isinstance(mlp_ratio, bool) or not isinstance(mlp_ratio, numbers.Real) or not (0.0 < mlp_ratio < math.inf):
-            raise ValueError(f"Expected mlp_ratio > 0. Received: mlp_ratio={mlp_ratio!r}")
-        if loss_on not in LOSS_ON:
-            raise ValueError(f"Expected loss_on in {LOSS_ON}. Received: loss_on={loss_on!r}")
-        if not isinstance(norm_pix_loss, bool):
-            raise ValueError(f"Expected norm_pix_loss to be True or False. Received: norm_pix_loss={norm_pix_loss!r}")
+        check_float("mask_ratio", mask_ratio, minimum=0, below=1)
+        check_float("mlp_ratio", mlp_ratio, above=0)
+        self.loss_on = check_choice("loss_on", loss_on, LOSS_ON)
+        self.norm_pix_loss = check_bool("norm_pix_loss", norm_pix_loss)
         self.patch_size = check_int("patch_size", patch_size)
         self.mask_ratio = float(mask_ratio)
-        self.loss_on = loss_on
         self.encoder_depth = check_int("encoder_depth", encoder_depth)
         self.num_heads = check_int("num_heads", num_heads)
         self.mlp_ratio = float(mlp_ratio)
         self.decoder_depth = check_int("decoder_depth", decoder_depth)
         self.decoder_num_heads = check_int("decoder_num_heads", decoder_num_heads)
-        self.norm_pix_loss = norm_pix_loss
-        # The options as given ("auto" kept, for get_config); the built widths are resolved in build_networks.
-        self.embed_dim_option = _check_width("embed_dim", embed_dim)
-        self.decoder_dim_option = _check_width("decoder_dim", decoder_dim)
+        self.embed_dim_option = check_auto_or_int("embed_dim", embed_dim)
+        self.decoder_dim_option = check_auto_or_int("decoder_dim", decoder_dim)
         for dim_name, heads_name in (("embed_dim", "num_heads"), ("decoder_dim", "decoder_num_heads")):
             dim, heads = getattr(self, f"{dim_name}_option"), getattr(self, heads_name)
             if dim != "auto" and dim % heads:
                 raise ValueError(
                     f"Expected {dim_name} divisible by {heads_name}. Received: {dim_name}={dim}, {heads_name}={heads}"
                 )
-        super().__init__(input_shape, latent_dim, **kwargs)
+        super().__init__(*args, **kwargs)
 
     # ----- networks --------------------------------------------------------
-    def _check_image_shape(self) -> None:
-        shape = self.sample_shape
-        p = self.patch_size
-        if len(shape) != 3 or shape[0] % p or shape[1] % p:
-            raise ValueError(
-                f"Family 'mae' needs images (height, width, channels) whose height and width are multiples of "
-                f"patch_size={p}. Received: input_shape={shape}"
-            )
-
     def _block(self, dim: int, heads: int, name: str) -> TransformerBlock:
         seeds = [self.next_initializer_seed() for _ in range(4)]
         return TransformerBlock(dim, heads, self.mlp_ratio, seeds, name=name)
 
     def build_networks(self) -> None:
-        self._check_image_shape()
-        h, w, c = self.sample_shape
+        h, w, c = require_image_shape(self.family, self.sample_shape, multiple=self.patch_size,
+                                      multiple_name="patch_size")
         p = self.patch_size
         self.num_patches = (h // p) * (w // p)
         self.embed_dim = self.embed_dim_option
@@ -418,45 +405,18 @@ class MaskedAE(Autoencoder):
         z = self._tokens_to_code(visible, training=training)
         return {"reconstruction": self.decoder(z, training=training), "z": z, "mask": mask}
 
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # The base class's reconstruction_loss(target, x̂) cannot see the mask, so MAE replaces the whole
-        # method; it has no other loss terms.
-        target = x if y is None else y
-        mask = y_pred["mask"] if self.loss_on == "masked" else ops.ones_like(y_pred["mask"])
-        value = masked_patch_loss(
+    def reconstruction_loss(self, target, outputs: dict):
+        """Squared error over the patches ``loss_on`` selects (module docstring)."""
+        mask = outputs["mask"] if self.loss_on == "masked" else ops.ones_like(outputs["mask"])
+        return masked_patch_loss(
             target,
-            y_pred["reconstruction"],
+            outputs["reconstruction"],
             mask,
             patch_size=self.patch_size,
             norm_pix_loss=self.norm_pix_loss,
         )
-        self.trackers["reconstruction"].update_state(value)
-        return value
-
-    def options(self) -> dict:
-        return {
-            "patch_size": self.patch_size,
-            "mask_ratio": self.mask_ratio,
-            "loss_on": self.loss_on,
-            "embed_dim": self.embed_dim_option,
-            "encoder_depth": self.encoder_depth,
-            "num_heads": self.num_heads,
-            "mlp_ratio": self.mlp_ratio,
-            "decoder_dim": self.decoder_dim_option,
-            "decoder_depth": self.decoder_depth,
-            "decoder_num_heads": self.decoder_num_heads,
-            "norm_pix_loss": self.norm_pix_loss,
-        }
 
     def effective_bottleneck(self) -> int:
         """Smallest of ``latent_dim``, the pooled embedding width and the decoder's ``num_patches · decoder_dim``."""
         return int(min(self.latent_dim, self.embed_dim, self.num_patches * self.decoder_dim))
 
-
-def _check_width(name: str, value) -> int | str:
-    if value == "auto":
-        return value
-    try:
-        return check_int(name, value)
-    except ValueError:
-        raise ValueError(f"Expected {name}='auto' or an integer >= 1. Received: {name}={value!r}") from None

@@ -27,9 +27,9 @@ from typing import Any
 
 import keras
 
-from aelib.checks import check_int
+from aelib.checks import check_auto_or_int, check_choice
 from aelib.models.base import Autoencoder
-from aelib.models.cae import require_image_shape
+from aelib.models.blocks import require_image_shape
 from aelib.models.registry import register_model
 
 CELLS = {"gru": keras.layers.GRU, "lstm": keras.layers.LSTM}
@@ -55,20 +55,12 @@ class RecurrentAE(Autoencoder):
             ``cell``, or ``units`` neither ``"auto"`` nor an int >= 1.
     """
 
-    def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", **kwargs: Any) -> None:
-        if cell not in CELLS:
-            raise ValueError(f"Expected cell in {tuple(CELLS)}. Received: cell={cell!r}")
-        if units != "auto":
-            try:
-                check_int("units", units)
-            except ValueError:
-                raise ValueError(f"Expected units='auto' or an integer >= 1. Received: units={units!r}") from None
-        self.cell = cell
-        self.units = units if units == "auto" else int(units)
-        super().__init__(*args, **kwargs)
+    display_name, short_name, color, marker, relative_cost = "Recurrent AE", "RAE", "#fbafe4", "X", 15.0
 
-    def options(self) -> dict:
-        return {"cell": self.cell, "units": self.units}
+    def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", **kwargs: Any) -> None:
+        self.cell = check_choice("cell", cell, tuple(CELLS))
+        self.units = check_auto_or_int("units", units)
+        super().__init__(*args, **kwargs)
 
     @property
     def state_size(self) -> int:

@@ -43,26 +43,19 @@ batch rather than on the whole training set.
 """
 from __future__ import annotations
 
-import math
-import numbers
+from typing import Any
 
 import keras
 from keras import ops
 
 from aelib import losses
-from aelib.models.base import Autoencoder
-from aelib.models.fcae import mlp_layers
+from aelib.checks import check_choice, check_float, check_non_negative
+from aelib.models.base import Autoencoder, LossTerm
+from aelib.models.blocks import flat_io, mlp_layers
 from aelib.models.registry import register_model
-from aelib.models.vanilla import flat_io
 
 SPARSITY_TARGETS = ("hidden", "code", "all")
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid")
-
-
-def _check_weight(name: str, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
-        raise ValueError(f"Expected {name} >= 0 (a finite number). Received: {name}={value!r}")
-    return float(value)
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -92,38 +85,29 @@ class SparseAE(Autoencoder):
     """
 
     loss_terms = ("sparsity", "l1")
+    display_name, short_name, color, marker, relative_cost = "Sparse AE", "SAE", "#949494", "<", 1.3
 
     def __init__(
         self,
-        input_shape=(28, 28, 1),
-        latent_dim: int = 2,
-        *,
+        *args: Any,
         rho: float = 0.05,
         beta: float = 0.01,
         l1: float = 0.0,
         sparsity_on: str = "hidden",
         hidden_activation: str = "relu",
-        **kwargs,
+        **kwargs: Any,
     ) -> None:
-        if isinstance(rho, bool) or not isinstance(rho, numbers.Real) or not (0.0 < rho < 1.0):
-            raise ValueError(f"Expected 0 < rho < 1. Received: rho={rho!r}")
-        if sparsity_on not in SPARSITY_TARGETS:
-            raise ValueError(f"Expected sparsity_on in {SPARSITY_TARGETS}. Received: sparsity_on={sparsity_on!r}")
-        if hidden_activation not in HIDDEN_ACTIVATIONS:
-            raise ValueError(
-                f"Expected hidden_activation in {HIDDEN_ACTIVATIONS}. Received: hidden_activation={hidden_activation!r}"
-            )
+        self.rho = check_float("rho", rho, above=0, below=1)
+        self.beta = check_non_negative("beta", beta)
+        self.l1 = check_non_negative("l1", l1)
+        self.sparsity_on = check_choice("sparsity_on", sparsity_on, SPARSITY_TARGETS)
+        self.hidden_activation = check_choice("hidden_activation", hidden_activation, HIDDEN_ACTIVATIONS)
         if sparsity_on == "all" and hidden_activation != "sigmoid":
             raise ValueError(
                 "sparsity_on='all' needs activations in (0, 1): expected hidden_activation='sigmoid'. "
                 f"Received: hidden_activation={hidden_activation!r}"
             )
-        self.rho = float(rho)
-        self.beta = _check_weight("beta", beta)
-        self.l1 = _check_weight("l1", l1)
-        self.sparsity_on = sparsity_on
-        self.hidden_activation = hidden_activation
-        super().__init__(input_shape, latent_dim, **kwargs)
+        super().__init__(*args, **kwargs)
 
     def build_networks(self) -> None:
         hidden = self.sparsity_on == "hidden"
@@ -151,20 +135,13 @@ class SparseAE(Autoencoder):
         *activations, z = self.penalised_model(x, training=training)
         return {"reconstruction": self.decoder(z, training=training), "z": z, "activations": activations}
 
-    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
+    def extra_losses(self, x, outputs: dict, training: bool) -> list[LossTerm]:
         sparsity = 0.0
         l1 = 0.0
         for h in outputs["activations"]:
             sparsity = sparsity + losses.bernoulli_kl(self.rho, ops.mean(h, axis=0))
             if self.l1 > 0:
                 l1 = l1 + ops.mean(ops.sum(ops.abs(h), axis=-1))
-        return {"sparsity": self.beta * sparsity, "l1": self.l1 * ops.convert_to_tensor(l1, dtype="float32")}
-
-    def options(self) -> dict:
-        return {
-            "rho": self.rho,
-            "beta": self.beta,
-            "l1": self.l1,
-            "sparsity_on": self.sparsity_on,
-            "hidden_activation": self.hidden_activation,
-        }
+        # History logs the weighted penalties, as the study's tables always have.
+        return [LossTerm("sparsity", self.beta * sparsity),
+                LossTerm("l1", self.l1 * ops.convert_to_tensor(l1, dtype="float32"))]

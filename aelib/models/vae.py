@@ -17,8 +17,6 @@ the Gaussian likelihood for unbounded features.
 """
 from __future__ import annotations
 
-import math
-import numbers
 from typing import Any
 
 import keras
@@ -26,22 +24,12 @@ import numpy as np
 from keras import ops
 
 from aelib import losses
-from aelib.checks import check_int
-from aelib.models.base import Autoencoder
-from aelib.models.fcae import mlp_layers
+from aelib.checks import check_choice, check_non_negative
+from aelib.models.base import Autoencoder, LossTerm
+from aelib.models.blocks import flat_io, mlp_layers, prior_codes
 from aelib.models.registry import register_model
-from aelib.models.vanilla import flat_io
 
 RECONSTRUCTIONS = ("auto", "bce", "sse")
-
-
-def prior_codes(n: int, latent_dim: int, *, seed: int, prior: str = "normal") -> np.ndarray:
-    """``n`` seeded draws from the prior N(0, I) (or U(-1, 1)^d) as float32."""
-    check_int("n", n)
-    rng = np.random.default_rng(seed)
-    if prior == "uniform":
-        return rng.uniform(-1.0, 1.0, size=(int(n), latent_dim)).astype("float32")
-    return rng.standard_normal((int(n), latent_dim)).astype("float32")
 
 
 @keras.saving.register_keras_serializable(package="aelib")
@@ -68,25 +56,17 @@ class VariationalAE(Autoencoder):
     """
 
     loss_terms = ("kl",)
+    display_name, short_name, color, marker, relative_cost = "Variational AE", "VAE", "#cc78bc", "D", 1.0
 
     def __init__(self, *args: Any, beta: float = 1.0, reconstruction: str = "auto", **kwargs: Any) -> None:
-        if isinstance(beta, bool) or not isinstance(beta, numbers.Real) or not math.isfinite(beta) or beta < 0:
-            raise ValueError(f"Expected beta >= 0. Received: beta={beta!r}")
-        if reconstruction not in RECONSTRUCTIONS:
-            raise ValueError(
-                f"Expected reconstruction in {RECONSTRUCTIONS}. Received: reconstruction={reconstruction!r}"
-            )
+        self.beta = check_non_negative("beta", beta)
+        self.reconstruction = check_choice("reconstruction", reconstruction, RECONSTRUCTIONS)
         if reconstruction == "bce" and kwargs.get("output_activation", "sigmoid") != "sigmoid":
             raise ValueError(
                 "reconstruction='bce' needs data in [0, 1] and output_activation='sigmoid'. "
                 f"Received: output_activation={kwargs.get('output_activation')!r}"
             )
-        self.beta = float(beta)
-        self.reconstruction = reconstruction
         super().__init__(*args, **kwargs)
-
-    def options(self) -> dict:
-        return {"beta": self.beta, "reconstruction": self.reconstruction}
 
     @property
     def reconstruction_kind(self) -> str:
@@ -112,25 +92,14 @@ class VariationalAE(Autoencoder):
             z = mean
         return {"reconstruction": self.decoder(z, training=training), "z": z, "mean": mean, "log_var": log_var}
 
-    def reconstruction_loss(self, target, reconstruction):
+    def reconstruction_loss(self, target, outputs: dict):
         if self.reconstruction_kind == "bce":
-            return losses.binary_crossentropy_sum(target, reconstruction)
-        return losses.sum_squared_error(target, reconstruction)
+            return losses.binary_crossentropy_sum(target, outputs["reconstruction"])
+        return losses.sum_squared_error(target, outputs["reconstruction"])
 
-    def extra_losses(self, x, outputs: dict, training: bool) -> dict:
-        return {"kl": losses.gaussian_kl(outputs["mean"], outputs["log_var"])}
-
-    def compute_loss(self, x=None, y=None, y_pred=None, sample_weight=None, training=True):
-        # The base sums the terms as they are; here kl is logged unweighted and enters the loss times beta.
-        target = x if y is None else y
-        reconstruction = self.reconstruction_loss(target, y_pred["reconstruction"])
-        kl = self.extra_losses(x, y_pred, training)["kl"]
-        self.trackers["reconstruction"].update_state(reconstruction)
-        self.trackers["kl"].update_state(kl)
-        total = reconstruction + self.beta * kl
-        for loss in self.losses:
-            total = total + loss
-        return total
+    def extra_losses(self, x, outputs: dict, training: bool) -> list[LossTerm]:
+        # kl is logged unweighted and enters the loss times beta.
+        return [LossTerm("kl", losses.gaussian_kl(outputs["mean"], outputs["log_var"]), self.beta)]
 
     def sample(self, n: int, *, seed: int = 0) -> np.ndarray:
         """Decode ``n`` seeded draws from the prior N(0, I): shape (n, *input_shape)."""

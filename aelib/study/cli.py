@@ -29,11 +29,11 @@ import sys
 import time
 from pathlib import Path
 
+from aelib.io import atomic_write_json
 from aelib.study.integrity import (INVOCATION_ENV, STEP_ENV, describe_failure, explain, failure_log_size,
                                    new_invocation_id, read_failures)
 from aelib.study.profiles import PROFILES, STEPS, step_parameters
 from aelib.study.progress import _fmt
-from aelib.study.store import atomic_write_json
 
 REPO = Path(__file__).resolve().parents[2]
 # Running from a checkout (the source tree or an editable install): its notebooks/
@@ -564,7 +564,7 @@ def report_unit(args: argparse.Namespace, parser: argparse.ArgumentParser) -> di
 
 def summarize(unit: dict) -> Path:
     """Step 08 in this process, as its notebook runs it; returns the REPORT.md path."""
-    from aelib.report import summarize_study
+    from aelib.study.steps.summary import run as summarize_study
     from aelib.study.study import Study, check_families
 
     params = unit["parameters"]

@@ -27,7 +27,9 @@ import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from aelib.study.store import RunResult, RunStore, atomic_write_json
+from aelib.checks import check_float
+from aelib.io import atomic_write_json
+from aelib.study.store import RunResult, RunStore
 
 FAILURE_LOG = Path("provenance") / "failures.jsonl"
 QUARANTINE = "quarantine"
@@ -375,8 +377,7 @@ def check_store(out_dir: str | Path, *, models: bool = True, repair: bool = Fals
     runs = out_dir / "runs"
     if not runs.is_dir():
         raise ValueError(f"No run store in {out_dir} (no runs/ folder). Pass the results folder of a study with --out.")
-    if not tmp_age >= 0:
-        raise ValueError(f"Expected a temporary-file age >= 0 seconds. Received: {tmp_age!r}")
+    check_float("tmp_age", tmp_age, minimum=0, note="seconds")
     store = RunStore(runs)
     counts = {"complete": 0, "failed": 0, "partial": 0}
     damaged: list[Finding] = []

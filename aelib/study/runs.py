@@ -12,30 +12,31 @@ from typing import Any
 import numpy as np
 
 from aelib.data import load_dataset_with_info
+from aelib.io import atomic_write_csv
 from aelib.metrics.reconstruction import mean_image_rmse, rmse_per_sample, summarize
 from aelib.models import build_model, load_model, model_options
 from aelib.study.integrity import guarded_run
-from aelib.study.store import RunStore, atomic_write_csv
+from aelib.study.store import RunStore
 from aelib.training import TrainConfig, train, validation_split
+
+
+#: the fields of :class:`TrainConfig` that define a trained model (its seed is the spec's; ``verbose`` and
+#: ``steps_per_execution`` change nothing in the result), in the order of a run's configuration
+TRAINING_KEYS = ("epochs", "batch_size", "learning_rate", "patience", "min_delta", "lr_patience", "lr_factor",
+                 "validation_fraction")
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainSpec:
-    """Everything that defines a trained model (and so its run folder)."""
+    """Everything that defines a trained model (and so its run folder): the model, its data, and its
+    :class:`TrainConfig`, carried whole."""
 
     family: str
     latent_dim: int
     dataset: str = "mnist"
     depth: int = 3
     seed: int = 0
-    epochs: int = 200
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    patience: int = 6
-    min_delta: float = 1e-3
-    lr_patience: int = 3
-    lr_factor: float = 0.5
-    validation_fraction: float = 0.1
+    training: TrainConfig = TrainConfig()
     n_train: int | None = None
     n_test: int | None = None
     options: tuple = ()  # sorted (key, value) pairs of family options
@@ -52,24 +53,18 @@ class TrainSpec:
         resolved = {k: list(v) if isinstance(v, tuple) else v for k, v in resolved.items()}
         return cls(family=family, latent_dim=int(latent_dim), options=tuple(sorted(resolved.items())), **kwargs)
 
+    @property
+    def learning_rate(self) -> float:
+        return self.training.learning_rate
+
     def config(self) -> dict:
-        out = dataclasses.asdict(self)
-        out["options"] = dict(self.options)
-        return out
+        """The run's key: the model and data fields with the training fields of :data:`TRAINING_KEYS` beside them."""
+        return {"family": self.family, "latent_dim": self.latent_dim, "dataset": self.dataset, "depth": self.depth,
+                "seed": self.seed, **{k: getattr(self.training, k) for k in TRAINING_KEYS},
+                "n_train": self.n_train, "n_test": self.n_test, "options": dict(self.options)}
 
     def train_config(self, verbose: int = 2) -> TrainConfig:
-        return TrainConfig(
-            epochs=self.epochs,
-            batch_size=self.batch_size,
-            learning_rate=self.learning_rate,
-            validation_fraction=self.validation_fraction,
-            patience=self.patience,
-            min_delta=self.min_delta,
-            lr_patience=self.lr_patience,
-            lr_factor=self.lr_factor,
-            seed=self.seed,
-            verbose=verbose,
-        )
+        return dataclasses.replace(self.training, seed=self.seed, verbose=verbose)
 
 
 @functools.lru_cache(maxsize=16)
@@ -102,7 +97,7 @@ def _train_fn(spec: TrainSpec):
         rmse = rmse_per_sample(x_test, model.reconstruct(x_test))
         np.save(run_dir / "test_rmse.npy", rmse.astype("float32"))
         baseline = mean_image_rmse(x_train, x_test)
-        _, val_idx = validation_split(len(x_train), spec.validation_fraction, spec.seed)  # the split train() held out
+        _, val_idx = validation_split(len(x_train), spec.training.validation_fraction, spec.seed)  # the split train() held out
         val_rmse = float(rmse_per_sample(x_train[val_idx], model.reconstruct(x_train[val_idx])).mean()) \
             if len(val_idx) else None
         return {

@@ -15,6 +15,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from aelib.checks import check_float
 from aelib.study.study import FAMILY_COST
 
 # The steps each session runs for its families; 07 (its own models) and 08 (the summary of every
@@ -109,8 +110,7 @@ def pack_sessions(hours: Mapping[str, float], capacity: float, *, first: float =
     Raises:
         ValueError: for a capacity that is not positive or negative hours.
     """
-    if not capacity > 0:
-        raise ValueError(f"Expected a session capacity > 0 hours. Received: capacity={capacity!r}")
+    check_float("capacity", capacity, above=0, note="hours per session")
     bad = {f: h for f, h in hours.items() if not h >= 0}
     if bad or not first >= 0:
         raise ValueError(f"Expected hours >= 0. Received: {bad or {'first': first}}")

@@ -22,72 +22,22 @@ the summary can wait for the other shards (:meth:`RunStore.wait_for_others`).
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import contextlib
 import math
 import os
 import shutil
 import socket
-import tempfile
 import threading
 import time
 import traceback
 import uuid
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Callable, Iterable
 
-import numpy as np
 import pandas as pd
 
-
-def _json_default(obj: Any) -> Any:
-    if isinstance(obj, (np.integer,)):
-        return int(obj)
-    if isinstance(obj, (np.floating,)):
-        return float(obj)
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    if isinstance(obj, Path):
-        return str(obj)
-    if isinstance(obj, (set, tuple)):
-        return list(obj)
-    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serialisable: {obj!r}")
-
-
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary file and a rename, so a
-    reader never sees half a file, even after ``kill -9``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode("utf-8"))
-
-
-def atomic_write_json(path: str | Path, obj: Any) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_json_default) + "\n")
-
-
-def atomic_write_csv(path: str | Path, frame: pd.DataFrame) -> Path:
-    return atomic_write_text(path, frame.to_csv(index=False))
-
-
-def config_hash(config: dict) -> str:
-    text = json.dumps(config, sort_keys=True, default=_json_default)
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:10]
+from aelib.io import atomic_write_json, config_hash
 
 
 def _slug(config: dict) -> str:
@@ -424,6 +374,7 @@ class RunResult:
     metrics: dict | None = None
     error: str | None = None
     seconds: float = 0.0
+    context: dict | None = None  # what a table's row needs besides the run (Study.evaluate_grid)
 
 
 class RunStore:
@@ -589,6 +540,16 @@ class RunStore:
                       f"({waited:.0f}s of at most {timeout:.0f}s; AELIB_SUMMARY_WAIT=0 does not wait): "
                       + "; ".join(a.describe() for a in active[:5]) + (" …" if len(active) > 5 else ""), flush=True)
             time.sleep(min(poll, max(0.05, timeout - waited)))
+
+    def result_at(self, path: str | Path) -> RunResult | None:
+        """The complete run in folder ``path`` (status ``"skipped"``), or None when it is not complete or unreadable."""
+        path = Path(path)
+        try:
+            config = json.loads((path / "config.json").read_text())
+            metrics = json.loads((path / "metrics.json").read_text())
+        except (OSError, ValueError):
+            return None
+        return RunResult(config.pop("kind", path.parent.name), config, path, "skipped", metrics=metrics)
 
     def _iter(self, kind: str | None) -> Iterable[Path]:
         kinds = [self.root / kind] if kind else sorted(p for p in self.root.iterdir()

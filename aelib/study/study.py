@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import json
 import os
 import platform
@@ -12,25 +13,45 @@ from typing import Any, Iterable, Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from aelib.architectures import DEFAULT_DEPTH
 from aelib.checks import check_int
-from aelib.models import list_models, model_options
+from aelib.io import atomic_write_csv, atomic_write_json, config_hash
+from aelib.models import family_info, list_models, model_options
+from aelib.stats import t_interval
 from aelib.study.integrity import GuardedRunStore, explain, log_failures
 from aelib.study.progress import Progress
-from aelib.study.runs import TrainSpec, cached_dataset, ensure_trained, load_trained
-from aelib.study.store import RunResult, atomic_write_csv, atomic_write_json, config_hash, exclusive
+from aelib.study.runs import TRAINING_KEYS, TrainSpec, cached_dataset, load_trained
+from aelib.study.store import RunResult, exclusive
+from aelib.training import TrainConfig
 
-# Seconds to a converged model relative to fcae (the quick profile's latent sweep, depth 1, batch 128, two CPU
-# cores; rounded): the time-left estimate, and the order of concurrent runs (longest first).
-FAMILY_COST = {"vanilla": 0.9, "fcae": 1.0, "dae": 1.3, "cae": 6.5, "vae": 1.0, "aae": 0.7, "rae": 15.0,
-               "sae": 1.3, "conae": 1.3, "mae": 4.0}
+# Seconds to a converged model relative to fcae (each family's ``relative_cost``; the quick profile's latent
+# sweep, depth 1, batch 128, two CPU cores; rounded): the time-left estimate, and the order of concurrent runs
+# (longest first).
+FAMILY_COST = {f: family_info(f).relative_cost for f in list_models()}
 
 # Columns that identify a row of a step's table (the others are measurements).
 TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level", "setting")
 # Configuration fields that rows of one setting may differ in (see setting_record).
 WITHIN_SETTING = ("latent_dim", "seed")
+
+
+@dataclasses.dataclass(frozen=True)
+class Unit:
+    """One unit of a step's grid: its store key, what evaluating it needs besides, and its progress line.
+
+    ``config`` is the run's key in the store (a changed value is another run); ``params`` are
+    inputs that do not change the result's identity; ``weight`` is its expected relative cost.
+    """
+
+    what: str
+    config: dict
+    params: dict = dataclasses.field(default_factory=dict)
+    weight: float = 1.0
+
+
+def _describe_spec(spec: TrainSpec) -> str:
+    return f"train {spec.family} z={spec.latent_dim} depth={spec.depth} seed={spec.seed}"
 
 
 class StudyFailures(RuntimeError):
@@ -54,16 +75,6 @@ def check_latent_sizes(z_values: Iterable[int]) -> list[int]:
     if bad or not z_values:
         raise ValueError(f"Expected latent sizes as integers >= 1. Received: z_values={z_values!r}")
     return [int(z) for z in z_values]
-
-
-def mean_interval(values: Sequence[float], confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and a Student-t interval over seeds (degenerate for one value)."""
-    v = np.asarray(values, dtype=float)
-    mean = float(v.mean())
-    if len(v) < 2:
-        return mean, mean, mean
-    half = float(stats.t.ppf(0.5 + confidence / 2, len(v) - 1) * v.std(ddof=1) / np.sqrt(len(v)))
-    return mean, mean - half, mean + half
 
 
 def setting_record(config: dict, data_source: str | None, *, vary: Sequence[str] = ()) -> tuple[str, dict]:
@@ -102,7 +113,7 @@ def aggregate_seeds(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[s
         for value in values:
             if value not in part:
                 continue
-            mean, low, high = mean_interval(part[value].dropna())
+            mean, low, high = t_interval(part[value].dropna(), finite_only=False, one_value="mean")
             row[value] = mean
             row[f"{value}_ci95_low"] = low
             row[f"{value}_ci95_high"] = high
@@ -121,14 +132,15 @@ class Study:
     out_dir: Path
     dataset: str = "mnist"
     depth: int | str = "auto"
-    epochs: int = 200
-    batch_size: int = 128
-    learning_rate: float = 1e-3
-    patience: int = 6
-    min_delta: float = 1e-3
-    lr_patience: int = 3
-    lr_factor: float = 0.5
-    validation_fraction: float = 0.1
+    # training settings: their defaults are TrainConfig's (the study's profiles set their own)
+    epochs: int = TrainConfig.epochs
+    batch_size: int = TrainConfig.batch_size
+    learning_rate: float = TrainConfig.learning_rate
+    patience: int = TrainConfig.patience
+    min_delta: float = TrainConfig.min_delta
+    lr_patience: int = TrainConfig.lr_patience
+    lr_factor: float = TrainConfig.lr_factor
+    validation_fraction: float = TrainConfig.validation_fraction
     n_train: int | None = None
     n_test: int | None = None
     family_options: dict = dataclasses.field(default_factory=dict)
@@ -136,6 +148,7 @@ class Study:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        self.training = TrainConfig(**{k: getattr(self, k) for k in TRAINING_KEYS})  # checked here, carried whole
         self.store = GuardedRunStore(self.out_dir / "runs")  # a bad run folder fails that run only
         self.tables = self.out_dir / "tables"
         self.figures = self.out_dir / "figures"
@@ -149,6 +162,8 @@ class Study:
         self.tuned: dict[str, dict] = {}  # family → options chosen by step 01's tuning (user options win)
         self.tuned_learning_rates: dict[str, float] = {}
         self._use_tuned = True
+        self._last_model: tuple = (None, None)  # (key, model) of loaded_model
+        self.cache: dict = {}  # what a step's units share within this process (e.g. a loaded classifier)
         self.depth_auto = self.depth == "auto"
         self.depth, self.depth_source = self._resolve_depth(self.depth)
         self.load_tuned()
@@ -220,13 +235,11 @@ class Study:
         chosen = {**tuned, **self.family_options.get(family, {}), **(options or {})}
         if learning_rate is None:
             learning_rate = self.tuned_learning_rates.get(family, self.learning_rate) if self._use_tuned else self.learning_rate
-        return TrainSpec.make(
-            family, latent_dim, options=chosen, dataset=self.dataset,
-            depth=self.depth if depth is None else depth, seed=seed, epochs=self.epochs, batch_size=self.batch_size,
-            learning_rate=learning_rate, patience=self.patience, min_delta=self.min_delta,
-            lr_patience=self.lr_patience, lr_factor=self.lr_factor, validation_fraction=self.validation_fraction,
-            n_train=self.n_train, n_test=self.n_test,
-        )
+        training = self.training if learning_rate == self.learning_rate else \
+            dataclasses.replace(self.training, learning_rate=learning_rate)
+        return TrainSpec.make(family, latent_dim, options=chosen, dataset=self.dataset,
+                              depth=self.depth if depth is None else depth, seed=seed, training=training,
+                              n_train=self.n_train, n_test=self.n_test)
 
     def data(self, split: str, dataset: str | None = None, n: int | None = None):
         dataset = dataset or self.dataset
@@ -339,18 +352,77 @@ class Study:
     def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
         return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))
 
-    def write_table(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
-        """Write ``tables/<name>.csv`` merged with what other invocations wrote.
+    def evaluate_grid(self, label: str, kind: str, units: Sequence, evaluate=None, *, table: str | None = None,
+                      rows=None, context: Sequence[dict] | None = None, describe=None,
+                      raise_if_all_fail: bool = True) -> tuple[pd.DataFrame | None, list[RunResult]]:
+        """Run every unit through the run store, with progress and failure isolation, and build its table.
 
-        Each invocation (a shard, a Slurm job, a rerun of some families) writes
-        its rows as a part, keyed by the rows it covers; the table is the
-        union of all parts, the newest part winning for the same key. Rows of
-        different settings (a ``setting`` column, see :meth:`setting`) have
-        different keys, so both are kept; what each setting means is written to
-        ``tables/settings/<setting>.json``. A row written before tables had a
-        setting gives way to any row with one for the same other keys. Returns
-        the merged table.
+        Args:
+            label: the progress label, e.g. ``"04 latent space"``.
+            kind: the store kind of the units' runs. ``"train"``: ``units`` are :class:`TrainSpec` and are
+                trained (``workers`` at once); otherwise ``units`` are :class:`Unit` and each runs
+                ``evaluate(study, unit, run_dir) -> metrics`` unless its run is complete.
+            table: the table the runs go into (``tables/<table>.csv``), or None for none.
+            rows: ``rows(study, results) -> DataFrame``: the table's rows from complete runs.
+            context: per unit, what its table row needs to know besides its run (e.g. which tuning
+                candidate it was); kept with the table's list of runs, as ``RunResult.context``.
+            describe: the progress line of a training spec (``"train"`` only).
+            raise_if_all_fail: when every unit failed, raise :class:`StudyFailures` naming the causes.
+
+        The table is built from the store alone (:meth:`runs_table`): the runs this invocation
+        evaluated and those other invocations (shards, Slurm jobs, earlier sessions) evaluated into it.
+
+        Returns:
+            ``(table or None, results in the order of units)``.
         """
+        if kind == "train":
+            results = self.train_specs(label, list(units), describe=describe or _describe_spec)
+        else:
+            items = [(u.what, functools.partial(self.store.run, kind, u.config, functools.partial(evaluate, self, u)))
+                     for u in units]
+            results = self.run_all(label, items, [u.weight for u in units], raise_if_all_fail=raise_if_all_fail)
+        if table is None:
+            return None, results
+        if context is not None:
+            for result, extra in zip(results, context, strict=True):
+                result.context = dict(extra)
+        return self.runs_table(table, results, rows), results
+
+    def runs_table(self, name: str, results: Sequence[RunResult], rows) -> pd.DataFrame:
+        """``tables/<name>.csv`` rebuilt from the run store: ``rows(study, runs)`` over every complete run
+        that any invocation evaluated into ``name``.
+
+        Which runs a table holds is kept in the store (``runs/.tables/<name>/``: one list of run
+        folders per set of runs evaluated), never the rows themselves, so every number in a table
+        comes from a run's own ``metrics.json`` and files. Runs of different settings (a ``setting``
+        column, see :meth:`setting`) are different rows; the rows are sorted by their keys.
+        """
+        index = self.store.root / ".tables" / name
+        ran = {str(r.path.relative_to(self.store.root)): r.context or {} for r in results
+               if r.metrics is not None and r.path.is_relative_to(self.store.root)}
+        if ran:
+            ran = dict(sorted(ran.items()))
+            atomic_write_json(index / f"{config_hash(ran)}.json", ran)
+        # one process at a time reads the lists and writes the table, so none writes it without another's runs
+        with exclusive(index / ".lock", label=f"table {name}"):
+            listed: dict[str, dict] = {}
+            for path in sorted(index.glob("*.json"), key=lambda p: p.stat().st_mtime_ns):
+                try:
+                    listed.update(json.loads(path.read_text()))
+                except (ValueError, TypeError):
+                    continue  # a damaged list is ignored; its runs are still in the store
+            runs = []
+            for relative, extra in listed.items():
+                run = self.store.result_at(self.store.root / relative)
+                if run is not None:
+                    run.context = extra
+                    runs.append(run)
+            return self.write_table(name, rows(self, runs))
+
+    def write_table(self, name: str, frame: pd.DataFrame) -> pd.DataFrame:
+        """Write ``tables/<name>.csv``, rows sorted by their keys (the last row of a key wins), and the
+        record of each ``setting`` it names under ``tables/settings/``. An empty frame leaves a table
+        that other invocations wrote as it is. Returns what was written."""
         path = self.tables / f"{name}.csv"
         if frame.empty and path.is_file():  # every run failed this time: keep what earlier runs wrote
             try:
@@ -364,30 +436,21 @@ class Study:
             record = self.tables / "settings" / f"{setting}.json"
             if setting in self._settings and not record.is_file():
                 atomic_write_json(record, self._settings[setting])
-        parts = self.tables / "parts"
         keys = [c for c in TABLE_KEYS if c in frame]
-        covered = sorted("|".join(map(str, row)) for row in frame[keys].itertuples(index=False))  # same rows → same part file
-        atomic_write_csv(parts / f"{name}--{config_hash({'rows': covered})}.csv", frame)
-        # one process at a time lists the parts and writes the table, so none writes it without another's part
-        with exclusive(parts / f".{name}.lock", label=f"table {name}"):
-            pieces = []
-            for path in sorted(parts.glob(f"{name}--*.csv"), key=lambda p: p.stat().st_mtime_ns):
-                try:
-                    pieces.append(pd.read_csv(path, dtype={"setting": str}))  # a hash of digits only stays text
-                except (pd.errors.EmptyDataError, pd.errors.ParserError):
-                    continue  # a damaged part is ignored; its runs are still in the store
-            merged = pd.concat(pieces, ignore_index=True)
-            keys = [c for c in TABLE_KEYS if c in merged]
-            merged = merged.drop_duplicates(keys, keep="last")
-            if "setting" in merged and merged["setting"].isna().any():
-                others = [c for c in keys if c != "setting"]
-                key_text = merged[others].astype(str).agg("|".join, axis=1)
-                legacy = merged["setting"].isna() & key_text.isin(key_text[merged["setting"].notna()])
-                merged = merged[~legacy]
-            order = [c for c in frame.columns if c in merged] + [c for c in merged.columns if c not in frame.columns]
-            merged = merged[order].sort_values(keys, kind="stable").reset_index(drop=True)
-            atomic_write_csv(self.tables / f"{name}.csv", merged)
-        return merged
+        frame = frame.drop_duplicates(keys, keep="last").sort_values(keys, kind="stable").reset_index(drop=True)
+        atomic_write_csv(path, frame)
+        return frame
+
+    def loaded_model(self, family: str, latent_dim: int, seed: int = 0):
+        """:meth:`model`, keeping the last one loaded (the units of a grid come model by model)."""
+        key = (family, int(latent_dim), int(seed), self.depth, id(self.tuned))
+        if self._last_model[0] != key:
+            self._last_model = (None, None)  # release the previous model before loading the next
+            self._last_model = (key, self.model(family, latent_dim, seed))
+        return self._last_model[1]
+
+    def release_models(self) -> None:
+        self._last_model = (None, None)
 
     def failures(self) -> list[RunResult]:
         return [r for r in self.results if r.status == "failed"]

@@ -24,6 +24,7 @@ from typing import Mapping, Sequence
 
 import pandas as pd
 
+from aelib.checks import check_float
 from aelib.models import model_options
 from aelib.study.study import Study, check_families, check_latent_sizes
 
@@ -83,48 +84,51 @@ def tune(study: Study, *, families: Sequence[str], z: int = 10, grids: Mapping |
     families = check_families(families)
     (z,) = check_latent_sizes([z])
     grids = check_grids(DEFAULT_GRIDS if grids is None else grids)
-    learning_rates = [study.learning_rate] if not learning_rates else [float(v) for v in learning_rates]
-    if any(not lr > 0 for lr in learning_rates):
-        raise ValueError(f"Expected learning rates > 0. Received: learning_rates={learning_rates!r}")
+    learning_rates = [study.learning_rate] if not learning_rates else [
+        check_float("learning_rate", v, above=0) for v in learning_rates]
     study.refresh_depth()  # the depth step 01's search just found, when it is "auto"
-    specs, labels = [], []
+    specs, context = [], []
     with study.untuned():
         for family in families:
             for options, lr in candidates(study, family, grids, learning_rates):
                 specs.append(study.spec(family, z, seed, options=options, learning_rate=lr))
-                labels.append((family, *next(iter(options.items()), (None, None)), lr))
-        results = study.train_specs("01 tuning", specs, describe=lambda s: f"tune {s.family} z={s.latent_dim} "
-                                    + ", ".join(f"{k}={v}" for k, v in s.options if k in
-                                                {grids.get(s.family, ('', []))[0]}) + f" lr={s.learning_rate:g}")
-        rows = []
-        for (family, option, value, lr), spec, result in zip(labels, specs, results):
-            metrics = result.metrics or {}
-            rows.append({"family": family, "option": option, "value": value, "learning_rate": lr, "latent_dim": z,
-                         "seed": seed, "val_rmse": metrics.get("val_rmse"), "rmse_mean": metrics.get("rmse_mean"),
-                         "stopped_by": metrics.get("stopped_by"), "epochs_run": metrics.get("epochs_run"),
-                         "setting": study.setting_of(spec.config(), metrics.get("data_source")),
-                         "base_setting": study.base_setting()})
-    table = pd.DataFrame(rows, columns=[c for c in TUNING_COLUMNS if c != "chosen"])
+                option, value = next(iter(options.items()), (None, None))
+                context.append({"option": option, "value": value, "base_setting": study.base_setting()})
+        if not specs:  # nothing to choose (no grid, or the user fixed each option): the table stays as it is
+            return pd.DataFrame(columns=TUNING_COLUMNS)
+        describe = lambda s: (f"tune {s.family} z={s.latent_dim} "  # noqa: E731
+                              + ", ".join(f"{k}={v}" for k, v in s.options if k in {grids.get(s.family, ('', []))[0]})
+                              + f" lr={s.learning_rate:g}")
+        table, _ = study.evaluate_grid("01 tuning", "train", specs, table="tuning", rows=tuning_rows, context=context,
+                                       describe=describe)
     if table.empty:
         return table.assign(chosen=pd.Series(dtype=bool))
-    table["chosen"] = False
-    chosen_rows = []
-    for family, part in table.groupby("family", sort=False):
-        valid = part[part["val_rmse"].notna()]
-        if valid.empty:
-            continue  # every candidate failed: the family keeps its defaults (failures are reported)
-        best = valid["val_rmse"].astype(float).idxmin()
-        table.loc[best, "chosen"] = True
-        row = table.loc[best]
-        options = {} if pd.isna(row["option"]) else {row["option"]: _plain(row["value"])}
-        chosen_rows.append({"family": family, "options": json.dumps(options, sort_keys=True),
-                            "learning_rate": float(row["learning_rate"]), "latent_dim": z,
-                            "val_rmse": float(row["val_rmse"]), "base_setting": study.base_setting()})
-    table = table[TUNING_COLUMNS]
-    study.write_table("tuning", table)
+    current = table[table["base_setting"].astype(str) == study.base_setting()]
+    chosen_rows = [{"family": row.family, "options": json.dumps({} if pd.isna(row.option) else {row.option: _plain(row.value)},
+                                                                 sort_keys=True),
+                    "learning_rate": float(row.learning_rate), "latent_dim": z, "val_rmse": float(row.val_rmse),
+                    "base_setting": study.base_setting()}
+                   for row in current[current["chosen"] & (current["latent_dim"] == z)].itertuples()]
     _write_choices(study, pd.DataFrame(chosen_rows))
     study.load_tuned()
     return table
+
+
+def tuning_rows(study: Study, results) -> pd.DataFrame:
+    """One row per tuning candidate, ``chosen`` marking the lowest validation RMSE of each family and study setting."""
+    rows = [{"family": r.config["family"], "option": r.context["option"], "value": r.context["value"],
+             "learning_rate": r.config["learning_rate"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
+             "val_rmse": r.metrics.get("val_rmse"), "rmse_mean": r.metrics.get("rmse_mean"),
+             "stopped_by": r.metrics.get("stopped_by"), "epochs_run": r.metrics.get("epochs_run"),
+             "setting": study.setting_of(r.config, r.metrics.get("data_source")), "base_setting": r.context["base_setting"]}
+            for r in results]
+    table = pd.DataFrame(rows, columns=[c for c in TUNING_COLUMNS if c != "chosen"])
+    table["chosen"] = False
+    for _, part in table.groupby(["family", "base_setting", "latent_dim", "seed"], sort=False):
+        valid = part[part["val_rmse"].notna()]
+        if not valid.empty:  # every candidate failed: the family keeps its defaults (failures are reported)
+            table.loc[valid["val_rmse"].astype(float).idxmin(), "chosen"] = True
+    return table[TUNING_COLUMNS]
 
 
 def _plain(value):
@@ -134,7 +138,7 @@ def _plain(value):
 
 def _write_choices(study: Study, chosen: pd.DataFrame) -> None:
     """Merge the choices into ``tuned_options.csv`` (other settings' choices are kept)."""
-    from aelib.study.store import atomic_write_csv
+    from aelib.io import atomic_write_csv
 
     path = study.tables / "tuned_options.csv"
     if path.is_file() and not chosen.empty:
