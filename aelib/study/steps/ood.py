@@ -97,13 +97,8 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     complementary = _check_ood_args(study, complementary, n_ood, n_images)
     evaluated = [(study.dataset, IN_DISTRIBUTION), *[(d, COMPLEMENTARY) for d in complementary]]
 
-    def config(family: str, z: int, dataset: str, role: str, seed: int) -> dict:
-        return {"family": family, "latent_dim": z, "seed": seed, "dataset": dataset, "role": role,
-                "n_eval": None if role == IN_DISTRIBUTION else int(n_ood), "subset_seed": 0, "n_images": int(n_images),
-                "train": study.spec(family, z, seed).config()}
-
-    units = [Unit(f"ood {f} z={z} seed={s} on {d} ({r})", config(f, z, d, r, s),
-                  {"reference": config(f, z, study.dataset, IN_DISTRIBUTION, s)})
+    units = [Unit(f"ood {f} z={z} seed={s} on {d} ({r})", unit_config(study, f, z, s, d, r, n_ood, n_images),
+                  {"reference": unit_config(study, f, z, s, study.dataset, IN_DISTRIBUTION, n_ood, n_images)})
              for s in seeds for f in families for z in z_values for d, r in evaluated]
     table, results = study.evaluate_grid("05 complementary data", "ood", units, evaluate, table="ood_rmse", rows=ood_rows)
     study.release_models()
@@ -111,6 +106,13 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     if not frame.empty:
         figures(study, frame, families, z_values, evaluated, n_images, grid_seed)
     return table
+
+
+def unit_config(study: Study, family: str, z: int, seed: int, dataset: str, role: str, n_ood: int, n_images: int) -> dict:
+    """The store key of one model's evaluation on one data set (the trained model's key inside)."""
+    return {"family": family, "latent_dim": z, "seed": seed, "dataset": dataset, "role": role,
+            "n_eval": None if role == IN_DISTRIBUTION else int(n_ood), "subset_seed": 0, "n_images": int(n_images),
+            "train": study.spec(family, z, seed).config()}
 
 
 def evaluate(study: Study, unit: Unit, run_dir: Path) -> dict:
