@@ -470,16 +470,19 @@ class _Seed:
         self.fcae: dict[int, tuple] = {}  # the current z's autoencoder, its training codes and held-out RMSE
         self.computed: dict[tuple, dict] = {}
 
-    def autoencoder(self, z: int, fcae_run) -> tuple:
+    def autoencoder(self, z: int, fcae_dir: Path) -> tuple:
         if z not in self.fcae:
             from aelib.models import load_model
 
+            if not (Path(fcae_dir) / "metrics.json").is_file():
+                raise RuntimeError(f"the feature autoencoder of z={z} seed={self.seed} did not complete (see {fcae_dir})")
             self.fcae.clear()  # one autoencoder in memory at a time
-            model = load_model(fcae_run.path / "model.keras")
-            self.fcae[z] = (model, encode_eager(model, self.split[0]), fcae_run.metrics["fcae_test_rmse"])
+            model = load_model(Path(fcae_dir) / "model.keras")
+            rmse = json.loads((Path(fcae_dir) / "metrics.json").read_text())["fcae_test_rmse"]
+            self.fcae[z] = (model, encode_eager(model, self.split[0]), rmse)
         return self.fcae[z]
 
-    def compute(self, key: tuple, z, fcae_run) -> dict:
+    def compute(self, key: tuple, z, fcae_dir) -> dict:
         """AUC (all test pairs and rare-class anchors) of the pair model trained with this setting's extra samples."""
         if key in self.computed:
             return self.computed[key]
@@ -490,7 +493,7 @@ class _Seed:
             sources = top_up_sources(y_tr, key[1], seed=(seed, 4)) if kind == "duplicate" else np.empty(0, np.int64)
             extra = x_tr[sources]
         else:
-            model, codes, rmse = self.autoencoder(z, fcae_run)
+            model, codes, rmse = self.autoencoder(z, fcae_dir)
             if kind == "topup":
                 sources, p = top_up_sources(y_tr, key[2], seed=(seed, 4)), key[3]
             else:
@@ -522,11 +525,11 @@ class _Seed:
         return self.computed[key]
 
 
-def _evaluate_setting(state: _Seed, task: tuple, fcae_run, common: dict, run_dir: Path) -> dict:
+def _evaluate_setting(state: _Seed, task: tuple, fcae_dir, common: dict, run_dir: Path) -> dict:
     """One results row: a setting of one experiment (and z) under one seed (a run of kind ``"augmentation"``)."""
     experiment, z, value, key = task
     start = time.perf_counter()
-    metrics = state.compute(key, z, fcae_run)
+    metrics = state.compute(key, z, fcae_dir)
     return {
         **_setting_columns(experiment, z, value),
         "max_fraction": key[3] if key[0] == "topup" else key[2] if key[0] == "per_item" else None,
@@ -742,6 +745,66 @@ def run_augmentation_study(
             seeds, bad sizes — before anything is written.
         FileNotFoundError: missing Painter by Numbers folder or CSV.
     """
+    plan = plan_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=latent_dims, seeds=seeds,
+                      perturbations=perturbations, thresholds=thresholds, out_dir=out_dir, cache_dir=cache_dir,
+                      quick=quick, sizes=sizes, progress=progress)
+    if store is None:
+        from aelib.study.store import RunStore
+
+        store = RunStore(Path(out_dir) / "runs")
+    from tqdm.auto import tqdm
+
+    runs = []
+    for kind, units, evaluate in (("augmentation_fcae", fcae_units(plan), train_fcae),
+                                  ("augmentation", setting_units(plan, store), evaluate_setting)):
+        for what, config, params in tqdm(units, desc=what_of(kind), disable=not progress):
+            runs.append(store.run(kind, config, functools.partial(evaluate, plan, params)))
+    return finish_study(plan, runs)
+
+
+def what_of(kind: str) -> str:
+    return {"augmentation_fcae": "augmentation autoencoders", "augmentation": "augmentation settings"}[kind]
+
+
+@dataclasses.dataclass
+class Plan:
+    """Everything the experiments' runs share: the checked arguments, the data and its split, the settings
+    (``tasks``), the equal number of pair-model updates, the configuration every run key holds, and the
+    per-seed state of the settings computed in this process."""
+
+    source: str
+    latent_dims: tuple
+    seeds: tuple
+    perturbations: tuple
+    thresholds: tuple
+    sizes: dict
+    quick: bool
+    out_dir: Path
+    data: _Data
+    train_idx: np.ndarray
+    test_idx: np.ndarray
+    split: tuple
+    n_baseline_pairs: int
+    n_updates: int
+    config: dict
+    common: dict
+    tasks: list
+    wall: float
+    states: dict = dataclasses.field(default_factory=dict)
+
+    def state(self, seed: int) -> "_Seed":
+        if seed not in self.states:
+            self.states.clear()  # one seed's pair model and autoencoder in memory at a time
+            self.states[seed] = _Seed(seed, self.split, self.sizes, self.n_updates)
+        return self.states[seed]
+
+
+def plan_study(*, source: str = "standin", image_dir=None, csv_path=None, latent_dims=DEFAULT_LATENT_DIMS,
+               seeds=(0, 1, 2, 3, 4), perturbations=DEFAULT_PERTURBATIONS, thresholds=DEFAULT_THRESHOLDS,
+               out_dir=Path("results/augmentation"), cache_dir=None, quick: bool = True, sizes=None,
+               progress: bool = True) -> Plan:
+    """Check the arguments, load (or extract) the features, split them and fix the settings (see
+    :func:`run_augmentation_study`); nothing is trained yet."""
     wall = time.perf_counter()
     source, latent_dims, seeds, perturbations, thresholds, sizes = _check_args(
         source, image_dir, csv_path, latent_dims, seeds, perturbations, thresholds, quick, sizes
@@ -770,7 +833,6 @@ def run_augmentation_study(
     n_updates = sizes["pair_updates"] or default_updates(
         n_baseline_pairs, epochs=sizes["pair_epochs"], batch_size=sizes["pair_batch_size"]
     )
-
     config = {
         "source": source,
         "data_source": data.data_source,
@@ -784,51 +846,53 @@ def run_augmentation_study(
         "format": 2,  # 2: equal updates, no self-pairs, z in the row key
     }
     run_hash = config_hash(config, digest="sha256", length=12, default=str)  # names the study's settings in rows
-    if store is None:
-        from aelib.study.store import RunStore
+    common = {"feature_model": data.feature_model, "data_source": data.data_source, "stand_in": data.stand_in,
+              "config_hash": run_hash}
+    return Plan(source, tuple(latent_dims), tuple(seeds), tuple(perturbations), tuple(thresholds), sizes, quick, out_dir,
+                data, train_idx, test_idx, split, n_baseline_pairs, n_updates, config, common,
+                _settings(latent_dims, perturbations, thresholds), wall)
 
-        store = RunStore(out_dir / "runs")
-    common = {
-        "feature_model": data.feature_model,
-        "data_source": data.data_source,
-        "stand_in": data.stand_in,
-        "config_hash": run_hash,
-    }
-    tasks = _settings(latent_dims, perturbations, thresholds)
-    from tqdm.auto import tqdm
 
-    # every feature autoencoder (seed, z) and every results row (seed, setting) is a run of the store
-    fcae_runs, failed = {}, []
-    with tqdm(total=len(seeds) * len(latent_dims), desc="augmentation autoencoders", disable=not progress) as bar:
-        for seed in seeds:
-            for z in latent_dims:
-                fcae_runs[(seed, z)] = store.run("augmentation_fcae", {**config, "latent_dim": int(z), "seed": int(seed)},
-                                                 functools.partial(_train_fcae, split[0], split[2], int(z), int(seed), sizes))
-                bar.update(1)
-    rows, runs = [], list(fcae_runs.values())
-    with tqdm(total=len(tasks) * len(seeds), desc="augmentation settings", disable=not progress) as bar:
-        for seed in seeds:
-            state = _Seed(seed, split, sizes, n_updates)
-            for task in tasks:
-                experiment, z, value, _ = task
-                fcae_run = fcae_runs.get((seed, z))
-                row_config = {**config, "experiment": experiment, "latent_dim": z, "value": value, "seed": int(seed)}
-                if fcae_run is not None and fcae_run.status == "failed":
-                    failed.append(f"{experiment} z={z} seed={seed}: its autoencoder failed ({fcae_run.error})")
-                    bar.update(1)
-                    continue
-                result = store.run("augmentation", row_config,
-                                   functools.partial(_evaluate_setting, state, task, fcae_run, common))
-                runs.append(result)
-                if result.status == "failed":
-                    failed.append(f"{experiment} z={z} value={value} seed={seed}: {result.error} ({result.path})")
-                else:
-                    rows.append(result.metrics)
-                bar.update(1)
+def fcae_units(plan: Plan, *, seeds=None, zs=None) -> list[tuple[str, dict, dict]]:
+    """``(what, store key, params)`` of every feature autoencoder: one per seed and z (of ``seeds`` and ``zs``:
+    default the plan's)."""
+    return [(f"feature autoencoder z={z} seed={seed}", {**plan.config, "latent_dim": int(z), "seed": int(seed)},
+             {"latent_dim": int(z), "seed": int(seed)})
+            for seed in (plan.seeds if seeds is None else seeds) for z in (plan.latent_dims if zs is None else zs)]
+
+
+def setting_units(plan: Plan, store) -> list[tuple[str, dict, dict]]:
+    """``(what, store key, params)`` of every results row: one per seed and setting, a seed's in order;
+    ``params["fcae_dir"]`` is the ``store`` folder of the setting's feature autoencoder (None without one)."""
+    units = []
+    for seed in plan.seeds:
+        for task in plan.tasks:
+            experiment, z, value, _ = task
+            fcae = None if z is None else store.path_for("augmentation_fcae", fcae_units(plan, seeds=[seed], zs=[z])[0][1])
+            units.append((f"{experiment} z={z} value={value} seed={seed}",
+                          {**plan.config, "experiment": experiment, "latent_dim": z, "value": value, "seed": int(seed)},
+                          {"task": task, "seed": int(seed), "fcae_dir": fcae}))
+    return units
+
+
+def train_fcae(plan: Plan, params: dict, run_dir: Path) -> dict:
+    """The feature autoencoder of (seed, z), trained on the training features and kept as ``model.keras``."""
+    return _train_fcae(plan.split[0], plan.split[2], params["latent_dim"], params["seed"], plan.sizes, run_dir)
+
+
+def evaluate_setting(plan: Plan, params: dict, run_dir: Path) -> dict:
+    """One results row (its feature autoencoder's run must be complete)."""
+    return _evaluate_setting(plan.state(params["seed"]), params["task"], params["fcae_dir"], plan.common, run_dir)
+
+
+def finish_study(plan: Plan, runs) -> dict[str, Any]:
+    """The tables, figures and provenance from the store's runs (``runs``: every unit's result)."""
+    failed = [r for r in runs if r.status == "failed"]
     if failed:
-        raise RuntimeError(f"{len(failed)} augmentation setting(s) failed; the others are kept in {store.root} and "
-                           f"are not computed again. First: " + "; ".join(failed[:3]))
-    results = pd.DataFrame(rows).reindex(columns=list(RESULT_COLUMNS))
+        raise RuntimeError(f"{len(failed)} augmentation run(s) failed; the others are kept in their store and are not "
+                           f"computed again. First: " + "; ".join(f"{r.error} ({r.path})" for r in failed[:3]))
+    data, split, out_dir, n_updates, sizes = plan.data, plan.split, plan.out_dir, plan.n_updates, plan.sizes
+    results = pd.DataFrame([r.metrics for r in runs if r.kind == "augmentation"]).reindex(columns=list(RESULT_COLUMNS))
     results["latent_dim"] = results["latent_dim"].astype("Int64")
     order = {e: i for i, e in enumerate(EXPERIMENTS)}
     results = results.sort_values(
@@ -865,17 +929,17 @@ def run_augmentation_study(
         "data": data.info,
         "n_works": int(len(data.labels)),
         "n_classes": len(data.artist_names),
-        "n_train_works": int(len(train_idx)),
-        "n_test_works": int(len(test_idx)),
+        "n_train_works": int(len(plan.train_idx)),
+        "n_test_works": int(len(plan.test_idx)),
         "feature_model": data.feature_model,
-        "feature_dim": int(x.shape[1]),
-        "latent_dims": list(latent_dims),
-        "seeds": list(seeds),
-        "perturbations": list(perturbations),
-        "thresholds": list(thresholds),
-        "duplicate_thresholds": sorted({*thresholds, TOPUP_TARGET}),
+        "feature_dim": int(split[0].shape[1]),
+        "latent_dims": list(plan.latent_dims),
+        "seeds": list(plan.seeds),
+        "perturbations": list(plan.perturbations),
+        "thresholds": list(plan.thresholds),
+        "duplicate_thresholds": sorted({*plan.thresholds, TOPUP_TARGET}),
         "sizes": sizes,
-        "quick": quick,
+        "quick": plan.quick,
         "n_updates": int(n_updates),
         "pair_training": (
             f"every condition: {n_updates} Adam updates of {sizes['pair_batch_size']} pairs from the same initial "
@@ -883,7 +947,7 @@ def run_augmentation_study(
             + (
                 ""
                 if sizes["pair_updates"]
-                else f" ({sizes['pair_epochs']} passes over the baseline's {n_baseline_pairs} pairs)"
+                else f" ({sizes['pair_epochs']} passes over the baseline's {plan.n_baseline_pairs} pairs)"
             )
         ),
         "self_pairs": (
@@ -892,8 +956,8 @@ def run_augmentation_study(
         ),
         "ci_method": CI_METHOD,
         "auc_rare": f"AUC on the test pairs whose anchor's class has fewer than {TOPUP_TARGET} training works",
-        "config_hash": run_hash,
-        "wall_seconds": round(time.perf_counter() - wall, 1),
+        "config_hash": plan.common["config_hash"],
+        "wall_seconds": round(time.perf_counter() - plan.wall, 1),
         "versions": {
             "python": platform.python_version(),
             "numpy": np.__version__,

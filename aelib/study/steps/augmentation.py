@@ -1,27 +1,45 @@
-"""Step 07: data augmentation for same-artist verification (STUDY.md §6), in ``<out_dir>/augmentation``.
+"""Step 07: data augmentation for same-artist verification (STUDY.md §6).
 
 Every feature autoencoder (seed, z) and every results row (seed, setting) is
 a run in the study's run store (kinds ``"augmentation_fcae"`` and
 ``"augmentation"``), so a rerun computes only what is missing; the tables and
-figures go to ``<out_dir>/augmentation`` (:func:`aelib.augmentation.run_augmentation_study`).
+figures go to ``<out_dir>/augmentation`` (:mod:`aelib.augmentation.experiments`
+holds the experiments; :func:`aelib.augmentation.run_augmentation_study` runs
+the same units without a study).
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import pandas as pd
 
-from aelib.augmentation import run_augmentation_study
-from aelib.study.study import Study
+from aelib.augmentation import experiments
+from aelib.study.study import Study, Unit
 
 
 def run(study: Study, *, source: str = "standin", image_dir: str | None = None, csv_path: str | None = None,
         aug_latent_dim: Sequence[int] = (16, 64, 256), aug_seeds: Sequence[int] = (0, 1, 2, 3, 4),
         perturbations: Sequence[float] = (0.0, 0.1, 0.5), thresholds: Sequence[int] = (10, 20, 40)) -> pd.DataFrame:
-    """The augmentation experiments and the duplicate control against the baseline; returns the summary table."""
-    result = run_augmentation_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=aug_latent_dim,
-                                    seeds=tuple(aug_seeds), perturbations=tuple(perturbations),
-                                    thresholds=tuple(thresholds), out_dir=study.out_dir / "augmentation",
-                                    store=study.store)
-    study.results.extend(result["runs"])  # counted in the step's provenance like every other step's runs
-    return result["summary"]
+    """The augmentation experiments and the duplicate control against the baseline; returns the summary table
+    (one row per experiment × z × setting, with intervals over ``aug_seeds``)."""
+    plan = experiments.plan_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=aug_latent_dim,
+                                  seeds=tuple(aug_seeds), perturbations=tuple(perturbations),
+                                  thresholds=tuple(thresholds), out_dir=study.out_dir / "augmentation")
+    _, autoencoders = study.evaluate_grid("07 feature autoencoders", "augmentation_fcae",
+                                          _units(experiments.fcae_units(plan), plan), evaluate_fcae)
+    _, settings = study.evaluate_grid("07 augmentation", "augmentation",
+                                      _units(experiments.setting_units(plan, study.store), plan), evaluate)
+    return experiments.finish_study(plan, [*autoencoders, *settings])["summary"]
+
+
+def _units(units, plan: experiments.Plan) -> list[Unit]:
+    return [Unit(what, config, {**params, "plan": plan}) for what, config, params in units]
+
+
+def evaluate_fcae(study: Study, unit: Unit, run_dir: Path) -> dict:
+    return experiments.train_fcae(unit.params["plan"], unit.params, run_dir)
+
+
+def evaluate(study: Study, unit: Unit, run_dir: Path) -> dict:
+    return experiments.evaluate_setting(unit.params["plan"], unit.params, run_dir)

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots
-from aelib.checks import check_int
+from aelib.checks import check_float, check_int
 from aelib.data import stratified_indices
 from aelib.metrics.generative import class_spread, frechet_distance
 from aelib.metrics.reconstruction import rmse_per_sample, summarize
@@ -43,10 +43,11 @@ GENERATIVE_COLUMNS = ["family", "latent_dim", "seed", "setting", "mode", "source
 
 
 def _check_levels(levels) -> list[float]:
-    levels = [float(p) for p in levels]
-    if not levels or any(not (0.0 <= p <= 1.0) for p in levels):
-        raise ValueError(f"Expected perturbation levels in [0, 1] (0.1 = 10 %). Received: levels={levels!r}")
-    return sorted(dict.fromkeys(levels))
+    """The perturbation levels, each in [0, 1], sorted without repeats."""
+    levels = list(levels)
+    if not levels:
+        raise ValueError("Expected at least one perturbation level in [0, 1] (0.1 = 10 %). Received: levels=[]")
+    return sorted(dict.fromkeys(check_float("level", p, minimum=0, maximum=1, note="0.1 = 10 %") for p in levels))
 
 
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 40),
