@@ -123,7 +123,7 @@ tune_learning_rates = ...  # [] keeps learning_rate; several values tune it per 
         "title": "Step 3 — reconstruction",
         "what": "Shows originals beside their reconstructions for several z and the spread of per-sample RMSE (STUDY.md §4, step 4).",
         "params": '''z_values = ...  # latent sizes whose trained models are shown (trained by step 2, or now if missing)
-grid_seed = 0  # which seed's models to show''',
+grid_seed = ...  # which seed's models to show''',
         "show": ["reconstructions_{family}.png"],
     },
     "04_latent_space": {
@@ -131,16 +131,16 @@ grid_seed = 0  # which seed's models to show''',
         "what": "Measures the encoder as a dimensionality reduction (trustworthiness, continuity, stress, neighbourhood hit, Shepard goodness), probes the class information in the codes, and draws UMAP views (STUDY.md §4, step 5).",
         "params": '''z_values = ...  # latent sizes to analyse
 umap_z = ...  # latent sizes drawn with UMAP (codes with z up to 2 are plotted directly); the seed showed 2, 40, 100
-k = 7  # neighbours for the measures: at least 1 and below n_points / 2
+k = ...  # neighbours for the measures: at least 1 and below n_points / 2
 n_points = ...  # test points used for the measures and the plots
-analysis_seed = None  # training seed whose models UMAP draws (None: the first of seeds); every seed is measured''',
+analysis_seed = ...  # training seed whose models UMAP draws (None: the first of seeds); every seed is measured''',
         "show": ["latent_measures_vs_z.png"],
     },
     "05_ood_reconstruction": {
         "title": "Step 5 — complementary data",
         "what": "Models trained on MNIST reconstruct EMNIST letters and Fashion-MNIST; RMSE and how well it separates them from MNIST, against z (STUDY.md §4, step 6).",
         "params": '''z_values = ...  # latent sizes
-complementary = ["emnist_letters", "fashion_mnist"]  # datasets unlike the training data
+complementary = ...  # datasets unlike the training data
 n_ood = ...  # test images per complementary set''',
         "show": ["ood_rmse_vs_z.png"],
     },
@@ -149,16 +149,16 @@ n_ood = ...  # test images per complementary set''',
         "what": "Perturbs codes by up to p (0–100 %), decodes them and scores what comes out: RMSE to the originals, label consistency and Fréchet distance under a small classifier (STUDY.md §4, step 7).",
         "params": '''z_values = ...  # latent sizes (2 and 40 at least)
 levels = ...  # maximum perturbation p, fractions in [0, 1]
-modes = ["relative", "additive"]  # "relative" (z·(1+u), the seed's reading) and/or "additive" (z + u·σ_j, scale-matched)
+modes = ...  # "relative" (z·(1+u), the seed's reading) and/or "additive" (z + u·σ_j, scale-matched)
 n_samples = ...  # test codes perturbed per level''',
         "show": ["generative_rmse_vs_p.png", "generative_rmse_vs_p_additive.png"],
     },
     "07_augmentation": {
         "title": "Step 7 — data augmentation on artwork features",
         "what": "Same-artist verification with and without autoencoder-made synthetic features (STUDY.md §6), against a no-augmentation baseline and a control that tops up with duplicated originals; every condition gets the same pair-model updates, no synthetic sample is paired with its own source, and effects are paired differences to the baseline with intervals over seeds. Offline, an image set with a long-tailed class distribution stands in for Painter by Numbers.",
-        "params": '''source = "standin"  # "standin" (offline) or "painter_by_numbers" (needs image_dir and csv_path)
-image_dir = None  # Painter by Numbers image folder (Kaggle layout)
-csv_path = None  # its train_info.csv
+        "params": '''source = ...  # "standin" (offline) or "painter_by_numbers" (needs image_dir and csv_path)
+image_dir = ...  # Painter by Numbers image folder (Kaggle layout)
+csv_path = ...  # its train_info.csv
 aug_latent_dim = ...  # list of ints >= 1: the z values of the feature autoencoder (2048 → 1536 → 1024 → 512 → z); experiments 1-3 run for each
 aug_seeds = ...  # list of distinct ints >= 0 (at least 5 for useful intervals): one run per seed (autoencoder, pairs, pair model); intervals are over seeds
 perturbations = ...  # list of floats in [0, 1]: maximum perturbation p for experiments 1 and 3
@@ -169,7 +169,8 @@ thresholds = ...  # list of ints >= 1: works per class below which classes are t
         "title": "Step 8 — summary and comparison",
         "what": "Consolidates every step into ranked comparison tables (CSV, LaTeX, Markdown), fits RMSE(z) per family, adds a PCA baseline, and writes REPORT.md (STUDY.md §5).",
         "params": '''z_values = ...  # latent sizes of the PCA baseline and the tables
-chosen_z = ...  # latent sizes at which the latent measures are compared''',
+chosen_z = ...  # latent sizes at which the latent measures are compared
+complementary = ...  # the complementary data sets of step 05 (for the PCA baseline on them)''',
         "show": [],
     },
 }

@@ -138,8 +138,8 @@ def test_study_steps_draw_learning_curves_and_the_family_panel(tmp_path):
     from aelib.study.study import Study
 
     study = Study(tmp_path, epochs=1, n_train=200, n_test=50)
-    latent_sweep(study, families=["fcae"], z_values=[2])
-    reconstruction_grids(study, families=["fcae"], z_values=[2])
+    latent_sweep(study, families=["fcae"], z_values=[2], seeds=[0])
+    reconstruction_grids(study, families=["fcae"], z_values=[2], grid_seed=0)
     pdfs = {p.stem: p for p in (tmp_path / "figures").glob("*.pdf")}
     assert {"learning_curves_z2", "reconstructions_by_family_z2", "rmse_vs_z", "reconstructions_fcae"} <= set(pdfs)
     for name, pdf in pdfs.items():

@@ -104,7 +104,7 @@ def _summarize(study, families, monkeypatch):
     from aelib.study.steps.summary import run as summarize_study
 
     monkeypatch.setenv("AELIB_SUMMARY_WAIT", "0")  # nothing else works on the folder: never wait
-    return summarize_study(study, families=families, z_values=[2, 8], chosen_z=[2, 8], complementary=())
+    return summarize_study(study, families=families, z_values=[2, 8], chosen_z=[2, 8], complementary=(), profile="quick")
 
 
 def test_summary_of_a_complete_study_writes_the_report_tables_and_ranking(fresh_fake_study, monkeypatch, capsys):
@@ -181,7 +181,7 @@ def test_summary_of_an_empty_folder_and_bad_latent_sizes(tmp_path, monkeypatch):
 
     study = Study(tmp_path / "empty", epochs=1, n_train=200, n_test=100)
     with pytest.raises(ValueError, match=r"Received: z_values=\[0\]"):  # refused before anything is written
-        summarize_study(study, families=["fcae"], z_values=[0], complementary=())
+        summarize_study(study, families=["fcae"], z_values=[0], chosen_z=[2], complementary=(), profile="quick")
     assert not (study.out_dir / "summary").exists() and not (study.out_dir / "REPORT.md").exists()
     assert _summarize(study, ["fcae", "vae"], monkeypatch).empty
     report = (study.out_dir / "REPORT.md").read_text()

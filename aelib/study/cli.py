@@ -571,7 +571,7 @@ def summarize(unit: dict) -> Path:
     fields = {f.name for f in dataclasses.fields(Study) if f.init and f.name != "out_dir"}
     study = Study(Path(unit["out_dir"]), **{k: v for k, v in params.items() if k in fields})
     summarize_study(study, families=check_families(params["families"]), z_values=params["z_values"],
-                    chosen_z=params["chosen_z"], profile=params["profile"])
+                    chosen_z=params["chosen_z"], profile=params["profile"], complementary=params["complementary"])
     study.record(unit["step"], params)
     return study.out_dir / "REPORT.md"
 

@@ -57,6 +57,17 @@ PROFILES: dict[str, dict] = {
     },
 }
 
+# Step settings every profile shares (a profile's own step settings win).
+COMPLEMENTARY = ["emnist_letters", "fashion_mnist"]  # data sets unlike MNIST (STUDY.md §4, step 6)
+SHARED_STEP = {
+    "03_reconstruction": {"grid_seed": 0},
+    "04_latent_space": {"k": 7, "analysis_seed": None},
+    "05_ood_reconstruction": {"complementary": COMPLEMENTARY},
+    "06_generative": {"modes": ["relative", "additive"]},
+    "07_augmentation": {"source": "standin", "image_dir": None, "csv_path": None},
+    "08_summary": {"complementary": COMPLEMENTARY},
+}
+
 # Parameters that only some steps take (the rest go to every step).
 STEP_ONLY = {"depths", "arch_families", "tune_z", "tune_grids", "tune_learning_rates", "umap_z", "k", "n_points", "n_ood", "complementary", "levels", "mode", "modes",
              "n_samples", "aug_seeds", "perturbations", "thresholds", "source", "image_dir", "csv_path",
@@ -70,7 +81,7 @@ def step_parameters(profile: str, step: str, overrides: dict | None = None) -> d
     if step not in STEPS:
         raise ValueError(f"Unknown step {step!r}. Known steps: {', '.join(STEPS)}")
     params = copy.deepcopy(PROFILES[profile]["common"])
-    step_params = copy.deepcopy(PROFILES[profile].get(step, {}))
+    step_params = copy.deepcopy({**SHARED_STEP.get(step, {}), **PROFILES[profile].get(step, {})})
     params.update(step_params)
     for key, value in (overrides or {}).items():
         if key == "z_values" and "z_values" not in step_params:

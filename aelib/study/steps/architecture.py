@@ -17,9 +17,8 @@ from aelib.study.steps.common import train_rows
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", arch_families: Sequence[str] = ("fcae",),
-        depths: Sequence[int] = (1, 2, 3, 4, 5, 6), z_values: Sequence[int] = (10, 20, 40, 80, 160, 320),
-        seeds: Sequence[int] = (0,), tune_z: int = 10, tune_grids=None, tune_learning_rates: Sequence[float] = ()) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", arch_families: Sequence[str], depths: Sequence[int],
+        z_values: Sequence[int], seeds: Sequence[int], tune_z: int, tune_grids, tune_learning_rates: Sequence[float]) -> pd.DataFrame:
     """The depth search, then the tuning of ``families`` at ``tune_z`` on ``seeds[0]``.
 
     Writes ``architecture_runs.csv``, ``architecture.csv`` (mean over seeds per depth and z),

@@ -18,9 +18,8 @@ from aelib.augmentation import experiments
 from aelib.study.study import Study, Unit
 
 
-def run(study: Study, *, source: str = "standin", image_dir: str | None = None, csv_path: str | None = None,
-        aug_latent_dim: Sequence[int] = (16, 64, 256), aug_seeds: Sequence[int] = (0, 1, 2, 3, 4),
-        perturbations: Sequence[float] = (0.0, 0.1, 0.5), thresholds: Sequence[int] = (10, 20, 40)) -> pd.DataFrame:
+def run(study: Study, *, source: str, image_dir: str | None, csv_path: str | None, aug_latent_dim: Sequence[int],
+        aug_seeds: Sequence[int], perturbations: Sequence[float], thresholds: Sequence[int]) -> pd.DataFrame:
     """The augmentation experiments and the duplicate control against the baseline; returns the summary table
     (one row per experiment × z × setting, with intervals over ``aug_seeds``)."""
     plan = experiments.plan_study(source=source, image_dir=image_dir, csv_path=csv_path, latent_dims=aug_latent_dim,

@@ -50,9 +50,9 @@ def _check_levels(levels) -> list[float]:
     return sorted(dict.fromkeys(check_float("level", p, minimum=0, maximum=1, note="0.1 = 10 %") for p in levels))
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 40),
-        levels: Sequence[float] = (0, .1, .2, .3, .4, .5, .6, .7, .8, .9, 1.0), modes: Sequence[str] = ("relative",),
-        seeds: Sequence[int] = (0,), n_samples: int = 1000, classifier_epochs: int = 3, n_images: int = 8) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], levels: Sequence[float],
+        modes: Sequence[str], seeds: Sequence[int], n_samples: int, classifier_epochs: int = 3,
+        n_images: int = 8) -> pd.DataFrame:
     """Generative capacity under latent perturbation, for each perturbation mode (STUDY.md §4, step 7).
 
     Args:

@@ -54,9 +54,8 @@ def umap_embedding(codes: np.ndarray, *, seed: int = 0) -> np.ndarray:
     return umap.UMAP(n_components=2, random_state=seed, n_jobs=1).fit_transform(codes).astype("float32")
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 10, 40),
-        umap_z: Sequence[int] = (2, 40), k: int = 7, n_points: int = 1000, seeds: Sequence[int] = (0,),
-        analysis_seed: int | None = None) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], umap_z: Sequence[int], k: int,
+        n_points: int, seeds: Sequence[int], analysis_seed: int | None) -> pd.DataFrame:
     """Measures and probes per (family, z, training seed) into ``latent_quality.csv``; UMAP views; measures against z.
 
     Each model's measures use its own seed for their random draws. The UMAP views are drawn for the

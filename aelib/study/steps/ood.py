@@ -67,9 +67,8 @@ def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int) -> l
     return complementary
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 10, 40),
-        complementary: Sequence[str] = ("emnist_letters", "fashion_mnist"), n_ood: int = 1000,
-        seeds: Sequence[int] = (0,), grid_seed: int | None = None, n_images: int = 8) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], complementary: Sequence[str],
+        n_ood: int, seeds: Sequence[int], grid_seed: int | None = None, n_images: int = 8) -> pd.DataFrame:
     """Reconstruction of in-distribution and complementary test data (STUDY.md §4, step 6).
 
     Args:

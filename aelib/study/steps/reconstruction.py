@@ -17,8 +17,8 @@ from aelib.study.steps.common import model_setting
 from aelib.study.study import Study, Unit, check_families, check_latent_sizes
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 10, 40),
-        grid_seed: int = 0, n_images: int = 10) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], grid_seed: int,
+        n_images: int = 10) -> pd.DataFrame:
     """Reconstruction grids per family, the same digits across families at a small and a large z, and
     ``reconstruction_spread.csv``. Models not trained yet are trained first."""
     families = check_families(families)

@@ -19,9 +19,8 @@ from aelib.study.store import mark_summarising
 from aelib.study.study import Study, check_families, check_latent_sizes
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 10, 40),
-        chosen_z: Sequence[int] = (2, 40), profile: str = "quick",
-        complementary: Sequence[str] = ("emnist_letters", "fashion_mnist")) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], chosen_z: Sequence[int],
+        profile: str, complementary: Sequence[str]) -> pd.DataFrame:
     """Write the consolidated tables, figures and ``REPORT.md`` from what steps 01–07 wrote; return the ranking."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)

@@ -12,8 +12,7 @@ from aelib.study.steps.common import train_rows
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int] = (2, 10, 40),
-        seeds: Sequence[int] = (0,)) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], seeds: Sequence[int]) -> pd.DataFrame:
     """Train the grid; write ``latent_sweep_runs.csv`` (one row per run, with its sanity gates),
     ``rmse_by_z.csv`` (mean over seeds with a 95 % interval) and the figures. Returns ``rmse_by_z``."""
     families = check_families(families)

@@ -15,7 +15,7 @@ def test_generative_step_end_to_end_and_resume(study):
 
     levels = (0.0, 0.5, 1.0)
     table = generative_step(study, families=["fcae"], z_values=[2], levels=levels, n_samples=50,
-                            classifier_epochs=1, n_images=4)
+                            classifier_epochs=1, n_images=4, modes=["relative"], seeds=[0])
     assert list(table.columns) == GENERATIVE_COLUMNS
     assert len(table) == 3 and list(table["level"]) == list(levels)
     assert table.groupby(["family", "latent_dim", "seed", "level"]).size().max() == 1
@@ -29,6 +29,6 @@ def test_generative_step_end_to_end_and_resume(study):
 
     start = len(study.results)
     again = generative_step(study, families=["fcae"], z_values=[2], levels=levels, n_samples=50,
-                            classifier_epochs=1, n_images=4)
+                            classifier_epochs=1, n_images=4, modes=["relative"], seeds=[0])
     assert {r.status for r in study.results[start:]} == {"skipped"}
     pd.testing.assert_frame_equal(again, table)

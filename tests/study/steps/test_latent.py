@@ -23,13 +23,13 @@ def test_small_codes_are_drawn_directly():
 
 def test_latent_step_table_and_resume(tmp_path):
     study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
-    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5)
+    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0], analysis_seed=None)
     expected = {"trustworthiness", "continuity", "stress_seed", "stress_raw", "stress_scaled", "neighborhood_hit",
                 "neighborhood_hit_self", "shepard_goodness", "shepard_rho", "probe_logreg_accuracy",
                 "probe_knn_accuracy", "umap_trustworthiness", "data_source"}
     assert expected <= set(table.columns) and len(table) == 1
     assert 0.0 <= table["trustworthiness"].iloc[0] <= 1.0
-    again = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5)
+    again = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0], analysis_seed=None)
     assert study.results[-1].status == "skipped"
     pd.testing.assert_frame_equal(again.drop(columns="seconds"), table.drop(columns="seconds"))
     for name in ("latent_measures_vs_z.png", "latent_umap.png"):
@@ -38,15 +38,15 @@ def test_latent_step_table_and_resume(tmp_path):
 
 def test_latent_step_rejects_bad_k(tmp_path):
     with pytest.raises(ValueError, match="k=50, n_points=60"):
-        latent_space_step(Study(tmp_path), families=["fcae"], z_values=[2], k=50, n_points=60)
+        latent_space_step(Study(tmp_path), families=["fcae"], z_values=[2], k=50, n_points=60, umap_z=[], seeds=[0], analysis_seed=None)
 
 
 def test_latent_step_measures_every_seed_and_draws_one(tmp_path):
     study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
-    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0, 1])
+    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=None)
     assert sorted(table["seed"]) == [0, 1]
     assert table["trustworthiness"].nunique() == 2  # two models, two measurements
     umapped = [r for r in study.results if r.metrics is not None and r.config.get("umap")]
     assert [r.config["seed"] for r in umapped] == [0]  # the figure shows the first seed's models only
     with pytest.raises(ValueError, match="seed=5, seeds=\\[0, 1\\]"):
-        latent_space_step(study, families=["fcae"], z_values=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=5)
+        latent_space_step(study, families=["fcae"], z_values=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=5, umap_z=[])
