@@ -65,7 +65,8 @@ RANKING_REQUIRED = ("criterion", "family", "value", "rank")
 def _num(x: float, digits: int = 4) -> str:
     if x is None or not np.isfinite(x):
         return "–"
-    return f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:.4g}"
+    text = f"{x:.{digits}f}" if abs(x) < 1000 else f"{x:.4g}"
+    return text[1:] if text.startswith("-") and float(text) == 0 else text  # never "-0.0000"
 
 
 def _interval(low: float, high: float, digits: int = 4) -> str:
@@ -313,8 +314,9 @@ def _blocks_text(group: str, table: pd.DataFrame, *, higher_is_better: bool,
         else:
             runner = found["others"][0] if found["others"] else None
             s = _shortfall(runner, higher)[0] if runner else math.nan
-            piece = f"{d + ' ' if d is not None else ''}**{found['best']}**" + (
-                f" (ahead of {runner['family']} by {_num(s)})" if runner else "")
+            lead = "" if not runner else (f" (tied with {runner['family']} to 4 decimals)" if _num(s) == _num(0.0)
+                                          else f" (ahead of {runner['family']} by {_num(s)})")
+            piece = f"{d + ' ' if d is not None else ''}**{found['best']}**" + lead
             untested_by_z.setdefault((int(z), over), []).append(piece)
     text = ""
     # the best per z in one line, per detail

@@ -1171,7 +1171,7 @@ def report_text(study: Study, profile: str, ranking: pd.DataFrame, sections: lis
         "## Overall ranking",
         "",
         _ranking_overview(ranking),
-        "![ranks](figures/ranking.png)",
+        "![ranks](figures/ranking.png)" if (study.out_dir / "figures" / "ranking.png").is_file() else "",
         "",
     ]
     body = [s.replace("](../figures/", "](figures/").replace("](../augmentation/", "](augmentation/") for s in sections]

@@ -286,3 +286,10 @@ def test_read_tables_ignores_leftovers_of_an_earlier_summary(tmp_path):
     assert "**cannot test**: step 07" in text
     with pytest.raises(ValueError, match="not a folder"):
         findings.read_tables(tmp_path / "nowhere")
+
+
+def test_numbers_in_the_text_never_read_minus_zero():
+    from aelib.findings import _num
+
+    assert _num(-1e-7) == "0.0000" and _num(-0.0) == "0.0000"
+    assert _num(-0.00012) == "-0.0001" and _num(0.25) == "0.2500" and _num(float("nan")) == "–"

@@ -186,5 +186,6 @@ def test_summary_of_an_empty_folder_and_bad_latent_sizes(tmp_path, monkeypatch):
     assert _summarize(study, ["fcae", "vae"], monkeypatch).empty
     report = (study.out_dir / "REPORT.md").read_text()
     assert "_No training runs recorded yet._" in report and "_no criteria available yet_" in report
+    assert "figures/ranking.png" not in report  # no ranking, no figure, no link to one
     for step, table in (("02", "rmse_by_z"), ("04", "latent_quality"), ("05", "ood_rmse"), ("06", "generative")):
         assert f"_Step {step} has not written {table}.csv yet._" in report
