@@ -159,10 +159,10 @@ n_samples = ...  # test codes perturbed per level''',
         "params": '''source = ...  # "standin" (offline) or "painter_by_numbers" (needs image_dir and csv_path)
 image_dir = ...  # Painter by Numbers image folder (Kaggle layout)
 csv_path = ...  # its train_info.csv
-aug_latent_dim = ...  # list of ints >= 1: the z values of the feature autoencoder (2048 → 1536 → 1024 → 512 → z); experiments 1-3 run for each
-aug_seeds = ...  # list of distinct ints >= 0 (at least 5 for useful intervals): one run per seed (autoencoder, pairs, pair model); intervals are over seeds
+aug_latent_dim = ...  # list of ints, each at least 1: the z values of the feature autoencoder (2048 → 1536 → 1024 → 512 → z); experiments 1-3 run for each
+aug_seeds = ...  # list of distinct ints, each at least 0 (at least 5 for useful intervals): one run per seed (autoencoder, pairs, pair model); intervals are over seeds
 perturbations = ...  # list of floats in [0, 1]: maximum perturbation p for experiments 1 and 3
-thresholds = ...  # list of ints >= 1: works per class below which classes are topped up (experiment 2 and the duplicate control, which also runs at 20)''',
+thresholds = ...  # list of ints, each at least 1: works per class below which classes are topped up (experiment 2 and the duplicate control, which also runs at 20)''',
         "show": [],
     },
     "08_summary": {

@@ -153,3 +153,14 @@ def test_what_the_profiles_set_has_no_second_default_in_the_code(step):
         doubled = [name for name in step_parameters(profile, step)
                    if name in parameters and parameters[name].default is not inspect.Parameter.empty]
         assert not doubled, f"{step}.run gives {doubled} defaults of its own; the profiles hold them"
+
+
+@pytest.mark.parametrize("step", STEPS)
+def test_papermill_sees_every_parameter_of_a_notebook(step):
+    """papermill infers the parameters cell line by line; one it cannot parse would be "unknown" to it."""
+    from papermill.inspection import _infer_parameters
+    from papermill.iorw import load_notebook_node
+
+    notebook = REPO / "notebooks" / f"{step}.ipynb"
+    seen = {p.name for p in _infer_parameters(load_notebook_node(str(notebook)), name="python3", language="python")}
+    assert seen == set(_parameters(notebook)), f"papermill cannot parse the lines of {sorted(set(_parameters(notebook)) - seen)}"
