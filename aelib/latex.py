@@ -23,6 +23,7 @@ that preamble with pdflatex and reports errors and overfull lines, so that
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 import shutil
@@ -36,16 +37,27 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from aelib.models import family_info, list_models
-
 TEXT_WIDTH_PT = 455.24  # 16 cm in TeX points
 LONG_TABLE_ROWS = 40  # more body rows than this: a longtable, which breaks across pages
 
-# Display names of the families (from their classes, aelib.models.family_info) and the PCA baseline, in the
-# study's order.
-FAMILY_NAMES: dict[str, str] = {**{f: family_info(f).display_name for f in list_models()}, "pca": "PCA"}
-# Abbreviations, for tables that would not fit with the full names.
-FAMILY_SHORT: dict[str, str] = {**{f: family_info(f).short_name for f in list_models()}, "pca": "PCA"}
+
+
+@functools.lru_cache(maxsize=None)
+def family_names(*, short: bool = False) -> dict[str, str]:
+    """Display names of the families (from their classes, :func:`aelib.models.family_info`) and the PCA
+    baseline, in the study's order; ``short``: the abbreviations, for tables that would not fit the names.
+    Read on first use, so compiling tables (``python -m aelib.latex``) does not load the models."""
+    from aelib.models import family_info, list_models
+
+    return {**{f: getattr(family_info(f), "short_name" if short else "display_name") for f in list_models()},
+            "pca": "PCA"}
+
+
+def __getattr__(name: str):
+    """``FAMILY_NAMES`` and ``FAMILY_SHORT``: :func:`family_names`, on first use."""
+    if name in ("FAMILY_NAMES", "FAMILY_SHORT"):
+        return family_names(short=name == "FAMILY_SHORT")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 PREAMBLE = r"""\documentclass{report}
 \usepackage[T1]{fontenc}
@@ -64,7 +76,7 @@ def family_name(key: str, *, short: bool = False) -> str:
     """Display name of a family key ("conae" → "Contractive AE"); keeps a suffix such as
     " (baseline)", and returns unknown names unchanged."""
     text = str(key)
-    names = FAMILY_SHORT if short else FAMILY_NAMES
+    names = family_names(short=short)
     head, sep, rest = text.partition(" ")
     if head in names:
         return names[head] + sep + rest
@@ -427,12 +439,10 @@ SPECS: dict[str, Spec] = {
     "rmse_power_law_heldout": Spec(keys=("family", "latent_dim"), sort=True, group=("latent_dim",)),
     "reconstruction_spread": Spec(keys=("latent_dim", "family"), sort=True),
 }
-_FAMILY_RANK = {f: i for i, f in enumerate(FAMILY_NAMES)}
-
-
 def _sort_key(col: pd.Series) -> pd.Series:
     if col.name in ("family", "family_a", "family_b"):
-        return col.map(lambda f: _FAMILY_RANK.get(str(f).split(" ")[0], len(_FAMILY_RANK)))
+        rank = {f: i for i, f in enumerate(family_names())}
+        return col.map(lambda f: rank.get(str(f).split(" ")[0], len(rank)))
     return col
 
 
