@@ -932,9 +932,13 @@ def capped_cells(runs: pd.DataFrame) -> set[tuple[str, int]]:
 
 
 def mark_capped(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFrame:
-    """``frame`` for the report with the family name marked where its run was not stopped by early stopping
-    (per row when the table has ``latent_dim``, else where any z shown is affected)."""
-    if not capped or frame.empty or "family" not in frame:
+    """``frame`` for the report with the family name marked where its run was not stopped by early stopping:
+    a row whose own ``stopped_by`` says so, and a row of a capped (family, z) of the sweep (per row when the
+    table has ``latent_dim``, else where any z shown is affected)."""
+    if frame.empty or "family" not in frame:
+        return frame
+    own = frame["stopped_by"].astype(str).eq("epoch_cap").tolist() if "stopped_by" in frame else [False] * len(frame)
+    if not capped and not any(own):
         return frame
     out = frame.copy()
     if "latent_dim" in out:
@@ -942,7 +946,7 @@ def mark_capped(frame: pd.DataFrame, capped: set[tuple[str, int]]) -> pd.DataFra
     else:
         shown = {int(c[2:]) for c in out.columns if isinstance(c, str) and c.startswith("z=") and c[2:].isdigit()}
         hit = [any((f, z) in capped for z in shown) for f in out["family"]]
-    out["family"] = [f + gates.CAP_MARK if h else f for f, h in zip(out["family"], hit)]
+    out["family"] = [f + gates.CAP_MARK if h or o else f for f, h, o in zip(out["family"], hit, own)]
     return out
 
 
@@ -1031,7 +1035,10 @@ def tuning_section(study: Study, out: Path) -> str:
     user = {f: o for f, o in study.family_options.items() if o}
     if user:
         text += f"\nOptions fixed by the user (not tuned): {user}.\n"
-    return text + "\n" + markdown(shown)
+    if shown["stopped_by"].astype(str).eq("epoch_cap").any():
+        text += (f"\n{gates.CAP_MARK}: stopped at the epoch cap, still improving: its validation RMSE is that of an "
+                 "unconverged model.\n")
+    return text + "\n" + markdown(mark_capped(shown, set()))
 
 
 def gates_and_capacity_sections(runs: pd.DataFrame, out: Path) -> list[str]:

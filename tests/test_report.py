@@ -95,6 +95,8 @@ def test_report_opens_with_convergence_and_marks_runs_that_hit_the_cap():
     wide = mark_capped(pd.DataFrame({"family": ["fcae", "vae"], "z=2": [0.1, 0.2], "z=40": [0.3, 0.4]}), capped)
     assert list(wide["family"]) == ["fcae†", "vae"]
     assert mark_capped(wide, set()) is wide
+    tuning = pd.DataFrame({"family": ["conae", "conae"], "stopped_by": ["early_stopping", "epoch_cap"]})
+    assert mark_capped(tuning, set())["family"].tolist() == ["conae", "conae†"]  # a row's own stop marks it
 
 
 # ------------------------------------------------------------------ summarize_study on a fabricated results folder
