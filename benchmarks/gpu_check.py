@@ -19,8 +19,16 @@ Tuning and the analysis steps are not included.
     python benchmarks/gpu_check.py            # on the GPU machine: a few minutes on an H200
     python benchmarks/gpu_check.py --smoke    # tiny sizes, runs on a CPU in a minute or two
 
-Writes benchmarks/results/gpu_check.csv (--smoke: a file in the temporary
-folder, unless --out is given) and prints Markdown.
+Then concurrent training on the device: the same runs (every family at z = 2
+and 10, exactly 3 epochs each, batch 64, the offline 4,000 images) trained
+into fresh run stores one at a time and with 2 and 4 worker processes sharing
+the GPU (``Study(workers=N)``; each worker takes GPU memory as it needs it),
+with the throughput ratio and the largest test-RMSE difference between the
+ways (``--workers``, ``--concurrent-epochs``; ``--workers 1`` skips it).
+
+Writes benchmarks/results/gpu_check.csv and gpu_check_concurrent.csv
+(--smoke: files in the temporary folder, unless --out is given) and prints
+Markdown.
 """
 from __future__ import annotations
 
@@ -132,11 +140,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs-table", type=Path, default=RUNS_TABLE,
                         help="latent-sweep runs table for epochs to convergence (default: results/quick's)")
     parser.add_argument("--out", type=Path, help="CSV to write (default: benchmarks/results/gpu_check.csv)")
+    parser.add_argument("--workers", default=None,
+                        help="worker counts for the concurrent-training check (default: 1,2,4; --smoke 1,2)")
+    parser.add_argument("--concurrent-epochs", type=int, default=3, help="epochs per run there (default: 3)")
     args = parser.parse_args(argv)
     families = list_models() if args.families == "all" else [f.strip() for f in args.families.split(",") if f.strip()]
     unknown = sorted(set(families) - set(list_models()))
     if unknown or not families:
         parser.error(f"Expected --families from {list_models()}. Received: {args.families!r}")
+    counts = parse_workers(args.workers or ("1,2" if args.smoke else "1,2,4"), parser)
     n = args.n_images or (1024 if args.smoke else MNIST_TRAIN)
     latent_dim = args.latent_dim or (8 if args.smoke else 40)
     if min(n, args.epochs, args.batch_size, latent_dim) < 1 or args.epochs < 2:
@@ -186,7 +198,47 @@ def main(argv: list[str] | None = None) -> int:
           + (" Smoke sizes: these hours mean nothing, only that the arithmetic runs." if args.smoke else "") + "\n")
     print(hours.to_markdown(index=False, floatfmt=".3g"))
     print(f"\nWrote {out}")
+
+    if len(counts) > 1:
+        concurrent = concurrent_check(families if not args.smoke else families[:2], counts, smoke=args.smoke,
+                                      epochs=1 if args.smoke else args.concurrent_epochs)
+        concurrent["device"] = table["device"].iloc[0]
+        path = out.with_name(out.stem + "_concurrent.csv")
+        concurrent.to_csv(path, index=False)
+        print("\n### Concurrent training on this device\n")
+        print(concurrent.to_markdown(index=False, floatfmt=".3g"))
+        print(f"\nWrote {path}")
     return 0
+
+
+def parse_workers(text: str, parser: argparse.ArgumentParser) -> list[int]:
+    try:
+        counts = sorted({int(v) for v in text.split(",") if v.strip()})
+    except ValueError:
+        counts = []
+    if not counts or counts[0] < 1:
+        parser.error(f"Expected --workers as comma-separated integers >= 1, e.g. 1,2,4. Received: {text!r}")
+    return counts if counts[0] == 1 else [1, *counts]  # one at a time is the baseline
+
+
+def concurrent_check(families: list[str], counts: list[int], *, smoke: bool, epochs: int) -> pd.DataFrame:
+    """The same runs trained with each worker count (1 = one at a time, the baseline), side by side."""
+    sys.path.insert(0, str(HERE))
+    from concurrent_training import timed
+
+    z_values, batch_size = ([2], 64) if smoke else ([2, 10], 64)
+    n_train = 200 if smoke else None
+    rows, baseline = [], None
+    for workers in counts:
+        print(f"  concurrent training: {workers} worker(s), {len(families) * len(z_values)} runs × {epochs} epochs",
+              file=sys.stderr, flush=True)
+        seconds, rmse = timed(families, z_values, epochs, workers, batch_size, n_train=n_train)
+        if baseline is None:
+            baseline = (seconds, rmse)
+        rows.append({"workers": workers, "runs": len(rmse), "epochs_each": epochs, "batch_size": batch_size,
+                     "wall_s": seconds, "runs_per_min": 60 * len(rmse) / seconds, "speedup": baseline[0] / seconds,
+                     "max_rmse_diff_vs_one": max(abs(rmse[k] - baseline[1][k]) for k in rmse)})
+    return pd.DataFrame(rows)
 
 
 if __name__ == "__main__":

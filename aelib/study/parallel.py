@@ -43,8 +43,23 @@ def default_workers() -> int:
     return 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
+def share_gpus() -> None:
+    """Let several processes train on one GPU: each takes GPU memory as it needs it rather than, as
+    TensorFlow does by default, nearly all of it when it first touches the device (the second worker
+    would then fail for want of memory). Effective only before this process uses a GPU; harmless on a CPU."""
+    os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TensorFlow first sets up a GPU
+    import tensorflow as tf
+
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except (RuntimeError, ValueError):  # already set up: the environment variable above did it, or nothing can
+            pass
+
+
 def _init_worker(threads: int) -> None:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    share_gpus()
     import tensorflow as tf
 
     tf.config.threading.set_intra_op_parallelism_threads(threads)
@@ -60,6 +75,8 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
     """Train each spec unless its run is complete; at most ``workers`` at once."""
     results: list[RunResult | None] = [None] * len(specs)
     announced: set[int] = set()
+    if workers > 1:
+        share_gpus()  # this process may train too (runs left by workers that died): it must not hold the whole GPU
 
     def here(i: int, wait: bool = True) -> bool:  # here: complete runs, one worker's worth, or after workers died
         if i not in announced:

@@ -148,6 +148,10 @@ class Study:
 
     def __post_init__(self) -> None:
         self.out_dir = Path(self.out_dir)
+        if self.workers != 1:
+            from aelib.study.parallel import share_gpus
+
+            share_gpus()  # before this process loads data onto a GPU: worker processes will share it
         self.training = TrainConfig(**{k: getattr(self, k) for k in TRAINING_KEYS})  # checked here, carried whole
         self.store = GuardedRunStore(self.out_dir / "runs")  # a bad run folder fails that run only
         self.tables = self.out_dir / "tables"
