@@ -86,7 +86,7 @@ class AdversarialAE(Autoencoder):
     """
 
     loss_terms = ("discriminator", "generator")
-    display_name, short_name, color, marker, relative_cost = "Adversarial AE", "AAE", "#ca9161", "P", 0.7
+    display_name, short_name, color, marker, relative_cost = "Adversarial AE", "AAE", "#ca9161", "P", 1.5
 
     def __init__(self, *args: Any, prior: str = "normal", generator_lr_scale: float = 0.3,
                  discriminator_units: int = 256, **kwargs: Any) -> None:

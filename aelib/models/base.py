@@ -82,7 +82,7 @@ class Autoencoder(keras.Model):
     #: Matplotlib marker of the family's points.
     marker: str = ""
     #: Seconds to a converged model relative to fcae (the quick profile's latent
-    #: sweep, depth 1, batch 128, two CPU cores; rounded).
+    #: sweep, depth 1, batch 64, two runs at a time on two CPU cores; rounded).
     relative_cost: float = 0.0
 
     def __init__(

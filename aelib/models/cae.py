@@ -50,7 +50,7 @@ class ConvolutionalAE(Autoencoder):
             divisible by 4, or bad ``filters`` / ``kernel_size``.
     """
 
-    display_name, short_name, color, marker, relative_cost = "Convolutional AE", "CAE", "#d55e00", "v", 6.5
+    display_name, short_name, color, marker, relative_cost = "Convolutional AE", "CAE", "#d55e00", "v", 5.0
 
     def __init__(self, *args: Any, filters=(32, 64), kernel_size: int = 3, **kwargs: Any) -> None:
         try:

@@ -231,7 +231,7 @@ class ContractiveAE(Autoencoder):
     loss_terms = ("contractive",)
     # ``encoder`` is the option; the attribute of that name is the encoder network.
     option_attributes = {"encoder": "encoder_kind"}
-    display_name, short_name, color, marker, relative_cost = "Contractive AE", "ConAE", "#ece133", ">", 1.3
+    display_name, short_name, color, marker, relative_cost = "Contractive AE", "ConAE", "#ece133", ">", 2.8
 
     def __init__(
         self,

@@ -76,7 +76,7 @@ class DenoisingAE(Autoencoder):
         ValueError: unknown ``corruption`` or ``noise_level`` out of range.
     """
 
-    display_name, short_name, color, marker, relative_cost = "Denoising AE", "DAE", "#029e73", "^", 1.3
+    display_name, short_name, color, marker, relative_cost = "Denoising AE", "DAE", "#029e73", "^", 1.1
 
     def __init__(self, *args: Any, corruption: str = "gaussian", noise_level: float = 0.3, **kwargs: Any) -> None:
         self.corruption = check_choice("corruption", corruption, CORRUPTIONS)

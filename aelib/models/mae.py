@@ -285,7 +285,7 @@ class MaskedAE(Autoencoder):
 
     # The options as given ("auto" kept, for get_config); the built widths are resolved in build_networks.
     option_attributes = {"embed_dim": "embed_dim_option", "decoder_dim": "decoder_dim_option"}
-    display_name, short_name, color, marker, relative_cost = "Masked AE", "MAE", "#56b4e9", "h", 4.0
+    display_name, short_name, color, marker, relative_cost = "Masked AE", "MAE", "#56b4e9", "h", 3.5
 
     def __init__(
         self,

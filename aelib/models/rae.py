@@ -55,7 +55,7 @@ class RecurrentAE(Autoencoder):
             ``cell``, or ``units`` neither ``"auto"`` nor an int >= 1.
     """
 
-    display_name, short_name, color, marker, relative_cost = "Recurrent AE", "RAE", "#fbafe4", "X", 15.0
+    display_name, short_name, color, marker, relative_cost = "Recurrent AE", "RAE", "#fbafe4", "X", 24.0
 
     def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", **kwargs: Any) -> None:
         self.cell = check_choice("cell", cell, tuple(CELLS))

@@ -27,9 +27,10 @@ CONVERGENCE = {"min_delta": 1e-3, "lr_patience": 3, "lr_factor": 0.5}
 PROFILES: dict[str, dict] = {
     "quick": {
         # Converged training on 4,000 MNIST images, batch 64: 20-300 epochs per model (the cap of 600 is a
-        # safety net only). Batch 64 rather than 128: at z = 10 every family reached its converged test RMSE
-        # in less time (1.8x less in all; rae 2.6x) and nine of ten lower (benchmarks/README.md, "Time to a
-        # converged model"). Three z values and two seeds in steps 02-06; step 01 (depth and tuning) on one seed.
+        # safety net only). Batch 64 rather than 128: at z = 10 the ten families converged in 565 s against
+        # 960 s (rae 214 s against 559 s; vae, aae and mae 5-29 % slower) and nine of ten to a lower test RMSE
+        # (benchmarks/README.md, "Time to a converged model"). Three z values and two seeds in steps 02-06;
+        # step 01 (depth and tuning) on one seed.
         "common": {"epochs": 600, "batch_size": 64, "learning_rate": 1e-3, "patience": 6, **CONVERGENCE,
                    "seeds": [0, 1], "n_train": None, "n_test": None},
         "01_architecture": {"seeds": [0], "depths": [1, 2, 3, 4, 5, 6], "z_values": [10, 40], "arch_families": ["fcae"],

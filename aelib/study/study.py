@@ -26,7 +26,7 @@ from aelib.study.store import RunResult, exclusive
 from aelib.training import TrainConfig
 
 # Seconds to a converged model relative to fcae (each family's ``relative_cost``; the quick profile's latent
-# sweep, depth 1, batch 128, two CPU cores; rounded): the time-left estimate, and the order of concurrent runs
+# sweep, depth 1, batch 64, two CPU cores; rounded): the time-left estimate, and the order of concurrent runs
 # (longest first).
 FAMILY_COST = {f: family_info(f).relative_cost for f in list_models()}
 
