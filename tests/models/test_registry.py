@@ -72,7 +72,7 @@ def test_list_models_starts_with_skeleton_families():
 
 def test_family_info_comes_from_the_class_and_is_distinct():
     infos = [family_info(f) for f in list_models()]
-    assert family_info("conae") == FamilyInfo("conae", "Contractive AE", "ConAE", "#ece133", ">", 1.3)
+    assert family_info("conae") == FamilyInfo("conae", "Contractive AE", "ConAE", "#ece133", ">", 2.8)
     for field in ("display_name", "short_name", "color", "marker"):
         values = [getattr(info, field) for info in infos]
         assert len(set(values)) == len(values), f"{field} repeats: {values}"
