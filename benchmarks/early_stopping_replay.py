@@ -52,6 +52,8 @@ def main() -> None:
         if "val_loss" not in history or "val_reconstruction" not in history:
             continue
         loss, mse = history["val_loss"].to_numpy(), history["val_reconstruction"].to_numpy()
+        if "patience" not in config or "min_delta" not in config:  # a run from before these settings were recorded
+            continue
         patience, min_delta = int(config["patience"]), float(config["min_delta"])
         epochs, best = stop(loss, patience, min_delta)
         if epochs != len(loss):  # not stopped by this rule (epoch cap, or another version): not replayable

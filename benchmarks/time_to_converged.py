@@ -56,14 +56,19 @@ def main() -> None:
     parser.add_argument("--results", type=Path, default=HERE.parent / "results" / "quick",
                         help="study folder whose tuned_options.csv gives each family's options")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--store", type=Path, help="study folder to train into and keep (default: a temporary one); "
+                        "an interrupted run resumes there, its finished runs kept")
     args = parser.parse_args()
-    batch_sizes = [int(v) for v in args.batch_sizes.split(",")]
+    try:
+        batch_sizes = [int(v) for v in args.batch_sizes.split(",")]
+    except ValueError:
+        parser.error(f"Expected --batch-sizes as comma-separated integers, e.g. 128,64. Received: {args.batch_sizes!r}")
     families = args.families.split(",")
     options = tuned_options(args.results)
     common = {k: v for k, v in PROFILES["quick"]["common"].items()
               if k in ("epochs", "learning_rate", "patience", "min_delta", "lr_patience", "lr_factor")}
-    with tempfile.TemporaryDirectory() as folder:
-        study = Study(Path(folder), depth=args.depth, workers=args.workers, **common)
+    with tempfile.TemporaryDirectory() as scratch:
+        study = Study(args.store or Path(scratch), depth=args.depth, workers=args.workers, **common)
         specs = []
         for batch_size in batch_sizes:
             for family in families:
@@ -72,7 +77,7 @@ def main() -> None:
                                                                                     batch_size=batch_size)))
         start = time.perf_counter()
         results = study.train_specs("time to converged", specs)
-        wall = time.perf_counter() - start
+        wall = time.perf_counter() - start  # runs already in --store count their own seconds, not this wall time
     rows = []
     for spec, result in zip(specs, results):
         m = result.metrics or {}

@@ -46,7 +46,8 @@ def default_workers() -> int:
 def share_gpus() -> None:
     """Let several processes train on one GPU: each takes GPU memory as it needs it rather than, as
     TensorFlow does by default, nearly all of it when it first touches the device (the second worker
-    would then fail for want of memory). Effective only before this process uses a GPU; harmless on a CPU."""
+    would then fail for want of memory). Effective only before this process uses a GPU; harmless on a CPU.
+    :class:`~aelib.study.study.Study` calls it when it may use workers; the workers inherit the setting."""
     os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # read when TensorFlow first sets up a GPU
     import tensorflow as tf
 
@@ -75,8 +76,6 @@ def train_runs(store: RunStore, specs: Sequence[TrainSpec], *, progress: Progres
     """Train each spec unless its run is complete; at most ``workers`` at once."""
     results: list[RunResult | None] = [None] * len(specs)
     announced: set[int] = set()
-    if workers > 1:
-        share_gpus()  # this process may train too (runs left by workers that died): it must not hold the whole GPU
 
     def here(i: int, wait: bool = True) -> bool:  # here: complete runs, one worker's worth, or after workers died
         if i not in announced:
