@@ -11,6 +11,12 @@ throughput ratio, and the largest difference in test RMSE between the two
 
     .venv/bin/python benchmarks/concurrent_training.py [--workers 2] [--epochs 4] [--families vanilla,fcae,vae,rae]
 
+``--sweep RESULTS`` trains the latent sweep of a finished study instead: its
+runs (every family, z and seed of ``tables/latent_sweep_runs.csv``), each for
+``--scale`` (default 0.1) times the epochs it took there to converge, at that
+study's depth, batch size and tuned options — the sweep's own mix of families
+and run lengths, scaled down.
+
 Writes benchmarks/results/concurrent_training.csv and prints a Markdown table.
 """
 from __future__ import annotations
@@ -44,6 +50,36 @@ def timed(families, z_values, epochs, workers, batch_size=128, n_train=None):
     return seconds, rmse
 
 
+def timed_sweep(results: Path, scale: float, workers: int):
+    """Seconds to train a study's latent-sweep runs for ``scale`` × their converged epochs, ``workers`` at once,
+    and each run's test RMSE."""
+    import dataclasses
+    import json
+
+    from aelib.study.study import Study
+
+    runs = pd.read_csv(results / "tables" / "latent_sweep_runs.csv")
+    tuned = pd.read_csv(results / "tables" / "tuned_options.csv")
+    options = {row.family: json.loads(row.options) for row in tuned.itertuples()}
+    rates = {row.family: row.learning_rate for row in tuned.itertuples() if "learning_rate" in tuned}
+    settings = json.loads((results / "provenance" / "02_latent_sweep.json").read_text())["parameters"]
+    with tempfile.TemporaryDirectory() as folder:
+        study = Study(folder, batch_size=int(settings["batch_size"]), learning_rate=float(settings["learning_rate"]),
+                      depth=int(runs["depth"].iloc[0]), workers=workers)
+        specs = []
+        for row in runs.itertuples():
+            epochs = max(1, round(scale * row.epochs_run))
+            spec = study.spec(row.family, int(row.latent_dim), int(row.seed), options=options.get(row.family),
+                              learning_rate=rates.get(row.family))
+            training = dataclasses.replace(spec.training, epochs=epochs, patience=epochs + 1, lr_patience=epochs + 1)
+            specs.append(dataclasses.replace(spec, training=training))
+        start = time.perf_counter()
+        results_ = study.train_specs(f"workers={workers}", specs)
+        seconds = time.perf_counter() - start
+    rmse = {(r.config["family"], r.config["latent_dim"], r.config["seed"]): r.metrics["rmse_mean"] for r in results_}
+    return seconds, rmse, int(sum(max(1, round(scale * e)) for e in runs["epochs_run"]))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--workers", default="2", help="worker counts to compare with one at a time, e.g. 2,3")
@@ -51,7 +87,11 @@ def main() -> None:
     parser.add_argument("--families", default="vanilla,fcae,dae,vae,aae,sae,conae,cae,rae,mae")
     parser.add_argument("--z", default="2,10")
     parser.add_argument("--batch-size", type=int, default=128)
+    parser.add_argument("--sweep", type=Path, help="a finished study folder: train its latent sweep's runs instead")
+    parser.add_argument("--scale", type=float, default=0.1, help="with --sweep: share of each run's epochs")
     args = parser.parse_args()
+    if args.sweep:
+        return main_sweep(args)
     families = args.families.split(",")
     z_values = [int(v) for v in args.z.split(",")]
     one_s, one = timed(families, z_values, args.epochs, 1, args.batch_size)
@@ -70,6 +110,26 @@ def main() -> None:
     print(table.to_markdown(index=False, floatfmt=".3g"))
     print(f"\nmax_rmse_diff: largest |test RMSE difference| from one at a time over the {runs} runs "
           f"({', '.join(families)}; z {args.z}; {os.cpu_count()} cores)")
+
+
+def main_sweep(args) -> None:
+    if not (args.sweep / "tables" / "latent_sweep_runs.csv").is_file():
+        raise SystemExit(f"--sweep {args.sweep}: no tables/latent_sweep_runs.csv there; give a study folder whose "
+                         "step 02 has run (e.g. results/quick).")
+    one_s, one, epochs = timed_sweep(args.sweep, args.scale, 1)
+    rows = [{"mode": "one at a time (baseline)", "workers": 1, "runs": len(one), "epochs_total": epochs,
+             "wall_s": one_s, "speedup": 1.0, "max_rmse_diff": 0.0}]
+    for workers in [int(v) for v in str(args.workers).split(",")]:
+        many_s, many, _ = timed_sweep(args.sweep, args.scale, workers)
+        rows.append({"mode": "worker processes", "workers": workers, "runs": len(many), "epochs_total": epochs,
+                     "wall_s": many_s, "speedup": one_s / many_s,
+                     "max_rmse_diff": max(abs(one[k] - many[k]) for k in one)})
+    table = pd.DataFrame(rows)
+    OUT.mkdir(exist_ok=True)
+    table.to_csv(OUT / "concurrent_training_sweep.csv", index=False)
+    print(table.to_markdown(index=False, floatfmt=".3g"))
+    print(f"\nThe latent sweep of {args.sweep} ({len(one)} runs), each for {args.scale} x its converged epochs; "
+          f"{os.cpu_count()} cores")
 
 
 if __name__ == "__main__":

@@ -145,6 +145,7 @@ def test_dae_training_inputs_corrupted_evaluation_clean(corruption, level):
         ("rae", {"cell": "rnn"}, "cell='rnn'"),
         ("rae", {"units": 0}, "Expected units='auto' or an integer >= 1. Received: units=0"),
         ("rae", {"units": "big"}, "units='big'"),
+        ("rae", {"decoder": "feedback"}, "decoder='feedback'"),
         ("aae", {"prior": "cauchy"}, "prior='cauchy'"),
         ("aae", {"generator_lr_scale": -2.0}, "generator_lr_scale=-2.0"),
         ("cae", {"input_shape": (2048,)}, "'cae' needs image inputs"),
@@ -162,7 +163,8 @@ def test_bad_options_raise(family, options, message):
     "family, options",
     [("dae", {"corruption": "masking", "noise_level": 0.5}), ("cae", {"filters": (8, 16)}), ("vae", {"beta": 4.0}),
      ("aae", {"prior": "uniform", "discriminator_units": 32}), ("rae", {"cell": "lstm", "units": 16}),
-     ("rae", {}), ("fcae", {"widths": "interpolate"})],
+     ("rae", {}), ("rae", {"decoder": "repeat"}), ("rae", {"cell": "lstm", "decoder": "repeat"}),
+     ("fcae", {"widths": "interpolate"})],
 )
 def test_config_round_trip(family, options):
     model = build_model(family, latent_dim=3, depth=1, **options)
@@ -209,3 +211,21 @@ def test_rae_state_scales_with_the_code(latent_dim, units, state):
     assert model.get_layer("decoder").get_layer("dec_project").units == state
     assert model.effective_bottleneck() == min(latent_dim, state)
     assert model.get_config()["units"] == units  # "auto" is kept, so a reload resolves it again
+
+
+@pytest.mark.parametrize("cell", ["gru", "lstm"])
+def test_rae_decoder_starts_from_the_code(cell):
+    """decoder="state" (default): the code sets the decoder's initial state and is its input at every step;
+    decoder="repeat": a zero initial state, tanh(V z) repeated as the input."""
+    model = build_model("rae", latent_dim=3, cell=cell, units=8)
+    decoder = model.get_layer("decoder")
+    assert model.get_config()["decoder"] == "state"
+    assert decoder.get_layer("dec_repeat").output.shape[-1] == 3  # z itself at every step
+    projections = [layer.name for layer in decoder.layers if layer.name.startswith("dec_project")]
+    assert projections == (["dec_project", "dec_project_cell"] if cell == "lstm" else ["dec_project"])
+    # The initial state carries the code: changing z changes the first decoded row even with zero inputs.
+    z = np.array([[0.0, 0.0, 0.0], [1.0, -1.0, 0.5]], dtype="float32")
+    rows = model.decode(z)
+    assert not np.allclose(rows[0, 0], rows[1, 0])
+    old = build_model("rae", latent_dim=3, cell=cell, units=8, decoder="repeat").get_layer("decoder")
+    assert old.get_layer("dec_repeat").output.shape[-1] == 8
