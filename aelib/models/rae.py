@@ -17,8 +17,9 @@ effective bottleneck is ``min(latent_dim, units)``.
 The decoder follows Cho et al.'s, whose hidden state starts at tanh(V' c) and
 whose every step also reads the summary c (here the code z). The earlier
 decoder (``decoder="repeat"``: a zero initial state and tanh(V z) repeated as
-the input) reached a similar test RMSE but needed about twice the epochs
-(benchmarks/README.md, "Time to a converged model").
+the input) reached a slightly higher test RMSE in the quick study and needed
+about 1.5x the epochs in all (1.0-1.8x per run; benchmarks/README.md, "The
+recurrent decoder").
 
 Departures from the source: Cho et al. translate one sequence into another,
 with the previous output also fed back; here the sequence is the image's rows,
