@@ -58,10 +58,12 @@ def timed_sweep(results: Path, scale: float, workers: int):
 
     from aelib.study.study import Study
 
+    from time_to_converged import tuned_options  # this folder's script: one reader of tuned_options.csv
+
     runs = pd.read_csv(results / "tables" / "latent_sweep_runs.csv")
-    tuned = pd.read_csv(results / "tables" / "tuned_options.csv")
-    options = {row.family: json.loads(row.options) for row in tuned.itertuples()}
-    rates = {row.family: row.learning_rate for row in tuned.itertuples() if "learning_rate" in tuned}
+    options = tuned_options(results)
+    tuned = results / "tables" / "tuned_options.csv"
+    rates = dict(pd.read_csv(tuned)[["family", "learning_rate"]].values) if tuned.is_file() else {}
     settings = json.loads((results / "provenance" / "02_latent_sweep.json").read_text())["parameters"]
     with tempfile.TemporaryDirectory() as folder:
         study = Study(folder, batch_size=int(settings["batch_size"]), learning_rate=float(settings["learning_rate"]),
@@ -77,7 +79,7 @@ def timed_sweep(results: Path, scale: float, workers: int):
         results_ = study.train_specs(f"workers={workers}", specs)
         seconds = time.perf_counter() - start
     rmse = {(r.config["family"], r.config["latent_dim"], r.config["seed"]): r.metrics["rmse_mean"] for r in results_}
-    return seconds, rmse, int(sum(max(1, round(scale * e)) for e in runs["epochs_run"]))
+    return seconds, rmse
 
 
 def main() -> None:
@@ -94,41 +96,42 @@ def main() -> None:
         return main_sweep(args)
     families = args.families.split(",")
     z_values = [int(v) for v in args.z.split(",")]
-    one_s, one = timed(families, z_values, args.epochs, 1, args.batch_size)
-    runs = len(one)
-    rows = [{"mode": "one at a time (baseline)", "workers": 1, "runs": runs, "epochs_each": args.epochs,
-             "batch_size": args.batch_size, "wall_s": one_s, "runs_per_min": 60 * runs / one_s, "speedup": 1.0,
-             "max_rmse_diff": 0.0}]
-    for workers in [int(v) for v in str(args.workers).split(",")]:
-        many_s, many = timed(families, z_values, args.epochs, workers, args.batch_size)
-        rows.append({"mode": "worker processes", "workers": workers, "runs": runs, "epochs_each": args.epochs,
-                     "batch_size": args.batch_size, "wall_s": many_s, "runs_per_min": 60 * runs / many_s,
-                     "speedup": one_s / many_s, "max_rmse_diff": max(abs(one[k] - many[k]) for k in one)})
-    table = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
-    table.to_csv(OUT / "concurrent_training.csv", index=False)
-    print(table.to_markdown(index=False, floatfmt=".3g"))
+    runs = compare(lambda workers: timed(families, z_values, args.epochs, workers, args.batch_size), args.workers,
+                   {"epochs_each": args.epochs, "batch_size": args.batch_size}, "concurrent_training.csv")
     print(f"\nmax_rmse_diff: largest |test RMSE difference| from one at a time over the {runs} runs "
           f"({', '.join(families)}; z {args.z}; {os.cpu_count()} cores)")
+
+
+def compare(timer, worker_counts: str, extra: dict, csv_name: str) -> int:
+    """``timer(workers) -> (seconds, {run: test RMSE})`` one at a time, then at each of ``worker_counts``;
+    writes and prints the table, returns the number of runs."""
+    one_s, one = timer(1)
+    runs = len(one)
+    rows = [{"mode": "one at a time (baseline)", "workers": 1, "runs": runs, **extra, "wall_s": one_s,
+             "runs_per_min": 60 * runs / one_s, "speedup": 1.0, "max_rmse_diff": 0.0}]
+    for workers in [int(v) for v in str(worker_counts).split(",")]:
+        many_s, many = timer(workers)
+        rows.append({"mode": "worker processes", "workers": workers, "runs": runs, **extra, "wall_s": many_s,
+                     "runs_per_min": 60 * runs / many_s, "speedup": one_s / many_s,
+                     "max_rmse_diff": max(abs(one[k] - many[k]) for k in one)})
+    table = pd.DataFrame(rows)
+    OUT.mkdir(exist_ok=True)
+    table.to_csv(OUT / csv_name, index=False)
+    print(table.to_markdown(index=False, floatfmt=".3g"))
+    return runs
 
 
 def main_sweep(args) -> None:
     if not (args.sweep / "tables" / "latent_sweep_runs.csv").is_file():
         raise SystemExit(f"--sweep {args.sweep}: no tables/latent_sweep_runs.csv there; give a study folder whose "
                          "step 02 has run (e.g. results/quick).")
-    one_s, one, epochs = timed_sweep(args.sweep, args.scale, 1)
-    rows = [{"mode": "one at a time (baseline)", "workers": 1, "runs": len(one), "epochs_total": epochs,
-             "wall_s": one_s, "speedup": 1.0, "max_rmse_diff": 0.0}]
-    for workers in [int(v) for v in str(args.workers).split(",")]:
-        many_s, many, _ = timed_sweep(args.sweep, args.scale, workers)
-        rows.append({"mode": "worker processes", "workers": workers, "runs": len(many), "epochs_total": epochs,
-                     "wall_s": many_s, "speedup": one_s / many_s,
-                     "max_rmse_diff": max(abs(one[k] - many[k]) for k in one)})
-    table = pd.DataFrame(rows)
-    OUT.mkdir(exist_ok=True)
-    table.to_csv(OUT / "concurrent_training_sweep.csv", index=False)
-    print(table.to_markdown(index=False, floatfmt=".3g"))
-    print(f"\nThe latent sweep of {args.sweep} ({len(one)} runs), each for {args.scale} x its converged epochs; "
+    if not 0 < args.scale <= 1:
+        raise SystemExit(f"--scale {args.scale}: expected a share of each run's epochs in (0, 1], e.g. 0.05.")
+    epochs = int(sum(max(1, round(args.scale * e)) for e in
+                     pd.read_csv(args.sweep / "tables" / "latent_sweep_runs.csv")["epochs_run"]))
+    runs = compare(lambda workers: timed_sweep(args.sweep, args.scale, workers), args.workers,
+                   {"epochs_total": epochs}, "concurrent_training_sweep.csv")
+    print(f"\nThe latent sweep of {args.sweep} ({runs} runs), each for {args.scale} x its converged epochs; "
           f"{os.cpu_count()} cores")
 
 

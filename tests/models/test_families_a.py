@@ -223,9 +223,14 @@ def test_rae_decoder_starts_from_the_code(cell):
     assert decoder.get_layer("dec_repeat").output.shape[-1] == 3  # z itself at every step
     projections = [layer.name for layer in decoder.layers if layer.name.startswith("dec_project")]
     assert projections == (["dec_project", "dec_project_cell"] if cell == "lstm" else ["dec_project"])
-    # The initial state carries the code: changing z changes the first decoded row even with zero inputs.
+    # Only the initial state carries the code once the decoder's input weights are zero: two codes still give
+    # different first rows. With decoder="repeat" (zero initial state) they give the same first row.
     z = np.array([[0.0, 0.0, 0.0], [1.0, -1.0, 0.5]], dtype="float32")
-    rows = model.decode(z)
-    assert not np.allclose(rows[0, 0], rows[1, 0])
+    for kind, differs in (("state", True), ("repeat", False)):
+        model = build_model("rae", latent_dim=3, cell=cell, units=8, decoder=kind)
+        kernel = model.get_layer("decoder").get_layer("dec_rnn").cell.kernel
+        kernel.assign(np.zeros(kernel.shape, dtype="float32"))
+        rows = model.decode(z)
+        assert (not np.allclose(rows[0, 0], rows[1, 0])) is differs, kind
     old = build_model("rae", latent_dim=3, cell=cell, units=8, decoder="repeat").get_layer("decoder")
     assert old.get_layer("dec_repeat").output.shape[-1] == 8
