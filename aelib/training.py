@@ -245,11 +245,10 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
     convergence = Convergence(patience=config.patience, min_delta=config.min_delta, lr_patience=config.lr_patience,
                               lr_factor=config.lr_factor, monitor=monitor)
     cbs = [nan_guard, convergence, *(callbacks or [])]
-    validation_data = (x[val_idx], x[val_idx]) if len(val_idx) else None
-    fit_options = dict(epochs=config.epochs, batch_size=config.batch_size, validation_data=validation_data,
-                       shuffle=True, callbacks=cbs, verbose=config.verbose)
+    x_val = x[val_idx] if len(val_idx) else None
+    fit_loop = _keras_fit if os.environ.get(TRAINING_LOOP_VARIABLE, "").strip() == "keras-fit" else _fit
     try:
-        fit = model.fit(x[train_idx], x[train_idx], **fit_options)
+        epochs = fit_loop(model, x[train_idx], x_val, config, cbs)
     except Exception as err:
         # On a GPU, TensorFlow raises UnimplementedError ("A deterministic GPU implementation of ... is not
         # currently available") when an op has no deterministic kernel: train once more from the same start
@@ -264,8 +263,8 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
         if initial_weights is not None:
             model.set_weights(initial_weights)
         compile_model(model, config)  # fresh optimizer state
-        fit = model.fit(x[train_idx], x[train_idx], **fit_options)
-    history = pd.DataFrame(fit.history)
+        epochs = fit_loop(model, x[train_idx], x_val, config, cbs)
+    history = pd.DataFrame(epochs)
     history.insert(0, "epoch", np.arange(1, len(history) + 1))
     bad_epoch = getattr(nan_guard, "bad_epoch", None)
     stopped_by = "non_finite" if bad_epoch else ("early_stopping" if convergence.stopped_early else "epoch_cap")
@@ -280,6 +279,123 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
             f"(latent_dim={model.latent_dim}). Try a lower learning_rate (was {config.learning_rate})."
         )
     return history
+
+
+#: Environment variable: ``keras-fit`` trains with ``keras.Model.fit`` instead of :func:`_fit`, for
+#: benchmarks that compare the two loops in one run (``benchmarks/training_loop.py``). Not for studies: the
+#: two loops order the samples differently, so the same run key would hold a different model.
+TRAINING_LOOP_VARIABLE = "AELIB_TRAINING_LOOP"
+
+#: Stream of the run's seed that orders the training samples each epoch.
+SHUFFLE_STREAM = 1
+#: How :func:`train` orders the samples, recorded in each stored run's key (``aelib.study.runs``): runs
+#: trained by ``keras.Model.fit`` (Keras' own shuffling, before December 2026) have other keys and are retrained.
+SAMPLE_ORDER = "numpy-pcg64-permutation"
+
+
+class _CompiledSteps:
+    """``model.train_step`` / ``model.test_step`` over in-memory batches, several per call.
+
+    One call runs ``steps_per_execution`` steps in a graph loop over a
+    ``(steps, batch, *shape)`` array; a last, smaller batch goes through the
+    single step. The steps are the model's own (so every family's loss terms,
+    optimisers and metrics are as in ``fit``), without ``fit``'s ``tf.data``
+    pipeline and per-call machinery, which cost more than the step itself for
+    this study's small models (``benchmarks/README.md``, "The training loop").
+    """
+
+    def __init__(self, step, sample_shape: tuple, batch_size: int) -> None:
+        import tensorflow as tf
+
+        # Traced once each: any number of full batches per call (whose size stays static inside: the
+        # recurrent and convolutional kernels are slower on a dynamic one), any size of the short last batch.
+        self.one = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((None, *sample_shape))])
+
+        def many(xs):
+            logs = step((xs[0], xs[0]))
+            for i in tf.range(1, tf.shape(xs)[0]):
+                logs = step((xs[i], xs[i]))
+            return logs
+
+        self.many = tf.function(many, input_signature=[tf.TensorSpec((None, batch_size, *sample_shape))])
+
+    def run(self, x: np.ndarray, order: np.ndarray | None, batch_size: int, steps_per_execution: int,
+            on_call=None) -> dict:
+        """Steps over ``x`` (in ``order`` if given) in batches; returns the last step's logs."""
+        n = len(x)
+        full = n // batch_size
+        logs = None
+        for start in range(0, full, steps_per_execution):
+            stop = min(full, start + steps_per_execution)
+            rows = slice(start * batch_size, stop * batch_size)
+            chunk = x[order[rows]] if order is not None else x[rows]
+            logs = self.many(chunk.reshape(stop - start, batch_size, *x.shape[1:]))
+            if on_call is not None:
+                on_call(stop, logs)
+        if n % batch_size:
+            rows = slice(full * batch_size, n)
+            logs = self.one(x[order[rows]] if order is not None else x[rows])
+            if on_call is not None:
+                on_call(full + 1, logs)
+        return {name: float(keras.ops.convert_to_numpy(value)) for name, value in logs.items()}
+
+
+def _fit(model: Autoencoder, x: np.ndarray, x_val: np.ndarray | None, config: TrainConfig, callbacks: list) -> list:
+    """The epoch loop of ``keras.Model.fit`` for in-memory autoencoder data
+    (targets are the inputs): the training samples in a seeded new order each
+    epoch, the model's metrics reset each epoch, validation after each epoch
+    logged as ``val_*``, Keras callbacks (``stop_training`` ends it). Returns
+    one dict of logs per epoch."""
+    batch_size, per_call = config.batch_size, config.steps_per_execution
+    n_batches = -(-len(x) // batch_size)
+    epochs = _EpochLogs()  # last, so it sees what the callbacks before it add to the logs (the learning rate)
+    callback_list = keras.callbacks.CallbackList([*callbacks, epochs], add_history=False, add_progbar=config.verbose != 0,
+                                                 verbose=config.verbose, epochs=config.epochs, steps=n_batches,
+                                                 model=model)
+    train_steps = _CompiledSteps(model.train_step, x.shape[1:], batch_size)
+    test_steps = _CompiledSteps(model.test_step, x.shape[1:], batch_size)
+    order_rng = np.random.default_rng([int(config.seed), SHUFFLE_STREAM])
+    model.stop_training = False
+    callback_list.on_train_begin()
+    logs: dict = {}
+    for epoch in range(config.epochs):
+        model.reset_metrics()
+        callback_list.on_epoch_begin(epoch)
+        logs = train_steps.run(x, order_rng.permutation(len(x)), batch_size, per_call,
+                               on_call=lambda step, step_logs: callback_list.on_train_batch_end(step - 1, step_logs))
+        if x_val is not None:
+            model.reset_metrics()
+            val_logs = test_steps.run(x_val, None, batch_size, per_call)
+            logs.update({f"val_{name}": value for name, value in val_logs.items()})
+        callback_list.on_epoch_end(epoch, logs)
+        if model.stop_training:
+            break
+    if epochs.logs and getattr(model, "optimizer", None) is not None:
+        model.optimizer.finalize_variable_values(model.trainable_weights)  # as fit does (matters only with EMA)
+    callback_list.on_train_end(logs)
+    return epochs.logs
+
+
+class _EpochLogs(keras.callbacks.Callback):
+    """Keeps each epoch's logs as the callbacks pass them on."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.logs: list[dict] = []
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        self.logs.append(dict(logs or {}))
+
+
+def _keras_fit(model: Autoencoder, x: np.ndarray, x_val: np.ndarray | None, config: TrainConfig,
+               callbacks: list) -> list:
+    """The same training through ``keras.Model.fit`` (Keras shuffles with its own random stream): the
+    baseline of ``benchmarks/training_loop.py``."""
+    fit = model.fit(x, x, epochs=config.epochs, batch_size=config.batch_size, shuffle=True, callbacks=callbacks,
+                    validation_data=(x_val, x_val) if x_val is not None else None, verbose=config.verbose)
+    names = list(fit.history)
+    return [{name: fit.history[name][i] for name in names} for i in range(len(fit.history[names[0]]))] \
+        if names else []
 
 
 class EpochTimer(keras.callbacks.Callback):

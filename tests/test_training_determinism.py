@@ -16,18 +16,22 @@ def _train(model, record):
     return train(model, X, epochs=2, batch_size=8, validation_fraction=0.25, patience=50, verbose=0, record=record)
 
 
-def _failing_first(model, error):
-    """``model.fit`` that first trains an epoch (the weights move), then raises ``error``."""
-    real_fit, calls = model.fit, []
+def _failing_first(monkeypatch, error):
+    """The training loop, first training an epoch (the weights move), then raising ``error``."""
+    import dataclasses
 
-    def fit(*args, **kwargs):
-        calls.append(kwargs)
+    import aelib.training
+
+    real_fit, calls = aelib.training._fit, []
+
+    def fit(model, x, x_val, config, callbacks):
+        calls.append(config)
         if len(calls) == 1:
-            real_fit(*args, **{**kwargs, "epochs": 1, "callbacks": []})
+            real_fit(model, x, x_val, dataclasses.replace(config, epochs=1), [])
             raise error
-        return real_fit(*args, **kwargs)
+        return real_fit(model, x, x_val, config, callbacks)
 
-    model.fit = fit
+    monkeypatch.setattr(aelib.training, "_fit", fit)
     return calls
 
 
@@ -49,7 +53,7 @@ def test_a_missing_deterministic_kernel_retrains_from_scratch_without_determinis
     expected = _train(build_model("vanilla", latent_dim=2, seed=0), expected_record)
     monkeypatch.delenv("AELIB_DETERMINISTIC")
     model = build_model("vanilla", latent_dim=2, seed=0)
-    calls = _failing_first(model, tf.errors.UnimplementedError(None, None, MISSING))
+    calls = _failing_first(monkeypatch, tf.errors.UnimplementedError(None, None, MISSING))
     record: dict = {}
     with pytest.warns(RuntimeWarning, match="UnsortedSegmentSum.*without op determinism"):
         history = _train(model, record)
@@ -58,9 +62,9 @@ def test_a_missing_deterministic_kernel_retrains_from_scratch_without_determinis
     pd.testing.assert_frame_equal(history, expected)
 
 
-def test_other_errors_are_not_retried():
+def test_other_errors_are_not_retried(monkeypatch):
     model = build_model("vanilla", latent_dim=2, seed=0)
-    calls = _failing_first(model, tf.errors.UnimplementedError(None, None, "Some op is not implemented."))
+    calls = _failing_first(monkeypatch, tf.errors.UnimplementedError(None, None, "Some op is not implemented."))
     with pytest.raises(tf.errors.UnimplementedError, match="Some op"):
         _train(model, {})
     assert len(calls) == 1

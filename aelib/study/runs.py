@@ -17,7 +17,7 @@ from aelib.metrics.reconstruction import mean_image_rmse, rmse_per_sample, summa
 from aelib.models import build_model, load_model, model_options
 from aelib.study.integrity import guarded_run
 from aelib.study.store import RunStore
-from aelib.training import TrainConfig, train, validation_split
+from aelib.training import SAMPLE_ORDER, TrainConfig, train, validation_split
 
 
 #: the fields of :class:`TrainConfig` that define a trained model (its seed is the spec's; ``verbose`` and
@@ -61,7 +61,8 @@ class TrainSpec:
         """The run's key: the model and data fields with the training fields of :data:`TRAINING_KEYS` beside them."""
         return {"family": self.family, "latent_dim": self.latent_dim, "dataset": self.dataset, "depth": self.depth,
                 "seed": self.seed, **{k: getattr(self.training, k) for k in TRAINING_KEYS},
-                "n_train": self.n_train, "n_test": self.n_test, "options": dict(self.options)}
+                "n_train": self.n_train, "n_test": self.n_test, "options": dict(self.options),
+                "sample_order": SAMPLE_ORDER}
 
     def train_config(self, verbose: int = 2) -> TrainConfig:
         return dataclasses.replace(self.training, seed=self.seed, verbose=verbose)
