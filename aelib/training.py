@@ -307,14 +307,16 @@ class _CompiledSteps:
     def __init__(self, step, sample_shape: tuple, batch_size: int) -> None:
         import tensorflow as tf
 
-        # Traced once each: any number of full batches per call (whose size stays static inside: the
-        # recurrent and convolutional kernels are slower on a dynamic one), any size of the short last batch.
+        # Each traced once: a full batch (static size: the recurrent and convolutional kernels are slower on
+        # a dynamic one), the short last batch (any size), and the loop over any number of full batches,
+        # which calls the first rather than tracing the step again.
+        self.full = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((batch_size, *sample_shape))])
         self.one = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((None, *sample_shape))])
 
         def many(xs):
-            logs = step((xs[0], xs[0]))
+            logs = self.full(xs[0])
             for i in tf.range(1, tf.shape(xs)[0]):
-                logs = step((xs[i], xs[i]))
+                logs = self.full(xs[i])
             return logs
 
         self.many = tf.function(many, input_signature=[tf.TensorSpec((None, batch_size, *sample_shape))])
