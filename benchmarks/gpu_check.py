@@ -5,7 +5,9 @@ For each family: two epochs on 60,000 images (tensorflow-datasets' MNIST when it
 is prepared or can be downloaded, else the 4,000 offline training images
 repeated to 60,000 — the table says which), batch 128, z = 40, 10 % held out for
 validation as in the study, once with ``AELIB_DETERMINISTIC=1`` and once with 0.
-The first epoch includes tracing; the second is the seconds per epoch. A family
+The first epoch includes tracing; the second is the seconds per epoch. A third
+run per family (determinism on) trains through ``keras.Model.fit`` instead of
+aelib's training loop, for the loop's speed-up on the device. A family
 without a deterministic GPU kernel falls back inside ``aelib.training.train``;
 the ``deterministic`` column shows what actually ran.
 
@@ -49,7 +51,7 @@ from aelib.data import load_dataset_with_info  # noqa: E402
 from aelib.models import build_model, list_models  # noqa: E402
 from aelib.study.device import device_info  # noqa: E402
 from aelib.study.profiles import PROFILES  # noqa: E402
-from aelib.training import EpochTimer, TrainConfig, train  # noqa: E402
+from aelib.training import TRAINING_LOOP_VARIABLE, EpochTimer, TrainConfig, train  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
@@ -87,15 +89,22 @@ def typical_epochs(families: list[str], table: Path) -> tuple[dict[str, float], 
 
 
 def time_family(family: str, x: np.ndarray, *, deterministic: bool, epochs: int, batch_size: int,
-                latent_dim: int) -> dict:
+                latent_dim: int, loop: str = "aelib") -> dict:
+    """One timed training run; ``loop="keras-fit"`` trains through ``keras.Model.fit`` (the loop before issue 16)."""
     os.environ["AELIB_DETERMINISTIC"] = "1" if deterministic else "0"
     model = build_model(family, input_shape=x.shape[1:], latent_dim=latent_dim, seed=0)
     timer, record = EpochTimer(), {}
     config = TrainConfig(epochs=epochs, batch_size=batch_size, verbose=0, patience=epochs + 1, lr_patience=0)
     start = time.perf_counter()
-    train(model, x, config, callbacks=[timer], record=record)
+    if loop == "keras-fit":
+        os.environ[TRAINING_LOOP_VARIABLE] = "keras-fit"
+    try:
+        train(model, x, config, callbacks=[timer], record=record)
+    finally:
+        os.environ.pop(TRAINING_LOOP_VARIABLE, None)
     steady = timer.times[1:] or timer.times
-    return {"family": family, "determinism_requested": deterministic, "deterministic": record.get("deterministic"),
+    return {"family": family, "loop": loop, "determinism_requested": deterministic,
+            "deterministic": record.get("deterministic"),
             "first_epoch_s": timer.times[0], "seconds_per_epoch": float(np.mean(steady)),
             "samples_per_s": (len(x) - round(len(x) * config.validation_fraction)) / float(np.mean(steady)),
             "total_s": time.perf_counter() - start,
@@ -162,16 +171,18 @@ def main(argv: list[str] | None = None) -> int:
           file=sys.stderr, flush=True)
     rows = []
     for family in families:
-        for deterministic in (True, False):
+        for deterministic, loop in ((True, "aelib"), (False, "aelib"), (True, "keras-fit")):
             row = time_family(family, x, deterministic=deterministic, epochs=args.epochs,
-                              batch_size=args.batch_size, latent_dim=latent_dim)
+                              batch_size=args.batch_size, latent_dim=latent_dim, loop=loop)
             rows.append(row)
-            print(f"  {family:<8} determinism {'on ' if deterministic else 'off'}: "
+            print(f"  {family:<8} determinism {'on ' if deterministic else 'off'}, {loop} loop: "
                   f"{row['seconds_per_epoch']:.2f} s/epoch (first {row['first_epoch_s']:.1f} s)"
                   + ("" if row["deterministic"] == deterministic else " — no deterministic kernel, ran without"),
                   file=sys.stderr, flush=True)
     os.environ.pop("AELIB_DETERMINISTIC", None)
     table = pd.DataFrame(rows)
+    fit_rows = table[table["loop"] == "keras-fit"].set_index("family")["seconds_per_epoch"]
+    table = table[table["loop"] == "aelib"].reset_index(drop=True)
     gpus = device["gpus"] if isinstance(device["gpus"], list) else []
     table["device"] = ", ".join(g.get("name") or g["device"] for g in gpus) or f"CPU: {device['cpu']}"
     table["n_images"], table["batch_size"], table["latent_dim"] = len(x), args.batch_size, latent_dim
@@ -186,6 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     side = side[["s_per_epoch_deterministic", "s_per_epoch_nondeterministic"]]
     side["slowdown"] = side["s_per_epoch_deterministic"] / side["s_per_epoch_nondeterministic"]
     side["ran_deterministic"] = table[table["determinism_requested"]].set_index("family")["deterministic"]
+    side["s_per_epoch_keras_fit"] = fit_rows  # deterministic, through keras.Model.fit
+    side["loop_speedup"] = side["s_per_epoch_keras_fit"] / side["s_per_epoch_deterministic"]
     side = side.reindex(families).reset_index()
 
     print(f"## GPU check{' (smoke)' if args.smoke else ''}\n")
