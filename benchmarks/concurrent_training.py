@@ -118,15 +118,16 @@ def compare(timer, worker_counts: str, extra: dict, csv_name: str) -> int:
     one_s, one = timer(1)
     runs = len(one)
 
-    def row(mode, workers, seconds, rmse):
-        return {"mode": mode, "loop": "keras fit" if rmse is fit else "aelib", "workers": workers, "runs": runs,
+    def row(mode, loop, workers, seconds, rmse):
+        return {"mode": mode, "loop": loop, "workers": workers, "runs": runs,
                 **extra, "wall_s": seconds, "runs_per_min": 60 * runs / seconds, "speedup": fit_s / seconds,
                 "max_rmse_diff": max(abs(one[k] - rmse[k]) for k in one)}
 
-    rows = [row("one at a time, keras fit (baseline)", 1, fit_s, fit), row("one at a time", 1, one_s, one)]
+    rows = [row("one at a time, keras fit (baseline)", "keras fit", 1, fit_s, fit),
+            row("one at a time", "aelib", 1, one_s, one)]
     for workers in [int(v) for v in str(worker_counts).split(",")]:
         many_s, many = timer(workers)
-        rows.append(row("worker processes", workers, many_s, many))
+        rows.append(row("worker processes", "aelib", workers, many_s, many))
     table = pd.DataFrame(rows)
     OUT.mkdir(exist_ok=True)
     table.to_csv(OUT / csv_name, index=False)
