@@ -18,7 +18,7 @@ interpolation). ``widths_rule_used`` says which one ``"auto"`` picked.
 """
 from __future__ import annotations
 
-# STUDY.md §2: widths before z, as the seed study used them.
+# docs/methods.md §2: widths before z, as the seed study used them.
 SEED_PRESETS: dict[int, tuple[int, ...]] = {
     1: (392,),
     2: (523, 260),
@@ -29,7 +29,6 @@ SEED_PRESETS: dict[int, tuple[int, ...]] = {
 }
 AUGMENTATION_WIDTHS: tuple[int, ...] = (1536, 1024, 512)
 DEFAULT_DEPTH = 3
-MAX_DEPTH = 6
 #: Values of the ``widths`` option (``rule`` of :func:`widths_for`).
 WIDTH_RULES: tuple[str, ...] = ("auto", "seed", "interpolate")
 

@@ -1,4 +1,4 @@
-"""Latent perturbation for generative capacity (STUDY.md §4, step 7) and
+"""Latent perturbation for generative capacity (docs/methods.md §4, step 7) and
 augmentation (§6)."""
 from __future__ import annotations
 
@@ -56,5 +56,6 @@ def code_scale(z_train) -> np.ndarray:
     """σ_j: the standard deviation of each code coordinate over the training codes."""
     z_train = np.asarray(z_train, dtype=np.float64)
     if z_train.ndim != 2 or len(z_train) < 2:
-        raise ValueError(f"Expected at least two training codes of shape (n, latent_dim). Received: shape={z_train.shape}")
+        raise ValueError("Expected at least two training codes of shape (n, latent_dim). "
+                         f"Received: shape={z_train.shape}")
     return z_train.std(axis=0).astype(np.float32)

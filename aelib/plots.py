@@ -18,8 +18,8 @@ import os
 import textwrap
 import threading
 import warnings
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import matplotlib.colors
 import matplotlib.pyplot as plt
@@ -30,8 +30,7 @@ import pandas as pd
 import seaborn as sns
 from matplotlib.layout_engine import ConstrainedLayoutEngine
 
-from aelib.latex import FAMILY_NAMES
-from aelib.models import family_info, list_models
+from aelib import families
 
 SINGLE_WIDTH = 3.3  # in: one column
 FULL_WIDTH = 6.3  # in: the text width
@@ -39,12 +38,12 @@ MAX_WIDTH = 6.5  # in: no saved figure is wider
 MAX_HEIGHT = 8.5  # in: nor taller (a page less its caption)
 MIN_FONT_PT = 8.0
 
-FAMILY_ORDER = (*list_models(), "pca")
-# Each family's colour and marker are on its class (aelib.models.family_info): the ten colours of seaborn's
-# "colorblind" palette (Okabe–Ito-like). The PCA baseline is black.
-FAMILY_COLORS = {**{f: matplotlib.colors.to_rgb(family_info(f).color) for f in list_models()}, "pca": (0.0, 0.0, 0.0)}
-FAMILY_MARKERS = {**{f: family_info(f).marker for f in list_models()}, "pca": "*"}
-FAMILY_LINESTYLES = {f: ("--" if f == "pca" else "-") for f in FAMILY_ORDER}
+FAMILY_ORDER = families.ORDER
+# Each family's colour and marker are in aelib.families: the ten colours of seaborn's "colorblind" palette
+# (Okabe–Ito-like). The PCA baseline is black.
+FAMILY_COLORS = {f: matplotlib.colors.to_rgb(families.info(f).color) for f in FAMILY_ORDER}
+FAMILY_MARKERS = {f: families.info(f).marker for f in FAMILY_ORDER}
+FAMILY_LINESTYLES = {f: ("--" if f == families.PCA.key else "-") for f in FAMILY_ORDER}
 # Digit classes 0-9: Paul Tol's "muted" qualitative scheme (colour-blind safe) and a dark grey, none of them
 # a family colour, so that a class is never read as a family.
 CLASS_COLORS = ("#CC6677", "#332288", "#DDCC77", "#117733", "#88CCEE", "#882255", "#44AA99", "#999933", "#AA4499",
@@ -54,8 +53,7 @@ HEATMAP_NOTE = "darker = better"
 _OTHER_COLORS = ((0.0, 0.0, 0.0), (0.45, 0.45, 0.45), (0.7, 0.7, 0.7), (0.25, 0.25, 0.25))
 
 
-def _base(family: str) -> str:
-    return str(family).split(" ")[0]
+_base = families.base_key
 
 
 def family_color(family: str):
@@ -68,13 +66,12 @@ def family_marker(family: str) -> str:
 
 def family_label(family: str) -> str:
     """The display name of a family key ("conae" → "Contractive AE"); other names unchanged."""
-    base, _, rest = str(family).partition(" ")
-    return FAMILY_NAMES[base] + (f" {rest}" if rest else "") if base in FAMILY_NAMES else str(family)
+    return families.display_name(family)
 
 
-def family_sorted(families) -> list:
-    rank = {f: i for i, f in enumerate(FAMILY_ORDER)}
-    return sorted(families, key=lambda f: (rank.get(_base(f), len(rank)), str(f)))
+def family_sorted(names) -> list:
+    """``names`` in the study's order of the families (:data:`FAMILY_ORDER`), other names after them."""
+    return sorted(names, key=lambda f: (families.rank(f), str(f)))
 
 
 def set_style() -> None:
@@ -179,7 +176,7 @@ def save_figure(fig, stem: str | Path) -> list[Path]:
 
 def _log_x(ax, values) -> None:
     ax.set_xscale("log")
-    ticks = sorted(set(v for v in values if pd.notna(v) and v > 0))
+    ticks = sorted({v for v in values if pd.notna(v) and v > 0})
     if len(ticks) <= 12:
         ax.set_xticks(ticks)
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
@@ -366,9 +363,9 @@ def family_reconstructions(originals: np.ndarray, reconstructions: Mapping[str, 
     study's order), the originals on top."""
     if not reconstructions:
         raise ValueError("Expected reconstructions of at least one family. Received: none")
-    families = family_sorted(reconstructions)
-    rows = [originals] + [reconstructions[f] for f in families]
-    labels = ["original"] + [family_label(f) for f in families]
+    shown = family_sorted(reconstructions)
+    rows = [originals] + [reconstructions[f] for f in shown]
+    labels = ["original"] + [family_label(f) for f in shown]
     return image_grid(rows, labels, n=len(originals), title=title or f"Reconstructions at z = {z}",
                       column_labels=None if digits is None else [str(d) for d in digits])
 
@@ -381,9 +378,9 @@ def embedding_grid(panels: Sequence[dict], *, title: str = "", ncols: int = 5, c
         raise ValueError("Expected at least one embedding panel. Received: none")
     set_style()
     zs = sorted({p["z"] for p in panels})
-    families = family_sorted(dict.fromkeys(p["family"] for p in panels))
-    ncols = max(1, min(ncols, len(families)))
-    rows_per_z = -(-len(families) // ncols)
+    shown = family_sorted(dict.fromkeys(p["family"] for p in panels))
+    ncols = max(1, min(ncols, len(shown)))
+    rows_per_z = -(-len(shown) // ncols)
     nrows = rows_per_z * len(zs)
     cell = min(1.6, (FULL_WIDTH - 0.35) / ncols, (MAX_HEIGHT - 0.9) / (nrows * 1.18))
     fig, axes = plt.subplots(nrows, ncols, figsize=(0.35 + ncols * cell, nrows * cell * 1.18 + 0.9), squeeze=False,
@@ -395,7 +392,7 @@ def embedding_grid(panels: Sequence[dict], *, title: str = "", ncols: int = 5, c
     colors = {c: CLASS_COLORS[i % len(CLASS_COLORS)] for i, c in enumerate(classes)}
     by_key = {(p["family"], p["z"]): p for p in panels}
     for b, z in enumerate(zs):
-        for k, family in enumerate(families):
+        for k, family in enumerate(shown):
             ax = axes[b * rows_per_z + k // ncols, k % ncols]
             panel = by_key.get((family, z))
             if panel is None:
@@ -427,7 +424,7 @@ def heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = ".4f", better: s
         raise ValueError(f"Expected better='lower' or 'higher'. Received: better={better!r}")
     set_style()
     cmap = cmap or ("viridis" if better == "lower" else "viridis_r")  # viridis: low values dark
-    shown = table.rename(index=lambda v: family_label(v) if _base(v) in FAMILY_NAMES else v,
+    shown = table.rename(index=lambda v: family_label(v) if _base(v) in FAMILY_ORDER else v,
                          columns=lambda v: str(v).replace("_", " ") if isinstance(v, str) else v)
     label_w = _label_width([str(v) for v in shown.index]) + 0.3
     w = min(FULL_WIDTH, label_w + 0.62 * shown.shape[1] + 0.9) if width is None else _width(width)

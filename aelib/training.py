@@ -14,11 +14,11 @@ from aelib._quiet import import_tensorflow
 import_tensorflow()  # no C++ start-up lines on the screen
 
 import keras  # noqa: E402
-import numpy as np
-import pandas as pd
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
 
-from aelib.checks import check_float, check_int
-from aelib.models.base import Autoencoder
+from aelib.checks import check_float, check_int  # noqa: E402
+from aelib.models.base import Autoencoder  # noqa: E402
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,6 +75,13 @@ class TrainConfig:
         check_float("lr_factor", self.lr_factor, above=0, maximum=1)
 
 
+#: The fields of :class:`TrainConfig` that define a trained model, in declaration order: every field but the
+#: seed (a run's own), ``verbose`` and ``steps_per_execution`` (they change nothing in the result). The one
+#: list of them: run keys, the study's settings, the profiles and the notebooks' parameters derive from it.
+TRAINING_FIELDS = tuple(f.name for f in dataclasses.fields(TrainConfig)
+                        if f.name not in ("seed", "verbose", "steps_per_execution"))
+
+
 def set_seed(seed: int, *, deterministic: bool | None = None) -> bool:
     """Seed Python, NumPy and the backend, and make TensorFlow ops deterministic
     unless ``deterministic`` is False (None: the environment variable
@@ -124,11 +131,9 @@ def compile_model(model: Autoencoder, config: TrainConfig) -> Autoencoder:
     if hasattr(model, "compile_for_training"):
         model.compile_for_training(config)  # families with their own optimisers
     else:
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), steps_per_execution=config.steps_per_execution)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      steps_per_execution=config.steps_per_execution)
     return model
-
-
-STOPPED_BY = ("early_stopping", "epoch_cap", "non_finite")
 
 
 def optimizers_of(model: keras.Model) -> list:
@@ -184,7 +189,8 @@ class Convergence(keras.callbacks.Callback):
             self.model.stop_training = True
         elif self.lr_factor < 1.0 and self.lr_patience > 0 and self.wait % self.lr_patience == 0:
             for optimizer in optimizers_of(self.model):
-                optimizer.learning_rate.assign(float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * self.lr_factor)
+                optimizer.learning_rate.assign(
+                    float(keras.ops.convert_to_numpy(optimizer.learning_rate)) * self.lr_factor)
 
     def on_train_end(self, logs: dict | None = None) -> None:
         if self.best_weights is not None:
@@ -246,7 +252,7 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
                               lr_factor=config.lr_factor, monitor=monitor)
     cbs = [nan_guard, convergence, *(callbacks or [])]
     x_val = x[val_idx] if len(val_idx) else None
-    fit_loop = _keras_fit if os.environ.get(TRAINING_LOOP_VARIABLE, "").strip() == "keras-fit" else _fit
+    fit_loop = _keras_fit if training_loop_name() == "keras-fit" else _fit
     try:
         epochs = fit_loop(model, x[train_idx], x_val, config, cbs)
     except Exception as err:
@@ -285,6 +291,12 @@ def train(model: Autoencoder, x: np.ndarray, config: TrainConfig | None = None, 
 #: benchmarks that compare the two loops in one run (``benchmarks/training_loop.py``). Not for studies: the
 #: two loops order the samples differently, so the same run key would hold a different model.
 TRAINING_LOOP_VARIABLE = "AELIB_TRAINING_LOOP"
+
+
+def training_loop_name() -> str:
+    """The loop :func:`train` uses in this process: ``"keras-fit"`` when :data:`TRAINING_LOOP_VARIABLE` says
+    so, else ``"aelib"`` (its own loop, the default; any other value too). Part of each stored run's key."""
+    return "keras-fit" if os.environ.get(TRAINING_LOOP_VARIABLE, "").strip() == "keras-fit" else "aelib"
 
 #: Stream of the run's seed that orders the training samples each epoch.
 SHUFFLE_STREAM = 1
@@ -351,7 +363,8 @@ def _fit(model: Autoencoder, x: np.ndarray, x_val: np.ndarray | None, config: Tr
     batch_size, per_call = config.batch_size, config.steps_per_execution
     n_batches = -(-len(x) // batch_size)
     epochs = _EpochLogs()  # last, so it sees what the callbacks before it add to the logs (the learning rate)
-    callback_list = keras.callbacks.CallbackList([*callbacks, epochs], add_history=False, add_progbar=config.verbose != 0,
+    callback_list = keras.callbacks.CallbackList([*callbacks, epochs], add_history=False,
+                                                 add_progbar=config.verbose != 0,
                                                  verbose=config.verbose, epochs=config.epochs, steps=n_batches,
                                                  model=model)
     train_steps = _CompiledSteps(model.train_step, x.shape[1:], batch_size)

@@ -47,7 +47,8 @@ def compare(before: Path, after: Path) -> list[str]:
                 cells = (old.values != new.values)
                 if cells.any():
                     rows, cols = cells.nonzero()
-                    first = f"row {rows[0]} {old.columns[cols[0]]}: {old.iat[rows[0], cols[0]]!r} → {new.iat[rows[0], cols[0]]!r}"
+                    first = (f"row {rows[0]} {old.columns[cols[0]]}: "
+                             f"{old.iat[rows[0], cols[0]]!r} → {new.iat[rows[0], cols[0]]!r}")
                     lines.append(f"DIFFERS {name}: {int(cells.sum())} cells, e.g. {first}")
                 else:
                     lines.append(f"same    {name} ({len(old)} rows, {len(old.columns)} columns compared)")

@@ -57,9 +57,9 @@ def timed_sweep(results: Path, scale: float, workers: int):
     import dataclasses
     import json
 
-    from aelib.study.study import Study
-
     from time_to_converged import tuned_options  # this folder's script: one reader of tuned_options.csv
+
+    from aelib.study.study import Study
 
     runs = pd.read_csv(results / "tables" / "latent_sweep_runs.csv")
     options = tuned_options(results)

@@ -75,7 +75,8 @@ def main() -> None:
     print(table.to_markdown(index=False, floatfmt=".4g"))
     total = runs["epochs"].sum()
     print(f"\n{len(runs)} runs, {total} epochs; " + "; ".join(
-        f"patience {p}: {runs[f'epochs_p{p}'].sum()} epochs ({100 * (1 - runs[f'epochs_p{p}'].sum() / total):.1f} % fewer), "
+        f"patience {p}: {runs[f'epochs_p{p}'].sum()} epochs "
+        f"({100 * (1 - runs[f'epochs_p{p}'].sum() / total):.1f} % fewer), "
         f"validation RMSE up to {100 * (runs[f'val_rmse_ratio_p{p}'].max() - 1):.1f} % higher "
         f"(median {100 * (runs[f'val_rmse_ratio_p{p}'].median() - 1):.2f} %)" for p in shorter))
 

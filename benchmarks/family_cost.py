@@ -69,7 +69,8 @@ def main() -> None:
         config = TrainConfig(epochs=args.epochs + 1, batch_size=args.batch_size, validation_fraction=0.0, verbose=0)
         train(model, x, config, callbacks=[timer], **train_options)
         per_epoch = sum(timer.times[1:]) / args.epochs
-        rows.append({"family": family, "options": json.dumps(options) if options else "", "seconds_per_epoch": per_epoch, "samples_per_s": len(x) / per_epoch,
+        rows.append({"family": family, "options": json.dumps(options) if options else "",
+                     "seconds_per_epoch": per_epoch, "samples_per_s": len(x) / per_epoch,
                      "first_epoch_s": timer.times[0], "params": model.count_params()})
         print(rows[-1], file=sys.stderr, flush=True)
     table = pd.DataFrame(rows)

@@ -82,7 +82,8 @@ def main() -> None:
     for spec, result in zip(specs, results):
         m = result.metrics or {}
         rows.append({"family": spec.family, "batch_size": spec.training.batch_size, "options": json.dumps(
-            options.get(spec.family, {}), sort_keys=True), "epochs": m.get("epochs_run"), "stopped_by": m.get("stopped_by"),
+            options.get(spec.family, {}), sort_keys=True), "epochs": m.get("epochs_run"),
+            "stopped_by": m.get("stopped_by"),
             "s_per_epoch": m.get("seconds_per_epoch"), "seconds": m.get("train_seconds"), "rmse": m.get("rmse_mean")})
     long = pd.DataFrame(rows)
     base, *others = batch_sizes

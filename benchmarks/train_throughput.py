@@ -120,7 +120,8 @@ def main() -> None:
     table["threads"] = os.cpu_count()
     OUT.mkdir(exist_ok=True)
     table.to_csv(OUT / "train_throughput.csv", index=False)
-    print(f"\nmatmul (2048², float32): {gflops:.1f} GFLOP/s on {os.cpu_count()} cores; TF {tf.__version__}, Keras {keras.__version__}\n")
+    print(f"\nmatmul (2048², float32): {gflops:.1f} GFLOP/s on {os.cpu_count()} cores; "
+          f"TF {tf.__version__}, Keras {keras.__version__}\n")
     print(table.drop(columns=["params", "matmul_gflops", "threads"]).to_markdown(index=False, floatfmt=".3g"))
 
 

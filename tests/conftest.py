@@ -23,7 +23,7 @@ def fabricate_study(folder):
     families, zs = ["fcae", "vae", "dae"], [2, 8]
     level = {"fcae": 0.10, "vae": 0.16, "dae": 0.1001}
     base = 0.2 + _noise(20, 100, 0.03)
-    sweep, by_z, ood, latent, gen = [], [], [], [], []
+    sweep, by_z, ood, latent, gen, samples = [], [], [], [], [], []
     for i, family in enumerate(families):
         setting = study.setting(family)
         for z in zs:
@@ -55,9 +55,19 @@ def fabricate_study(folder):
             for p in (0.0, 0.5, 1.0):
                 gen.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "mode": "relative",
                             "source": "perturbed", "level": p, "rmse_mean": 0.1 + (0.1 + 0.05 * i) * p})
+            for sampler in ("gmm", "prior") if family == "vae" else ("gmm",):  # in the same order as the slopes
+                samples.append({"family": family, "latent_dim": z, "seed": 0, "setting": setting, "sampler": sampler,
+                                "frechet": 20.0 + 10 * i + (5 if sampler == "prior" else 0), "precision": 0.7 - 0.1 * i,
+                                "recall": 0.6 - 0.1 * i, "density": 0.9, "coverage": 0.8, "class_entropy": 0.99,
+                                "max_class_share": 0.12, "n_samples": 100, "n_reference": 100, "k": 5,
+                                "n_components": 10 if sampler == "gmm" else None})
     for name, rows in (("latent_sweep_runs", sweep), ("rmse_by_z", by_z), ("ood_rmse", ood),
-                       ("latent_quality", latent), ("generative", gen)):
+                       ("latent_quality", latent), ("generative", gen), ("generative_samples", samples)):
         study.write_table(name, pd.DataFrame(rows))
+    study.write_table("judge", pd.DataFrame([{"dataset": "mnist", "test_accuracy": 0.985, "n_train": 180,
+                                              "n_validation": 20, "n_test": 100, "floor_n_samples": 100, "k": 5,
+                                              "frechet_real": 2.0, "precision_real": 0.8, "recall_real": 0.8,
+                                              "density_real": 1.0, "coverage_real": 0.95}]))
     return study, families
 
 

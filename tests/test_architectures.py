@@ -45,7 +45,8 @@ def test_rule_exact_where_the_step_is_whole():
     assert hidden_widths(100, 0) == ()
 
 
-@pytest.mark.parametrize("args,match", [((1, 3), "input_dim"), ((784, -1), "depth"), ((784, 2.0), "depth"), ((4, 9), "no room")])
+@pytest.mark.parametrize("args,match",
+                         [((1, 3), "input_dim"), ((784, -1), "depth"), ((784, 2.0), "depth"), ((4, 9), "no room")])
 def test_bad_arguments(args, match):
     with pytest.raises(ValueError, match=match):
         hidden_widths(*args)
@@ -98,7 +99,8 @@ def test_explicit_rules_are_reported_as_given():
 
 @pytest.mark.parametrize(
     "kwargs, match",
-    [({"rule": "linear", "latent_dim": 4}, "Expected widths in ('auto', 'seed', 'interpolate'). Received: widths='linear'"),
+    [({"rule": "linear", "latent_dim": 4},
+      "Expected widths in ('auto', 'seed', 'interpolate'). Received: widths='linear'"),
      ({"rule": "interpolate"}, "pass latent_dim. Received: latent_dim=None"),
      ({"latent_dim": 0}, "Received: latent_dim=0")],
 )

@@ -13,9 +13,10 @@ REPO = Path(__file__).resolve().parents[1]
 @pytest.mark.slow
 def test_gpu_check_smoke_writes_its_timings_and_the_concurrent_training_check(tmp_path):
     out = tmp_path / "gpu_check.csv"
-    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--smoke", "--families", "vanilla",
-                           "--n-images", "256", "--workers", "2", "--out", str(out)],
-                          capture_output=True, text=True, timeout=600, cwd=REPO, env={**os.environ, "AELIB_OFFLINE": "1"})
+    proc = subprocess.run([sys.executable, str(REPO / "benchmarks" / "gpu_check.py"), "--smoke",
+                           "--families", "vanilla", "--n-images", "256", "--workers", "2", "--out", str(out)],
+                          capture_output=True, text=True, timeout=600, cwd=REPO,
+                          env={**os.environ, "AELIB_OFFLINE": "1"})
     assert proc.returncode == 0, proc.stderr[-3000:]
     timings = pd.read_csv(out)
     assert set(timings["determinism_requested"]) == {True, False} and (timings["seconds_per_epoch"] > 0).all()

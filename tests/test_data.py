@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from aelib import data
+from aelib.data import letters
 
 
 @pytest.fixture(autouse=True)
@@ -125,12 +126,12 @@ def test_emnist_stand_in_is_labelled_and_centred():
 
 def test_emnist_stand_in_deterministic_and_disjoint_fonts():
     x1, y1 = data.load_dataset("emnist_letters", "test", n=52, seed=1)
-    data._render_letters.cache_clear()
+    letters.render_letters.cache_clear()
     x2, y2 = data.load_dataset("emnist_letters", "test", n=52, seed=1)
     np.testing.assert_array_equal(x1, x2)
     np.testing.assert_array_equal(y1, y2)
     assert np.bincount(y1).tolist() == [2] * 26
-    train_fonts, test_fonts = data._split_fonts("train"), data._split_fonts("test")
+    train_fonts, test_fonts = letters.split_fonts("train"), letters.split_fonts("test")
     assert train_fonts and test_fonts and not set(train_fonts) & set(test_fonts)
 
 

@@ -10,6 +10,7 @@ import pytest
 from scipy import stats as st
 
 from aelib import findings
+from aelib.criteria import LATENT_MEASURES
 
 
 def pairwise(values: dict, *, threshold: float | None = 0.005, half: float = 0.002, z: int = 2,
@@ -103,7 +104,8 @@ def test_seed_blocks_too_small_to_decide_are_said_so_not_read_as_ties():
     assert text.count("- z = 2: ") == 1 and "every other family is detectably higher" in text
     assert "Over seeds (2), no pair can be declared different" in text and "at least 8 seeds" in text
     # only seed blocks (no per-image values): the best is listed, untested, with the reason
-    only = findings.criterion_finding("latent_structure", ranking("latent_structure", RMSE), seeds.assign(measure="trustworthiness"),
+    only = findings.criterion_finding("latent_structure", ranking("latent_structure", RMSE),
+                                      seeds.assign(measure="trustworthiness"),
                                       latent_directions={"trustworthiness": False})
     assert "too few seeds for the test to decide" in only and "not detectably different" not in only
     # enough seeds: the seed block decides as before
@@ -125,15 +127,26 @@ def test_criterion_finding_one_seed_is_untested_and_missing_step_is_named():
     assert "cannot test: step 05 (complementary data) did not run" in missing
 
 
-def test_generative_criteria_read_their_own_mode():
+def test_smoothness_criteria_read_their_own_mode():
     table = pd.concat([pairwise(RMSE, mode="additive"), pairwise({**RMSE, "vae": 0.1}, mode="relative")],
                       ignore_index=True)
     section = findings.findings_section(ranking_by_criterion=pd.concat(
-        [ranking("generative_additive", RMSE), ranking("generative_relative", {**RMSE, "vae": 0.1})]),
-        pairwise={"generative": table})
-    additive = section[section.index("**Generative capacity, additive"):section.index("**Generative capacity, relative")]
-    relative = section[section.index("**Generative capacity, relative"):]
-    assert "**cae** lowest" in additive and "**vae** lowest" in relative
+        [ranking("smoothness_additive", RMSE), ranking("smoothness_relative", {**RMSE, "vae": 0.1})]),
+        pairwise={"smoothness": table})
+    title = "**Smoothness / robustness under latent perturbation"
+    start, end = section.index(f"{title}, additive"), section.index(f"{title}, relative")
+    additive = section[start:end]
+    relative = section[section.index(f"{title}, relative"):]
+    assert "**cae** lowest RMSE slope against p" in additive and "**vae** lowest" in relative
+
+
+def test_the_generative_criterion_is_worded_as_sample_quality():
+    section = findings.findings_section(ranking_by_criterion=ranking("generative", RMSE),
+                                        pairwise={"generative": pairwise(RMSE)})
+    text = section[section.index("**Generative capacity"):]
+    assert text.startswith("**Generative capacity (sample quality)**")
+    assert "**cae** lowest Fréchet distance of GMM samples in the judge's features" in text
+    assert "slope" not in text.split("\n\n**")[0]
 
 
 def test_findings_section_without_any_table_says_what_cannot_be_tested():
@@ -146,34 +159,105 @@ def test_findings_section_without_any_table_says_what_cannot_be_tested():
     assert "**cannot test**: step 07 (augmentation) did not run" in text
 
 
+def test_excluded_families_are_named_never_ranked_and_pca_stands_beside():
+    rows = ranking("ood_generalisation", RMSE)
+    rows = pd.concat([rows.assign(excluded="", reference=False),
+                      pd.DataFrame([{"criterion": "ood_generalisation", "family": "conae", "value": np.nan,
+                                     "rank": np.nan, "better": "lower", "over": "not ranked: failed runs",
+                                     "excluded": "conae z=2 seeds 0, 1", "reference": False},
+                                    {"criterion": "ood_generalisation", "family": "pca", "value": 0.120,
+                                     "rank": np.nan, "better": "lower", "over": "reference", "excluded": "",
+                                     "reference": True}])], ignore_index=True)
+    text = findings.criterion_finding("ood_generalisation", rows)
+    assert "**cae** ranks first" in text and "next rae" in text
+    assert "Not ranked here: conae — left out for failed runs (conae z=2 seeds 0, 1" in text
+    assert "Reference (not ranked): **pca** 0.12, better than every ranked family (4)." in text
+    behind = findings.criterion_finding("ood_generalisation", rows.assign(
+        value=np.where(rows["family"] == "pca", 0.135, rows["value"])))
+    assert "**pca** 0.135, 2 of the 4 ranked families do better" in behind
+
+
+def ood_ratio(pca_at_8: float) -> pd.DataFrame:
+    """``summary/ood_ratio.csv`` for two families and PCA at z = 2 and 8 on two data sets, one a stand-in."""
+    rows = []
+    for dataset, stand_in in (("fashion_mnist", False), ("emnist_letters", True)):
+        for z, fcae, vae, pca in ((2, 0.33, 0.34, 0.31), (8, 0.30, 0.29, pca_at_8)):
+            for family, value in (("fcae", fcae), ("vae", vae), ("pca", pca)):
+                rows.append({"family": family, "latent_dim": z, "dataset": dataset, "ood_rmse": value,
+                             "in_rmse": 0.2, "ratio": value / 0.2, "n_seeds": np.nan if family == "pca" else 3,
+                             "stand_in": stand_in, "data_source": "font-stand-in" if stand_in else "idx-files"})
+    return pd.DataFrame(rows)
+
+
+def test_pca_finding_says_every_family_is_worse_than_pca_when_it_is():
+    text = findings.pca_finding(ood_ratio(pca_at_8=0.27))
+    assert ("- **fashion_mnist**: every family (2) is worse than PCA at z = 2, 8 (PCA 0.3100, 0.2700 against the "
+            "best family's 0.3300 (fcae), 0.2900 (vae))") in text
+    assert "- **emnist_letters** (stand-in: font-stand-in): every family (2) is worse than PCA" in text
+    assert "mean over 3 seeds" in text and "not ranked" in text
+    beaten = findings.pca_finding(ood_ratio(pca_at_8=0.295))
+    assert "every family (2) is worse than PCA at z = 2 (" in beaten
+    assert "at z = 8, 1 of 2 families beat PCA (0.2950): vae" in beaten
+    assert findings.pca_finding(ood_ratio(0.27).query("family != 'pca'")) == "" and findings.pca_finding(None) == ""
+    with pytest.raises(ValueError, match="ratio"):
+        findings.pca_finding(ood_ratio(0.27).drop(columns="ratio"))
+
+
+def test_findings_section_puts_pca_after_ood_generalisation_and_names_stand_ins():
+    table = pd.concat([pairwise(RMSE, z=2, dataset=d) for d in ("emnist_letters", "fashion_mnist")])
+    text = findings.findings_section(ranking_by_criterion=ranking("ood_generalisation", RMSE),
+                                     pairwise={"ood_generalisation": table}, ood_ratio=ood_ratio(0.27))
+    assert "- z = 2, emnist_letters (stand-in: font-stand-in): **cae** lowest RMSE" in text
+    assert "- z = 2, fashion_mnist: **cae** lowest RMSE" in text
+    ood = text.index("**OOD generalisation**")
+    assert ood < text.index("Against PCA fitted on the training data") < text.index("**OOD detection**")
+
+
 # ------------------------------------------------------------------ claim 1: depth
 
 
-def architecture(rmse_by_depth: dict) -> pd.DataFrame:
-    """Runs of step 01: depth → RMSE, or one RMSE per seed; z = 40 a little above z = 10."""
-    return pd.DataFrame([{"family": "fcae", "depth": d, "latent_dim": z, "seed": s,
-                          "rmse_mean": r + (0.001 if z == 40 else 0)}
+def architecture(rmse_by_depth: dict, *, val_offset: dict | None = None, n_train: int = 4000) -> pd.DataFrame:
+    """Runs of step 01: depth → test RMSE, or one per seed; z = 40 a little above z = 10. Validation RMSE is the
+    test RMSE plus ``val_offset[depth]`` (0 by default); None: a table from before runs kept it."""
+    rows = pd.DataFrame([{"family": "fcae", "depth": d, "latent_dim": z, "seed": s,
+                          "rmse_mean": r + (0.001 if z == 40 else 0), "n_train_used": n_train}
                          for d, per_seed in rmse_by_depth.items() for z in (10, 40)
                          for s, r in enumerate(np.atleast_1d(per_seed))])
+    if val_offset is not None:
+        rows["val_rmse"] = rows["rmse_mean"] + rows["depth"].map(val_offset).fillna(0.0)
+    return rows
 
 
-def test_depth_claim_reproduced_contradicted_or_untestable():
-    three = findings.depth_claim(architecture({1: 0.14, 2: 0.13, 3: 0.12, 4: 0.15}))
-    assert "**reproduced**" in three and "lowest at depth 3 (0.1205)" in three
-    assert "the next, depth 2, is higher by 0.0100" in three and "One seed per cell" in three
-    one = findings.depth_claim(architecture({1: 0.11, 2: 0.13, 3: 0.12}))
-    assert "**contradicted**" in one and "lowest at depth 1 (0.1105); depth 3 is higher by 0.0100" in one
-    assert "By depth: 1: 0.1105, 2: 0.1305, 3: 0.1205." in one
+def test_depth_claim_with_one_seed_is_not_tested_against_noise():
+    three = findings.depth_claim(architecture({1: 0.14, 2: 0.13, 3: 0.12, 4: 0.15}, val_offset={}))
+    assert "**not tested against noise**" in three and "**reproduced**" not in three
+    assert "validation RMSE, mean over z = 10, 40, is lowest at depth 3 (0.1205)" in three
+    assert "on 4,000 training images" in three and "the seed used 60,000" in three
+    one = findings.depth_claim(architecture({1: 0.11, 2: 0.13, 3: 0.12}, val_offset={}))
+    assert "**not tested against noise**" in one and "lowest at depth 1 (0.1105); depth 3 is higher by 0.0100" in one
+    assert "Validation RMSE by depth: 1: 0.1105, 2: 0.1305, 3: 0.1205" in one
     assert "**cannot test**: step 01" in findings.depth_claim(None)
-    assert "depth 3 was not searched (depths run: 1, 2)" in findings.depth_claim(architecture({1: 0.1, 2: 0.2}))
+    assert "depth 3 was not searched (depths run: 1, 2)" in findings.depth_claim(
+        architecture({1: 0.1, 2: 0.2}, val_offset={}))
 
 
-def test_depth_claim_with_seeds_tests_the_gap():
-    clear = findings.depth_claim(architecture({1: [0.110, 0.112, 0.111], 3: [0.120, 0.121, 0.121]}))
-    assert "**contradicted**" in clear and "Student-t 95 % over 3 seeds" in clear
-    noisy = findings.depth_claim(architecture({1: [0.10, 0.13, 0.10], 3: [0.12, 0.11, 0.12]}))
-    assert "**not reproduced**" in noisy and "depth 3 is higher by 0.0067" in noisy
+def test_depth_claim_without_validation_rmse_cannot_test():
+    text = findings.depth_claim(architecture({1: [0.110, 0.112], 3: [0.120, 0.121]}))
+    assert "**cannot test**" in text and "would select on the test set" in text
+    assert "Test RMSE of fcae by depth" in text and "**contradicted**" not in text
+
+
+def test_depth_claim_with_seeds_tests_the_gap_and_names_the_training_size():
+    clear = findings.depth_claim(architecture({1: [0.110, 0.112, 0.111], 3: [0.120, 0.121, 0.121]}, val_offset={},
+                                              n_train=54000))
+    assert "**contradicted** (on 54,000 training images" in clear and "Student-t 95 % over 3 seeds" in clear
+    noisy = findings.depth_claim(architecture({1: [0.10, 0.13, 0.10], 3: [0.12, 0.11, 0.12]}, val_offset={}))
+    assert "**not reproduced** (on 4,000 training images" in noisy and "depth 3 is higher by 0.0067" in noisy
     assert "not detectably worse" in noisy
+    # chosen on validation, never on test: depth 1 has the lower test RMSE, depth 3 the lower validation RMSE
+    chosen = findings.depth_claim(architecture({1: [0.110, 0.111], 3: [0.115, 0.116]}, val_offset={1: 0.02}))
+    assert "**reproduced** (on 4,000 training images" in chosen and "lowest at depth 3" in chosen
+    assert "the next, depth 1, is higher by -0.0050 [" in chosen and "(not detectably)" in chosen
 
 
 # ------------------------------------------------------------------ claim 2: latent space
@@ -203,8 +287,8 @@ def test_latent_claim_without_z_100_reports_the_largest_z():
 
 def test_latent_claim_uses_the_holm_decisions_when_tested():
     values = {"cae": 0.90, "vae": 0.899, "dae": 0.80}
-    table = pd.concat([pairwise(values, z=100, measure=m) for m in findings.LATENT_DIRECTIONS], ignore_index=True)
-    frame = pd.DataFrame([{"family": f, "latent_dim": 100, **{m: v for m in findings.LATENT_DIRECTIONS}}
+    table = pd.concat([pairwise(values, z=100, measure=m) for m in LATENT_MEASURES], ignore_index=True)
+    frame = pd.DataFrame([{"family": f, "latent_dim": 100, **{m: v for m in LATENT_MEASURES}}
                           for f, v in values.items()])
     frame["stress_scaled"] = 1 - frame["stress_scaled"]
     table.loc[table["measure"] == "stress_scaled", "diff"] *= -1  # lower is better for stress
@@ -240,8 +324,20 @@ def test_augmentation_claim_verdicts():
     assert "**reproduced**" in text and "the highest mean AUC is at p = 10 %" in text
     elsewhere = findings.augmentation_claim(*augmentation({0.05: 0.72, 0.1: 0.74, 0.5: 0.80}, spread=0.002))
     assert "**contradicted**" in elsewhere and "p = 50 %" in elsewhere and "10 % is detectably lower" in elsewhere
-    flat = findings.augmentation_claim(*augmentation({0.05: 0.70, 0.1: 0.701, 0.5: 0.70}, spread=0.01))
-    assert "**not reproduced: no detectable peak**" in flat
+    flat_tables = augmentation({0.05: 0.70, 0.1: 0.701, 0.5: 0.70}, spread=0.01)
+    flat = findings.augmentation_claim(*flat_tables)
+    # nothing found, and the seed's effect size is not recorded: no interval can rule it out
+    assert "**underpowered: no detectable peak**" in flat and "the seed's effect in AUC is not recorded" in flat
+    row = flat_tables[0].set_index("value").loc[0.1]
+    low, high = row["auc_delta_ci95_low"], row["auc_delta_ci95_high"]
+    mde = (high - low) / 2 * (1 + st.t.ppf(0.8, 3) / st.t.ppf(0.975, 3))  # 4 seeds: 3 degrees of freedom
+    assert f"Minimum detectable effect at 4 seeds: {mde:.4f} AUC (p = 10 % minus baseline" in flat
+    # an interval narrower than the effect the seed reports: then finding nothing is "not reproduced"
+    assert "**not reproduced: no detectable peak**" in findings.augmentation_claim(*flat_tables, seed_effect=0.05)
+    assert "**underpowered: no detectable peak**" in findings.augmentation_claim(*flat_tables, seed_effect=0.001)
+    stand_in = [t.assign(stand_in=True, data_source="standin-letters") for t in flat_tables]
+    assert "**underpowered: no detectable peak** (offline stand-in data: standin-letters):" in \
+        findings.augmentation_claim(*stand_in)
     # the same peak without the per-seed results: only the baseline comparison is available
     assert "not available (per-seed results missing)" in findings.augmentation_claim(peak[0])
 
@@ -257,7 +353,18 @@ def test_augmentation_claim_is_judged_at_each_feature_z():
     results = pd.concat([at(peak_results, 16), at(flat_results, 64)[lambda f: f["experiment"] != "baseline"]])
     text = findings.augmentation_claim(summary, results)
     z16, z64 = text.split("feature autoencoder z = 16: ")[1], text.split("feature autoencoder z = 64: ")[1]
-    assert z16.startswith("**reproduced**") and z64.startswith("**not reproduced: no detectable peak**")
+    assert z16.startswith("**reproduced**") and z64.startswith("**underpowered: no detectable peak**")
+
+
+def test_minimum_detectable_effect_is_2_8_standard_errors_with_many_seeds():
+    se = 0.01
+    half = st.t.ppf(0.975, 999) * se  # the interval of a mean difference over 1000 seeds
+    assert findings.minimum_detectable_effect(-half, half, 1000) == pytest.approx(2.8 * se, rel=0.01)
+    few = st.t.ppf(0.975, 4) * se  # 5 seeds, the same standard error: Student-t quantiles, a larger effect
+    assert findings.minimum_detectable_effect(-few, few, 5) == pytest.approx((st.t.ppf(0.975, 4) + st.t.ppf(0.8, 4))
+                                                                             * se)
+    assert findings.minimum_detectable_effect(-few, few, 5) > 3.5 * se
+    assert math.isnan(findings.minimum_detectable_effect(-half, half, 1))
 
 
 def test_augmentation_claim_cannot_test():
@@ -289,7 +396,7 @@ def test_read_tables_ignores_leftovers_of_an_earlier_summary(tmp_path):
 
 
 def test_numbers_in_the_text_never_read_minus_zero():
-    from aelib.findings import _num
+    from aelib.findings.wording import fmt_num
 
-    assert _num(-1e-7) == "0.0000" and _num(-0.0) == "0.0000"
-    assert _num(-0.00012) == "-0.0001" and _num(0.25) == "0.2500" and _num(float("nan")) == "–"
+    assert fmt_num(-1e-7) == "0.0000" and fmt_num(-0.0) == "0.0000"
+    assert fmt_num(-0.00012) == "-0.0001" and fmt_num(0.25) == "0.2500" and fmt_num(float("nan")) == "–"

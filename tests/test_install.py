@@ -80,14 +80,16 @@ def test_wheel_installs_and_runs_a_notebook_outside_the_checkout(tmp_path):
 
     work = tmp_path / "work"  # an unrelated folder, as on Colab
     work.mkdir()
-    probe = "import json, aelib, aelib.study.cli as c; print(json.dumps([aelib.__file__, str(c.notebooks_dir()), c.IN_CHECKOUT]))"
+    probe = ("import json, aelib, aelib.study.planning as c; "
+             "print(json.dumps([aelib.__file__, str(c.notebooks_dir()), c.IN_CHECKOUT]))")
     where = json.loads(_run([python, "-c", probe], cwd=work).stdout)
     assert Path(where[0]).is_relative_to(venv) and Path(where[1]).is_relative_to(venv) and where[2] is False, where
     assert Path(where[1], "02_latent_sweep.ipynb").is_file()
 
     # 3. one step notebook from the installed package, through papermill's command line
     out = tmp_path / "results"
-    params = {"families": ["fcae"], "z_values": [2], "seeds": [0], "epochs": 1, "n_train": 200, "n_test": 100, "out_dir": str(out)}
+    params = {"families": ["fcae"], "z_values": [2], "seeds": [0], "epochs": 1, "n_train": 200, "n_test": 100,
+              "out_dir": str(out)}
     _run([python, "-m", "papermill", Path(where[1], "02_latent_sweep.ipynb"), work / "executed.ipynb",
           "-y", json.dumps(params), "-k", "python3", "--no-progress-bar"], cwd=work)
     table = pd.read_csv(out / "tables" / "latent_sweep_runs.csv")

@@ -1,5 +1,7 @@
 """Figures at thesis widths: page size of the PDFs, text of at least 8 pt, one style per family."""
 import re
+import subprocess
+import sys
 
 import matplotlib
 import numpy as np
@@ -11,6 +13,13 @@ matplotlib.use("Agg")
 from aelib import plots  # noqa: E402
 
 FAMILIES = list(plots.FAMILY_ORDER[:10])
+
+
+def test_figures_and_tables_import_without_tensorflow():
+    """Family names, colours and markers come from the plain-data aelib.families, not from the models."""
+    code = "import sys, aelib.plots, aelib.latex; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def _page_inches(pdf) -> tuple[float, float]:
@@ -37,10 +46,11 @@ def test_family_styles_are_distinct_colour_blind_safe_and_named():
     colors = [plots.family_color(f) for f in plots.FAMILY_ORDER]
     markers = [plots.family_marker(f) for f in plots.FAMILY_ORDER]
     assert len(set(colors)) == len(colors) and len(set(markers)) == len(markers)
-    # seaborn's "colorblind" palette as recorded (seaborn 0.13), then black for PCA: a change of palette shows here
+    # seaborn's "colorblind" palette as recorded (seaborn 0.13), the masked MLP's dark teal, then black for PCA:
+    # a change of palette shows here
     assert [matplotlib.colors.to_hex(c) for c in colors] == [
         "#0173b2", "#de8f05", "#029e73", "#d55e00", "#cc78bc", "#ca9161", "#fbafe4", "#949494", "#ece133", "#56b4e9",
-        "#000000"]
+        "#005f73", "#000000"]
     class_rgb = {matplotlib.colors.to_rgb(c) for c in plots.CLASS_COLORS}
     assert len(class_rgb) == 10 and not class_rgb & {tuple(c) for c in colors}  # classes never look like families
     assert plots.family_label("conae") == "Contractive AE" and plots.family_label("pca (baseline)") == "PCA (baseline)"

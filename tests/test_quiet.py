@@ -11,14 +11,16 @@ REPO = Path(__file__).resolve().parents[1]
 
 def _stderr(code: str, **env) -> str:
     environ = {**os.environ, "AELIB_OFFLINE": "1", **env}
-    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environ, capture_output=True, text=True, timeout=300)
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=environ, capture_output=True, text=True,
+                          timeout=300)
     assert done.returncode == 0, done.stderr[-2000:]
     return done.stderr
 
 
 @pytest.mark.slow
 def test_importing_the_models_and_loading_data_prints_no_tensorflow_start_up_lines():
-    err = _stderr("import aelib.models, aelib.training; from aelib.data import load_dataset; load_dataset('mnist', 'test', n=50)",
+    err = _stderr("import aelib.models, aelib.training; from aelib.data import load_dataset; "
+                  "load_dataset('mnist', 'test', n=50)",
                   TF_CPP_MIN_LOG_LEVEL="3")
     for noise in ("I0000", "absl::InitializeLog", "oneDNN", "dataset_info.json"):
         assert noise not in err, err[-2000:]

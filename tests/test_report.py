@@ -1,9 +1,12 @@
+import itertools
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from aelib.baselines import PCABaseline
-from aelib.report import fit_power_law, held_out_check, held_out_predictions, power_law, rank_table, write_table
+from aelib.metrics.scaling import fit_power_law, held_out_check, held_out_predictions, power_law
+from aelib.report import rank_table, write_table
 
 
 @pytest.mark.parametrize("a,b,c", [(0.3, 0.5, 0.05), (1.0, 1.2, 0.1), (0.1, 0.3, 0.0)])
@@ -90,7 +93,8 @@ def test_report_opens_with_convergence_and_marks_runs_that_hit_the_cap():
     assert "epoch_cap" in text
     capped = capped_cells(runs)
     assert capped == {("fcae", 40)}
-    rows = mark_capped(pd.DataFrame({"family": ["fcae", "fcae", "vae"], "latent_dim": [2, 40, 40], "x": [1, 2, 3]}), capped)
+    rows = mark_capped(pd.DataFrame({"family": ["fcae", "fcae", "vae"], "latent_dim": [2, 40, 40], "x": [1, 2, 3]}),
+                       capped)
     assert list(rows["family"]) == ["fcae", "fcae†", "vae"]
     wide = mark_capped(pd.DataFrame({"family": ["fcae", "vae"], "z=2": [0.1, 0.2], "z=40": [0.3, 0.4]}), capped)
     assert list(wide["family"]) == ["fcae†", "vae"]
@@ -106,7 +110,8 @@ def _summarize(study, families, monkeypatch):
     from aelib.study.steps.summary import run as summarize_study
 
     monkeypatch.setenv("AELIB_SUMMARY_WAIT", "0")  # nothing else works on the folder: never wait
-    return summarize_study(study, families=families, z_values=[2, 8], chosen_z=[2, 8], complementary=(), profile="quick")
+    return summarize_study(study, families=families, z_values=[2, 8], chosen_z=[2, 8], complementary=(),
+                           profile="quick")
 
 
 def test_summary_of_a_complete_study_writes_the_report_tables_and_ranking(fresh_fake_study, monkeypatch, capsys):
@@ -123,7 +128,7 @@ def test_summary_of_a_complete_study_writes_the_report_tables_and_ranking(fresh_
     written = pd.read_csv(out / "ranking.csv").set_index("family")
     assert written["rank_overall"].to_dict() == ranking["rank_overall"].to_dict() == {"fcae": 1, "dae": 2, "vae": 3}
     weights = {"reconstruction": 1, "ood_generalisation": 1, "ood_detection": 0, "latent_structure": 1,
-               "generative_relative": 1}
+               "generative": 1, "smoothness_relative": 0}
     mean = sum(w * ranking[f"rank_{c}"] for c, w in weights.items()) / sum(weights.values())
     np.testing.assert_allclose(ranking["mean_rank"], mean)
     assert ranking.loc["vae", "rank_reconstruction"] == 3
@@ -159,6 +164,9 @@ def test_summary_of_a_partial_study_says_what_is_missing_and_ranks_a_family_with
     path = study.tables / "generative.csv"
     generative = pd.read_csv(path, dtype={"setting": str})
     generative[generative["family"] != "fcae"].to_csv(path, index=False)  # fcae's part of step 06 not finished
+    path = study.tables / "generative_samples.csv"
+    samples = pd.read_csv(path, dtype={"setting": str})
+    samples[samples["family"] != "fcae"].to_csv(path, index=False)
     ranking = _summarize(study, families, monkeypatch).set_index("family")
     assert "summary: INCOMPLETE: fcae lacks 2 of 2 rows of generative" in capsys.readouterr().out
     report = (study.out_dir / "REPORT.md").read_text()
@@ -172,7 +180,7 @@ def test_summary_of_a_partial_study_says_what_is_missing_and_ranks_a_family_with
     assert not [c for c in ranking if c.startswith("rank_latent")]
     # fcae has the best mean rank over the criteria it has (reconstruction 1, OOD 2), yet ranks after both
     # families that have them all
-    assert ranking.loc["fcae", "criteria_missing"] == 1 and np.isnan(ranking.loc["fcae", "generative_relative"])
+    assert ranking.loc["fcae", "criteria_missing"] == 1 and np.isnan(ranking.loc["fcae", "generative"])
     assert ranking.loc["fcae", "mean_rank"] == 1.5 and ranking["mean_rank"].idxmin() == "fcae"
     assert ranking["rank_overall"].to_dict() == {"dae": 1, "vae": 2, "fcae": 3}
 
@@ -191,3 +199,139 @@ def test_summary_of_an_empty_folder_and_bad_latent_sizes(tmp_path, monkeypatch):
     assert "figures/ranking.png" not in report  # no ranking, no figure, no link to one
     for step, table in (("02", "rmse_by_z"), ("04", "latent_quality"), ("05", "ood_rmse"), ("06", "generative")):
         assert f"_Step {step} has not written {table}.csv yet._" in report
+
+
+# ------------------------------------------------------------------ failed runs, convergence, PCA beside OOD
+
+
+def test_convergence_counts_early_stopping_and_the_gates():
+    from aelib.report import convergence_section
+
+    trained = pd.DataFrame({
+        "family": ["conae", "conae", "fcae", "vae", "fcae"], "depth": [3, 3, 3, 3, 1], "latent_dim": [2, 2, 2, 2, 10],
+        "seed": [0, 1, 0, 0, 0], "stopped_by": ["early_stopping"] * 3 + ["epoch_cap", "early_stopping"],
+        "rmse_mean": [0.2566, 0.2567, 0.20, 0.21, 0.30], "mean_image_rmse": [0.2563] * 4 + [0.25],
+        "gate_beats_mean_image": [False, False, True, True, None],  # step 01's run has no gate column value
+        "epochs_run": [17, 20, 40, 300, 50], "best_epoch": [10, 12, 34, 300, 44]})
+    text = convergence_section(trained)
+    assert text.startswith("**1 of 5 distinct training runs converged** (stopped by early stopping **and** passing "
+                           "the sanity gates): 4 of 5 early-stopped")
+    assert "; 1 of those pass the gates; 3 fail `beats_mean_image`: conae z=2 seeds 0, 1; fcae depth 1 z=10 seed 0" \
+        in text
+    assert "left out of every ranking" in text and "**1 run did not converge**" in text
+    passing = trained.assign(gate_beats_mean_image=True, rmse_mean=0.2)
+    assert "**4 of 5 distinct training runs converged**" in convergence_section(passing)
+    assert "4 of those pass the gates." in convergence_section(passing)
+
+
+def _ranked_tables(fail: bool = True):
+    """Step tables of fcae, vae and dae at z = 2 and 8, two seeds: dae fails beats_mean_image at z = 2 (both seeds)
+    when ``fail``; otherwise it would rank second everywhere."""
+    from aelib.gates import add_gates
+
+    level = {"fcae": 0.10, "dae": 0.12, "vae": 0.16}
+    sweep, ood, latent, gen = [], [], [], []
+    for family, z, seed in itertools.product(level, (2, 8), (0, 1)):
+        rmse = level[family] + 0.01 * seed - 0.005 * (z == 8)
+        if fail and family == "dae" and z == 2:
+            rmse = 0.2570  # the mean image's 0.2563, or worse: a collapsed model
+        key = {"family": family, "latent_dim": z, "seed": seed}
+        sweep.append({**key, "depth": 3, "rmse_mean": rmse, "mean_image_rmse": 0.2563, "stopped_by": "early_stopping"})
+        for dataset in ("emnist_letters", "fashion_mnist"):
+            ood.append({**key, "dataset": dataset, "role": "complementary",
+                        "rmse_mean": 2 * level[family] + 0.01 * seed, "auroc": 0.9 - level[family],
+                        "stand_in": dataset == "emnist_letters",
+                        "data_source": "font-stand-in" if dataset == "emnist_letters" else "idx-files"})
+        latent.append({**key, "trustworthiness": 1 - level[family], "stress_scaled": level[family] + 0.001 * seed})
+        for p in (0.0, 0.5, 1.0):
+            gen.append({**key, "mode": "relative", "source": "perturbed", "level": p,
+                        "rmse_mean": 0.1 + level[family] * p + 0.001 * seed})
+    runs = add_gates(pd.DataFrame(sweep), {2: 0.23, 8: 0.19})
+    pca = pd.DataFrame([{"family": "pca", "latent_dim": z, "dataset": d, "role": role, "rmse_mean": v}
+                        for z in (2, 8) for d, role, v in (("mnist", "in-distribution", 0.2),
+                                                           ("emnist_letters", "complementary", 0.15),
+                                                           ("fashion_mnist", "complementary", 0.18))])
+    return runs, pd.DataFrame(ood), pd.DataFrame(latent), pd.DataFrame(gen), pca
+
+
+class _NoSamples:  # no per-sample files: intervals over seeds
+    def train(self, *args, **kwargs):
+        return None
+
+    def ood(self, *args, **kwargs):
+        return None
+
+
+def _rank(out, runs, ood, latent, gen, pca=None):
+    from aelib.report import ranking_and_comparisons
+
+    return ranking_and_comparisons(out, sweep_runs=runs, ood=ood, latent=latent, generative=gen,
+                                   samples=_NoSamples(), families=["fcae", "vae", "dae"], chosen_z=[2, 8], pca=pca)
+
+
+def test_a_run_failing_the_gate_is_never_ranked_and_listed_in_excluded(tmp_path):
+    runs, ood, latent, gen, _ = _ranked_tables()
+    ranking, sections = _rank(tmp_path, runs, ood, latent, gen)
+    by_criterion = pd.read_csv(tmp_path / "ranking_by_criterion.csv")
+    assert set(by_criterion["criterion"]) == {"reconstruction", "ood_generalisation", "ood_detection",
+                                              "latent_structure", "smoothness_relative"}
+    dae = by_criterion[by_criterion["family"] == "dae"]
+    assert len(dae) == 5 and dae["rank"].isna().all() and dae["value"].isna().all()
+    assert set(dae["excluded"]) == {"dae z=2 seeds 0, 1"}
+    others = by_criterion[by_criterion["family"] != "dae"]
+    assert others["excluded"].isna().all() and set(others["rank"]) == {1, 2}
+    assert others.set_index(["criterion", "family"])["rank"][("reconstruction", "vae")] == 2  # dae does not take 2
+    ranks = ranking.set_index("family")
+    assert np.isnan(ranks.loc["dae", "rank_overall"]) and ranks.loc["dae", "excluded"] == "dae z=2 seeds 0, 1"
+    assert ranks.loc["fcae", "rank_overall"] == 1 and ranks.loc["vae", "rank_overall"] == 2
+    # the failed cell leaves dae out of its paired comparisons; its passing cell keeps it
+    pairs = pd.read_csv(tmp_path / "pairwise_reconstruction.csv")
+    at = {z: set(p["family_a"]) | set(p["family_b"]) for z, p in pairs.groupby("latent_dim")}
+    assert at == {2: {"fcae", "vae"}, 8: {"fcae", "vae", "dae"}}
+    text = "\n".join(sections)
+    assert "**Left out of the ranking**" in text and "Here: dae z=2 seeds 0, 1 (fails beats_mean_image)" in text
+    # without the failure dae is ranked like the others and nothing is excluded
+    ranking, sections = _rank(tmp_path / "passing", *_ranked_tables(fail=False)[:4])
+    assert ranking.set_index("family")["rank_reconstruction"].to_dict() == {"fcae": 1, "dae": 2, "vae": 3}
+    assert "excluded" not in ranking and "No run was left out" in "\n".join(sections)
+
+
+def test_non_finite_values_leave_a_family_out_of_that_criterion_only(tmp_path):
+    runs, ood, latent, gen, _ = _ranked_tables(fail=False)
+    broken = (ood["family"] == "vae") & (ood["latent_dim"] == 8) & (ood["seed"] == 1)
+    ood.loc[broken & (ood["dataset"] == "fashion_mnist"), "rmse_mean"] = np.inf
+    _rank(tmp_path, runs, ood, latent, gen)
+    table = pd.read_csv(tmp_path / "ranking_by_criterion.csv").set_index(["criterion", "family"])
+    assert table.loc[("ood_generalisation", "vae"), "excluded"] == "vae z=8 seed 1"
+    assert np.isnan(table.loc[("ood_generalisation", "vae"), "rank"])
+    assert table.loc[("reconstruction", "vae"), "rank"] == 3 and table.loc[("ood_detection", "vae"), "rank"] == 3
+
+
+def test_pca_is_a_reference_row_of_ood_generalisation_and_the_ood_ratio(tmp_path):
+    from aelib.report import ood_ratio_table
+    from aelib.report.results import OOD_RATIO_COLUMNS
+
+    runs, ood, latent, gen, pca = _ranked_tables()
+    ranking, sections = _rank(tmp_path, runs, ood, latent, gen, pca=pca)
+    table = pd.read_csv(tmp_path / "ranking_by_criterion.csv")
+    reference = table[table["reference"]]
+    assert list(reference["family"]) == ["pca"] and list(reference["criterion"]) == ["ood_generalisation"]
+    assert reference["value"].iloc[0] == pytest.approx((0.15 + 0.18) / 2) and reference["rank"].isna().all()
+    assert "pca" not in set(ranking["family"])  # a reference, never in the overall ranking
+    assert "**pca** (reference, not ranked) 0.1650: better than every ranked family (2)" in "\n".join(sections)
+    without, _ = _rank(tmp_path / "without", runs, ood, latent, gen)
+    pd.testing.assert_series_equal(without["rank_ood_generalisation"], ranking["rank_ood_generalisation"])
+    criteria = pd.read_csv(tmp_path / "ranking_criteria.csv").set_index("criterion")["what is ranked"]
+    assert "emnist_letters (stand-in: font-stand-in), fashion_mnist" in criteria["ood_generalisation"]
+
+    ratio = ood_ratio_table(runs, ood, pca)
+    assert list(ratio.columns) == OOD_RATIO_COLUMNS
+    assert list(ratio.columns[:7]) == ["family", "latent_dim", "dataset", "ood_rmse", "in_rmse", "ratio", "n_seeds"]
+    cells = ratio.set_index(["family", "latent_dim", "dataset"])
+    assert ("dae", 2, "fashion_mnist") not in cells.index  # both of its runs there fail the gate
+    fcae = cells.loc[("fcae", 8, "fashion_mnist")]
+    assert fcae["n_seeds"] == 2 and fcae["ood_rmse"] == pytest.approx(0.205)
+    assert fcae["in_rmse"] == pytest.approx(0.10) and fcae["ratio"] == pytest.approx(2.05)
+    assert cells.loc[("pca", 2, "emnist_letters"), "ratio"] == pytest.approx(0.75)
+    assert np.isnan(cells.loc[("pca", 2, "emnist_letters"), "n_seeds"])
+    assert cells.loc[("fcae", 2, "emnist_letters"), "stand_in"] and not fcae["stand_in"]

@@ -168,8 +168,12 @@ def test_ood_rmse_and_auroc_stay_separate_and_are_never_averaged():
 
 
 def test_modes_of_one_group_share_its_weight():
-    weights = criterion_weights(["reconstruction", "generative_relative", "generative_additive"])
-    assert weights == {"reconstruction": 1.0, "generative_relative": 0.5, "generative_additive": 0.5}
+    weights = criterion_weights(["reconstruction", "smoothness_relative", "smoothness_additive"],
+                                {"reconstruction": 1.0, "smoothness": 1.0})
+    assert weights == {"reconstruction": 1.0, "smoothness_relative": 0.5, "smoothness_additive": 0.5}
+    # by default generation is judged on samples; the perturbation slopes (smoothness) are described, weight 0
+    weights = criterion_weights(["generative", "smoothness_relative", "smoothness_additive"])
+    assert weights == {"generative": 1.0, "smoothness_relative": 0.0, "smoothness_additive": 0.0}
     assert criterion_weights(["rmse", "hit"]) == {"rmse": 1.0, "hit": 1.0}  # undeclared: weight 1
 
 
@@ -208,21 +212,78 @@ def test_generative_degradation_ranks_each_mode_and_leaves_prior_samples_out():
     assert len(table) == 4 and set(table["mode"]) == {"relative", "additive"}
     slopes = table.set_index(["family", "mode"])["rmse_slope"]
     assert slopes[("fcae", "relative")] == pytest.approx(0.20) and slopes[("vae", "additive")] == pytest.approx(0.02)
-    from aelib.report import _generative_criteria
+    from aelib.report.comparisons import _smoothness_criteria
 
-    ranked, pairwise = _generative_criteria(table)
-    assert [r["name"] for r in ranked] == ["generative_additive", "generative_relative"]
+    ranked, pairwise = _smoothness_criteria(table)
+    assert [r["name"] for r in ranked] == ["smoothness_additive", "smoothness_relative"]
     for r in ranked:
         assert r["table"].set_index("family")["rank"].to_dict() == {"fcae": 2, "vae": 1}
         assert r["over"] == "one seed: no interval"
     assert all(set(block["decision"]) == {"one seed: no interval"} for block in pairwise)
 
 
+def _scored_samples(real: np.ndarray, decoders: dict, seeds=(0, 1, 2)) -> pd.DataFrame:
+    """generative_samples rows: each decoder's GMM samples (a function of a seed) scored against ``real``."""
+    from aelib.metrics.generative import frechet_distance
+    from aelib.metrics.samples import sample_scores
+
+    rows = []
+    for family, decode in decoders.items():
+        for z in (2, 8):
+            for seed in seeds:
+                fake = decode(seed + 10 * z)
+                rows.append({"family": family, "latent_dim": z, "seed": seed, "sampler": "gmm",
+                             "frechet": frechet_distance(fake, real), **sample_scores(real, fake, k=5),
+                             "n_samples": len(fake), "k": 5, "n_components": 10})
+    return pd.DataFrame(rows)
+
+
+def test_a_decoder_that_ignores_its_code_ranks_last_on_generation_and_first_on_the_slope():
+    from aelib.report.comparisons import _generative_criterion, _smoothness_criteria
+
+    real = np.random.default_rng(0).normal(size=(300, 8))  # the judge's features of real test images
+    decoders = {  # features of decoded samples: like the real ones, shifted a little, or one image repeated
+        "good": lambda s: np.random.default_rng(s).normal(size=(300, 8)),
+        "blurry": lambda s: np.random.default_rng(s).normal(0.5, 0.7, size=(300, 8)),
+        "constant": lambda s: np.repeat(real.mean(axis=0, keepdims=True) + 0.1, 300, axis=0)}
+    samples = _scored_samples(real, decoders)
+    ranked, pairwise = _generative_criterion(samples)
+    assert ranked["name"] == "generative" and ranked["better"] == "lower"
+    assert ranked["table"].set_index("family")["rank"].to_dict() == {"good": 1, "blurry": 2, "constant": 3}
+    assert ranked["over"] == "seeds (3: 0, 1, 2)" and ranked["table"]["rank_low"].notna().all()
+    assert "Fréchet distance of GMM samples in the judge's features" in ranked["what"]
+    assert "precision and recall (k-NN balls, k = 5)" in ranked["what"]
+    constant = samples[samples["family"] == "constant"]
+    assert (constant["recall"] == 0).all() and (constant["coverage"] < 0.05).all()
+    assert {b["latent_dim"].iloc[0] for b in pairwise} == {2, 8} and {b["sampler"].iloc[0] for b in pairwise} == {"gmm"}
+    # its RMSE does not move under perturbation: first on the slope, which therefore weighs 0
+    slopes = pd.DataFrame([{"family": f, "mode": "additive", "latent_dim": z, "seed": s, "rmse_slope": slope}
+                           for f, slope in (("good", 0.2), ("blurry", 0.15), ("constant", 0.0)) for z in (2, 8)
+                           for s in (0, 1, 2)])
+    (smooth,), _ = _smoothness_criteria(slopes)
+    assert smooth["table"].set_index("family")["rank"]["constant"] == 1
+    ranking = rank_table({"generative": ranked["table"].set_index("family")["value"],
+                          "smoothness_additive": smooth["table"].set_index("family")["value"]},
+                         {"generative": False, "smoothness_additive": False}).set_index("family")
+    assert ranking.loc["constant", "rank_overall"] == 3 and ranking.loc["good", "rank_overall"] == 1
+
+
+def test_the_generative_criterion_ranks_the_gmm_sampler_only():
+    from aelib.report.comparisons import _generative_criterion
+
+    rows = [{"family": f, "latent_dim": 2, "seed": 0, "sampler": sampler, "frechet": value}
+            for f, sampler, value in (("fcae", "gmm", 30.0), ("vae", "gmm", 40.0), ("vae", "prior", 10.0))]
+    ranked, _ = _generative_criterion(pd.DataFrame(rows))
+    assert ranked["table"].set_index("family")["value"].to_dict() == {"fcae": 30.0, "vae": 40.0}
+    assert ranked["over"] == "one seed: no interval"
+    assert _generative_criterion(pd.DataFrame()) == (None, [])
+
+
 # ------------------------------------------------------------------ seeds
 
 
 def test_with_several_seeds_intervals_and_comparisons_are_over_seeds():
-    from aelib.report import _latent_criterion, _reconstruction_criterion
+    from aelib.report.comparisons import _latent_criterion, _reconstruction_criterion
 
     families, seeds = ["fcae", "vae", "dae"], [0, 1, 2]
     rows = [{"family": f, "depth": 3, "latent_dim": z, "seed": s, "rmse_mean": 0.1 + 0.05 * i + 0.001 * s,
@@ -251,14 +312,15 @@ def test_with_several_seeds_intervals_and_comparisons_are_over_seeds():
 
 
 def test_summary_ranking_and_pairwise_tables_from_the_study_files(fake_study):
-    from aelib.report import ranking_and_comparisons, _ranking_overview
+    from aelib.report import ranking_and_comparisons, ranking_overview
+    from aelib.study.steps.summary_inputs import ranking_inputs
 
     study, families = fake_study
     out = study.out_dir / "summary"
-    ranking, sections = ranking_and_comparisons(study, out, families=families, chosen_z=[2, 8])
+    ranking, sections = ranking_and_comparisons(out, **ranking_inputs(study), families=families, chosen_z=[2, 8])
     ranks = ranking.set_index("family")
-    for criterion in ("reconstruction", "ood_generalisation", "ood_detection", "latent_structure",
-                      "generative_relative"):
+    for criterion in ("reconstruction", "ood_generalisation", "ood_detection", "latent_structure", "generative",
+                      "smoothness_relative"):
         assert f"rank_{criterion}" in ranks
     assert ranks.loc["vae", "rank_reconstruction"] == 3 and ranks.loc["vae", "rank_reconstruction_low"] == 3
     assert ranks.loc["fcae", "rank_reconstruction_low"] == 1 and ranks.loc["dae", "rank_reconstruction_high"] == 2
@@ -272,13 +334,15 @@ def test_summary_ranking_and_pairwise_tables_from_the_study_files(fake_study):
     assert set(pairwise["latent_dim"]) == {2, 8} and set(pairwise["over"]) == {"test samples (seed 0)"}
     at2 = pairwise[pairwise["latent_dim"] == 2].set_index(["family_a", "family_b"])["decision"]
     assert at2[("fcae", "vae")].startswith("fcae lower than vae by 0.06")
-    for name in ("ood_generalisation", "ood_detection", "latent_structure", "generative"):
+    for name in ("ood_generalisation", "ood_detection", "latent_structure", "generative", "smoothness"):
         assert (out / f"pairwise_{name}.csv").is_file()
     assert set(pd.read_csv(out / "pairwise_latent_structure.csv")["measure"]) >= {"trustworthiness", "stress_scaled"}
     sensitivity = pd.read_csv(out / "ranking_sensitivity.csv")
     assert {"rank_without_reconstruction", "rank_with_ood_detection_for_ood_generalisation"} <= set(sensitivity)
     text = "\n".join(sections)
     assert "## Paired comparisons" in text and "## Ranking with uncertainty" in text
-    overview = _ranking_overview(ranking)
+    overview = ranking_overview(ranking)
     assert "[1–2]" in overview and "RANKING_WEIGHTS" in overview
-    assert by_criterion.groupby("criterion")["weight"].first()["ood_detection"] == 0.0
+    weights = by_criterion.groupby("criterion")["weight"].first()
+    assert weights["ood_detection"] == 0.0 and weights["smoothness_relative"] == 0.0 and weights["generative"] == 1.0
+    assert ranks.loc["fcae", "rank_generative"] == 1 and ranks.loc["dae", "rank_generative"] == 3  # gmm Fréchet

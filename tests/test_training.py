@@ -5,8 +5,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from aelib import gates
 from aelib.models import build_model
-from aelib.study import gates
 from aelib.training import TrainConfig, convergence_record, train
 
 X = np.random.default_rng(0).random((40, 28, 28, 1)).astype("float32")

@@ -1,19 +1,25 @@
-"""Data augmentation on artwork features (STUDY.md §6).
+"""Data augmentation on artwork features (docs/methods.md §6): the core the study's step 07 runs.
 
->>> from aelib.augmentation import run_augmentation_study
->>> out = run_augmentation_study(source="standin", seeds=(0, 1, 2, 3, 4), out_dir="results/augmentation")
->>> out["summary"]
+Modules: :mod:`.artworks` (Painter by Numbers reader, offline stand-in works),
+:mod:`.features` (Inception v3 and stand-in features, disk cache),
+:mod:`.dataset` (features of a source's works, split and standardised),
+:mod:`.pairs` (pairs, pair model; scored with :func:`aelib.metrics.ood.roc_auc`),
+:mod:`.synthetic` (top-up rule, decode(perturb(encode(x)))), :mod:`.experiments`
+(the three experiments and the duplicate control, with equal pair-model updates
+per condition, computed per seed on feature arrays).
 
-Modules: :mod:`.artworks` (Painter by Numbers reader), :mod:`.features`
-(Inception v3 and stand-in features, disk cache), :mod:`.pairs` (pairs, pair
-model; scored with :func:`aelib.metrics.ood.roc_auc`), :mod:`.synthetic` (top-up rule, decode(perturb(encode(x)))),
-:mod:`.experiments` (the three experiments and the duplicate control, with
-equal pair-model updates per condition, over several z; tables, figures).
+Running them through the run store, with tables and figures, is the study's
+step 07 (:mod:`aelib.study.steps.augmentation`)::
+
+    from aelib.study.steps import augmentation
+    summary = augmentation.run(study, source="standin", image_dir=None, csv_path=None, aug_latent_dim=[16, 64, 256],
+                               aug_seeds=[0, 1, 2, 3, 4], perturbations=[0.0, 0.1, 0.5], thresholds=[5, 10, 20, 40])
 """
 
 from __future__ import annotations
 
-from aelib.augmentation.artworks import Artworks, read_artworks
+from aelib.augmentation.artworks import Artworks, long_tail_counts, read_artworks, standin_works
+from aelib.augmentation.dataset import FeatureSet, holdout_split, load_features, standardized_split
 from aelib.augmentation.experiments import (
     AUTOENCODER_EXPERIMENTS,
     DEFAULT_LATENT_DIMS,
@@ -22,12 +28,9 @@ from aelib.augmentation.experiments import (
     EXPERIMENTS,
     FULL_SIZES,
     QUICK_SIZES,
+    SeedRun,
     augmented_pairs,
-    holdout_split,
-    long_tail_counts,
-    run_augmentation_study,
-    standin_works,
-    summarize_results,
+    check_arguments,
 )
 from aelib.augmentation.features import cached_features, image_set_key, inception_features, standin_features
 from aelib.augmentation.pairs import (
@@ -48,22 +51,25 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "EXPERIMENTS",
     "FULL_SIZES",
+    "FeatureSet",
     "PairModelTrainer",
     "QUICK_SIZES",
+    "SeedRun",
     "augmented_pairs",
     "build_pair_model",
     "cached_features",
+    "check_arguments",
     "draw_pairs",
     "holdout_split",
     "image_set_key",
     "inception_features",
+    "load_features",
     "long_tail_counts",
     "pair_scores",
     "read_artworks",
-    "run_augmentation_study",
+    "standardized_split",
     "standin_features",
     "standin_works",
-    "summarize_results",
     "synthesize",
     "top_up_counts",
     "top_up_sources",

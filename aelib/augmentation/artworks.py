@@ -1,10 +1,17 @@
-"""Reader for Painter by Numbers as Kaggle distributes it: an image folder and
-``train_info.csv`` (``filename``, ``artist``, …).
+"""The artworks of docs/methods.md §6: Painter by Numbers as Kaggle distributes it, or the offline stand-in works.
 
-Problems in the data are counted, not fatal: CSV rows whose image file is
-missing, images PIL cannot open, rows without an artist, duplicate file names,
-and artists with fewer than ``min_works`` readable works are all skipped and
-reported. Only an empty result (nothing readable) is an error.
+:func:`read_artworks` reads an image folder and ``train_info.csv``
+(``filename``, ``artist``, …). Problems in the data are counted, not fatal:
+CSV rows whose image file is missing, images PIL cannot open, rows without an
+artist, duplicate file names, and artists with fewer than ``min_works``
+readable works are all skipped and reported. Only an empty result (nothing
+readable) is an error.
+
+:func:`standin_works` gives the offline stand-in (Painter by Numbers cannot be
+downloaded here): letters of the EMNIST-letters stand-in of :mod:`aelib.data`
+(rendered from Debian handwriting fonts, 26 classes = 26 "artists"),
+subsampled to a long tail (:func:`long_tail_counts`). Why letters: an
+artist-verification task needs many classes; Fashion-MNIST has only 10.
 """
 
 from __future__ import annotations
@@ -15,8 +22,13 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pandas as pd
+from PIL import Image
+from tqdm.auto import tqdm
 
 from aelib.checks import check_int
+from aelib.data import load_dataset_with_info
+from aelib.data.letters import LETTERS
 
 HOW_TO_GET = (
     "Painter by Numbers is not packaged: download it from Kaggle "
@@ -59,8 +71,6 @@ def check_image(path: Path, *, check: str = "open") -> str | None:
     """
     if check == "none":
         return None if path.is_file() else "no such file"
-    from PIL import Image
-
     try:
         with _no_bomb_limit(), Image.open(path) as img:
             if check == "full":
@@ -77,14 +87,10 @@ class _no_bomb_limit:
     limit; they are trusted local files, so lift the limit while reading."""
 
     def __enter__(self):
-        from PIL import Image
-
         self._saved = Image.MAX_IMAGE_PIXELS
         Image.MAX_IMAGE_PIXELS = None
 
     def __exit__(self, *exc):
-        from PIL import Image
-
         Image.MAX_IMAGE_PIXELS = self._saved
         return False
 
@@ -115,8 +121,6 @@ def read_artworks(
         ValueError: bad ``min_works``/``check``, CSV without the needed columns,
             or no readable work at all (naming the folder).
     """
-    import pandas as pd
-
     check_int("min_works", min_works)
     if check not in CHECKS:
         raise ValueError(f"Expected check in {CHECKS}. Received: check={check!r}")
@@ -147,8 +151,6 @@ def read_artworks(
     rows = list(zip(table["filename"], table["artist"]))
     iterator = rows
     if progress:
-        from tqdm.auto import tqdm
-
         iterator = tqdm(rows, desc="checking images", unit="img")
     for name, artist in iterator:
         path = image_dir / name
@@ -200,8 +202,6 @@ def load_rgb(path: Path, size: int) -> np.ndarray:
     JPEGs are decoded at a reduced scale first (``Image.draft``), which makes
     large paintings much faster to read without changing the 299-pixel result much.
     """
-    from PIL import Image
-
     try:
         with _no_bomb_limit(), Image.open(path) as img:
             img.draft("RGB", (size, size))
@@ -212,3 +212,45 @@ def load_rgb(path: Path, size: int) -> np.ndarray:
             f"Cannot decode image {path} ({type(exc).__name__}: {exc}). Read the works with "
             "read_artworks(..., check='full') to skip images that only fail when decoded."
         ) from exc
+
+
+# ------------------------------------------------------------------ offline stand-in
+
+
+def long_tail_counts(n_classes: int, max_works: int, min_works: int) -> np.ndarray:
+    """Class sizes falling geometrically from ``max_works`` to ``min_works`` (rounded)."""
+    if n_classes == 1:
+        return np.array([max_works])
+    ratio = (min_works / max_works) ** (np.arange(n_classes) / (n_classes - 1))
+    return np.rint(max_works * ratio).astype(np.int64)
+
+
+def standin_works(
+    *, n_classes: int = 26, max_works: int = 120, min_works: int = 5, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, list[str], dict[str, Any]]:
+    """Long-tailed stand-in "artworks": letters from the EMNIST-letters stand-in's train split.
+
+    Returns:
+        ``(images, labels, artist_names, info)``; labels 0..n_classes-1 with
+        class 0 the largest; ``artist_names`` like ``"letter-q"``.
+    """
+    # Always the font-rendered stand-in (source="offline"), so the stand-in study is the same on every machine.
+    x, y, info = load_dataset_with_info("emnist_letters", "train", source="offline")
+    available = np.bincount(y, minlength=len(LETTERS))
+    if n_classes > len(LETTERS):
+        raise ValueError(
+            f"Expected n_classes <= {len(LETTERS)} for the letter stand-in. Received: n_classes={n_classes}"
+        )
+    if max_works > available.min():
+        raise ValueError(
+            f"Expected max_works <= {available.min()} (images per letter). Received: max_works={max_works}"
+        )
+    rng = np.random.default_rng(seed)
+    letters = rng.permutation(len(LETTERS))[:n_classes]
+    counts = long_tail_counts(n_classes, max_works, min_works)
+    picked = [np.sort(rng.choice(np.flatnonzero(y == c), size=int(k), replace=False)) for c, k in zip(letters, counts)]
+    images = np.concatenate([x[i] for i in picked])
+    labels = np.repeat(np.arange(n_classes), counts).astype(np.int64)
+    names = [f"letter-{LETTERS[c]}" for c in letters]
+    data_info = {k: info.get(k) for k in ("name", "split", "source", "stand_in", "description", "fonts")}
+    return images, labels, names, data_info

@@ -8,7 +8,7 @@ images and model reads the file instead of computing.
 
 Two feature functions use it:
 
-* :func:`inception_features` — the real path of STUDY.md §6: Inception v3
+* :func:`inception_features` — the real path of docs/methods.md §6: Inception v3
   (ImageNet weights, no top, global average pooling) → 2048 values per image.
 * :func:`standin_features` — the offline stand-in: the penultimate layer
   (512 values) of a small CNN trained on Fashion-MNIST, a data set disjoint
@@ -26,17 +26,20 @@ import os
 import re
 import warnings
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from tqdm.auto import tqdm
 
+from aelib.augmentation.artworks import load_rgb
 from aelib.checks import check_int
+from aelib.data import load_dataset_with_info
 from aelib.io import atomic_write_bytes, config_hash
 
 INCEPTION_MIN_SIZE = 75  # the smallest input InceptionV3 accepts
 INCEPTION_SIZE = 299
-INCEPTION_DIM = 2048
 CACHE_FORMAT = 1
 
 #: The stand-in feature extractor (see module docstring); part of its cache key.
@@ -137,10 +140,8 @@ def _weights_tag(weights: str | None) -> str:
 
 def _image_batch(inputs, start: int, stop: int, size: int, workers: int = 1) -> np.ndarray:
     """Images ``start:stop`` as float32 RGB in 0..255, resized to size×size."""
-    from aelib.augmentation.artworks import load_rgb
-
     if isinstance(inputs, np.ndarray):
-        import keras
+        import keras  # deferred: Keras loads TensorFlow
 
         batch = inputs[start:stop]
         batch = batch.astype(np.float32) if batch.dtype == np.uint8 else batch.astype(np.float32) * 255.0
@@ -153,8 +154,6 @@ def _image_batch(inputs, start: int, stop: int, size: int, workers: int = 1) -> 
         return batch
     paths = [Path(p) for p in inputs[start:stop]]
     if workers > 1 and len(paths) > 1:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(min(workers, len(paths))) as pool:
             return np.stack(list(pool.map(lambda p: load_rgb(p, size), paths)))
     return np.stack([load_rgb(p, size) for p in paths])
@@ -227,12 +226,10 @@ def inception_features(
     built: dict[str, Any] = {}
     bar = None
     if progress:
-        from tqdm.auto import tqdm
-
         bar = tqdm(total=len(inputs), desc="Inception v3 features", unit="img")
 
     def compute(items) -> np.ndarray:
-        import keras
+        import keras  # deferred: Keras loads TensorFlow
 
         if "model" not in built:
             if weights is None:
@@ -281,10 +278,9 @@ def train_standin_extractor(config: dict[str, Any] | None = None, *, progress: b
         ``(extractor, info)``: a Keras model images (n, 28, 28, 1) → (n, feature_dim)
         and a JSON-able record of the training data and accuracy.
     """
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
-    from aelib.data import load_dataset_with_info
-    from aelib.training import set_seed
+    from aelib.training import set_seed  # deferred: aelib.training loads Keras
 
     config = {**STANDIN_EXTRACTOR, **(config or {})}
     x, y, data_info = load_dataset_with_info(
@@ -330,7 +326,7 @@ def standin_features(
         raise ValueError(f"Expected stand-in images of shape (n, 28, 28, 1). Received: shape={images.shape}")
 
     def compute(x: np.ndarray) -> np.ndarray:
-        import keras
+        import keras  # deferred: Keras loads TensorFlow
 
         extractor, _ = train_standin_extractor(config, progress=progress)
         return np.concatenate(

@@ -121,7 +121,7 @@ def build_pair_model(dim: int, *, hidden: int = 64, dropout: float = 0.2, seed: 
 
     Both inputs enter only through symmetric functions, so score(a, b) = score(b, a).
     """
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     a = keras.Input((dim,), name="a")
     b = keras.Input((dim,), name="b")
@@ -179,9 +179,9 @@ class PairModelTrainer:
     """
 
     def __init__(self, dim: int, *, seed: int = 0, **options: Any) -> None:
-        import keras
+        import keras  # deferred: Keras loads TensorFlow
 
-        from aelib.training import set_seed
+        from aelib.training import set_seed  # deferred: aelib.training loads Keras
 
         self.options = _check_options(options)
         self.dim = check_int("dim", dim)
@@ -240,7 +240,7 @@ def train_pair_model(features, pairs, y, *, seed: int = 0, n_updates: int | None
 
 def pair_scores(model, features, pairs, *, batch_size: int = 4096) -> np.ndarray:
     """Same-artist probability of each pair (eager calls: no retracing across models)."""
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     features = np.asarray(features, dtype=np.float32)
     out = [

@@ -1,7 +1,7 @@
 """Synthetic feature vectors from an autoencoder: decode(perturb(encode(x), p)).
 
 Which originals a synthetic sample comes from is decided here; the
-perturbation itself is :func:`aelib.perturbation.perturb` (STUDY.md §4.7).
+perturbation itself is :func:`aelib.perturbation.perturb` (docs/methods.md §4.7).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ def top_up_sources(labels, target: int, *, seed: int | Sequence[int] = 0) -> np.
 
 def encode_eager(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """``model.encode`` by eager calls of the encoder (see :func:`decode_codes`)."""
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     x = np.asarray(x, dtype=np.float32)
     return np.concatenate(
@@ -63,7 +63,7 @@ def encode_eager(model, x: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
 def decode_codes(model, z: np.ndarray, *, batch_size: int = 1024) -> np.ndarray:
     """``model.decode`` by eager calls of the decoder, which avoids a retrace
     of ``predict`` for every new number of samples."""
-    import keras
+    import keras  # deferred: Keras loads TensorFlow
 
     z = np.asarray(z, dtype=np.float32)
     if len(z) == 0:

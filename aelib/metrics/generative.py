@@ -1,4 +1,4 @@
-"""Scores of generated images (STUDY.md §4, step 7): Fréchet distance between
+"""Scores of generated images (docs/methods.md §4, step 7): Fréchet distance between
 feature distributions and the spread of predicted classes."""
 from __future__ import annotations
 
@@ -15,11 +15,13 @@ def _check_features(name: str, feats) -> np.ndarray:
     if feats.ndim != 2:
         raise ValueError(f"Expected {name} of shape (n_samples, n_features). Received: shape={feats.shape}")
     if feats.shape[0] < 2:
-        raise ValueError(f"Expected at least 2 samples in {name} (a covariance needs two). Received: shape={feats.shape}")
+        raise ValueError(f"Expected at least 2 samples in {name} (a covariance needs two). "
+                         f"Received: shape={feats.shape}")
     if feats.shape[1] < 1:
         raise ValueError(f"Expected at least one feature in {name}. Received: shape={feats.shape}")
     if not np.all(np.isfinite(feats)):
-        raise ValueError(f"{name} contains NaN or infinite values ({int((~np.isfinite(feats)).sum())} of {feats.size}).")
+        raise ValueError(f"{name} contains NaN or infinite values "
+                         f"({int((~np.isfinite(feats)).sum())} of {feats.size}).")
     return feats
 
 
@@ -59,7 +61,8 @@ def frechet_distance(feats_a, feats_b, *, eps: float = 1e-6) -> float:
     cov_a = np.atleast_2d(np.cov(a, rowvar=False))
     cov_b = np.atleast_2d(np.cov(b, rowvar=False))
     covmean, singular = _sqrtm(cov_a @ cov_b)
-    if singular or not np.all(np.isfinite(covmean)) or np.abs(np.imag(covmean)).max() > 1e-3 * max(1.0, np.abs(covmean).max()):
+    if (singular or not np.all(np.isfinite(covmean))
+            or np.abs(np.imag(covmean)).max() > 1e-3 * max(1.0, np.abs(covmean).max())):
         offset = np.eye(a.shape[1]) * eps
         covmean, _ = _sqrtm((cov_a + offset) @ (cov_b + offset))
         if not np.all(np.isfinite(covmean)):
@@ -85,4 +88,6 @@ def class_spread(labels, *, num_classes: int) -> dict[str, float]:
         raise ValueError(f"Expected labels in [0, {num_classes}). Received: min={labels.min()}, max={labels.max()}")
     share = np.bincount(labels.astype(np.int64), minlength=num_classes) / labels.size
     nz = share[share > 0]
-    return {"class_entropy": float(-(nz * np.log(nz)).sum() / np.log(num_classes)), "max_class_share": float(share.max())}
+    entropy = -(nz * np.log(nz)).sum() / np.log(num_classes)
+    return {"class_entropy": abs(float(entropy)),  # ≥ 0; one class would give -0.0
+            "max_class_share": float(share.max())}

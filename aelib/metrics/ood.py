@@ -1,4 +1,4 @@
-"""Separating in-distribution from complementary data (STUDY.md §4, step 6)."""
+"""Separating in-distribution from complementary data (docs/methods.md §4, step 6)."""
 from __future__ import annotations
 
 import numpy as np
@@ -25,7 +25,8 @@ def roc_auc(labels, scores) -> float:
     labels = np.asarray(labels)
     scores = np.asarray(scores, dtype=np.float64)
     if labels.ndim != 1 or scores.ndim != 1 or labels.shape != scores.shape:
-        raise ValueError(f"Expected 1-D labels and scores of the same length. Received: shapes {labels.shape} and {scores.shape}")
+        raise ValueError("Expected 1-D labels and scores of the same length. "
+                         f"Received: shapes {labels.shape} and {scores.shape}")
     values = set(np.unique(labels).tolist())
     if not values <= {0, 1}:
         raise ValueError(f"Expected binary labels (0/1 or bool). Received: values {sorted(values, key=str)[:10]}")

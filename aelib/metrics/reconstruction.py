@@ -1,4 +1,4 @@
-"""Per-sample reconstruction error (STUDY.md §4, step 4)."""
+"""Per-sample reconstruction error (docs/methods.md §4, step 4)."""
 from __future__ import annotations
 
 import numpy as np

@@ -5,6 +5,7 @@
 """
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 from typing import Any
 
@@ -14,13 +15,12 @@ import_tensorflow()  # before Keras loads it: no C++ start-up lines on the scree
 
 import keras  # noqa: E402
 
-from aelib.models.base import Autoencoder, LossTerm
-from aelib.models.registry import FamilyInfo, family_info, get_model_class, list_models, register_model
+from aelib.families import FAMILIES, FamilyInfo  # noqa: E402
+from aelib.models.base import Autoencoder, LossTerm  # noqa: E402
+from aelib.models.registry import family_info, get_model_class, list_models, register_model  # noqa: E402
 
-import importlib
-
-# Importing a family module registers it; this order is the order of list_models().
-FAMILY_MODULES = ("vanilla", "fcae", "dae", "cae", "vae", "aae", "rae", "sae", "conae", "mae")
+# Importing a family module (named as its key) registers it; the order of aelib.families is that of list_models().
+FAMILY_MODULES = tuple(FAMILIES)
 for _name in FAMILY_MODULES:
     importlib.import_module(f"aelib.models.{_name}")
 
@@ -59,7 +59,8 @@ def load_model(path: str | Path) -> Autoencoder:
     try:
         return keras.saving.load_model(path, compile=False)
     except Exception as err:  # corrupt zip, wrong file, incompatible config
-        raise ValueError(f"Could not load the model saved at {path}: {err}. Delete the file and rerun the study.") from err
+        raise ValueError(f"Could not load the model saved at {path}: {err}. "
+                         "Delete the file and rerun the study.") from err
 
 
 __all__ = ["Autoencoder", "FamilyInfo", "LossTerm", "build_model", "family_info", "get_model_class", "list_models",

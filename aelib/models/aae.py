@@ -20,7 +20,7 @@ loss 1.37 ≈ 2 ln 2, i.e. q(z) hard to tell from the prior), 0.1 → 0.162
 (codes std 1.73, the discriminator wins), 0 → 0.163 (std 6.2). Hence the
 default 0.3.
 
-Encoder and decoder are the ``fcae`` networks (depth rule, STUDY.md §2,
+Encoder and decoder are the ``fcae`` networks (depth rule, docs/methods.md §2,
 ``widths`` option). With two extra optimisers this is the one family with its
 own ``train_step`` and ``test_step`` (the Keras GAN guide's pattern).
 
@@ -86,7 +86,6 @@ class AdversarialAE(Autoencoder):
     """
 
     loss_terms = ("discriminator", "generator")
-    display_name, short_name, color, marker, relative_cost = "Adversarial AE", "AAE", "#ca9161", "P", 1.5
 
     def __init__(self, *args: Any, prior: str = "normal", generator_lr_scale: float = 0.3,
                  discriminator_units: int = 256, **kwargs: Any) -> None:
@@ -104,6 +103,10 @@ class AdversarialAE(Autoencoder):
             h = self.dense(self.discriminator_units, "relu", name=f"disc_dense_{i}")(h)
         logits = self.dense(1, None, name="disc_logit")(h)
         self.discriminator = keras.Model(z_in, logits, name="discriminator")
+
+    def auxiliary_networks(self) -> tuple:
+        """The discriminator: trained with the model, never on the path x → z → x̂."""
+        return (self.discriminator,)
 
     # ----- training -----------------------------------------------------------
     def compile(self, optimizer="adam", *, discriminator_optimizer=None, generator_optimizer=None,

@@ -15,10 +15,10 @@ as attributes of the same name (or the one ``option_attributes`` names):
 them, and so do ``model_options`` and ``get_config``.
 
 Family metadata (display name, abbreviation, figure colour and marker,
-relative training cost) are class attributes, read through
+relative training cost) are plain data in :mod:`aelib.families`, read through
 :func:`aelib.models.registry.family_info`.
 
-Families that build fully connected stacks by the depth rule (STUDY.md §2)
+Families that build fully connected stacks by the depth rule (docs/methods.md §2)
 get their widths from :meth:`Autoencoder.depth_rule_widths`, which applies the
 ``widths`` option (``"auto"``, ``"seed"``, ``"interpolate"``; see
 :mod:`aelib.architectures`) and records what it built, so
@@ -34,7 +34,7 @@ import keras
 import numpy as np
 
 from aelib import losses
-from aelib.architectures import WIDTH_RULES, widths_for, widths_rule_used
+from aelib.architectures import DEFAULT_DEPTH, WIDTH_RULES, widths_for, widths_rule_used
 from aelib.checks import check_int
 
 
@@ -53,7 +53,7 @@ class Autoencoder(keras.Model):
     Args:
         input_shape: shape of one sample, e.g. ``(28, 28, 1)`` or ``(2048,)``.
         latent_dim: size of the code ``z``.
-        depth: hidden layers of fully connected parts (STUDY.md §2 depth rule).
+        depth: hidden layers of fully connected parts (docs/methods.md §2 depth rule).
         widths: how those layers' widths are chosen: ``"auto"`` (default; the
             seed presets unless their narrowest layer is narrower than
             ``latent_dim``, then ``"interpolate"``), ``"seed"`` (the presets
@@ -72,25 +72,13 @@ class Autoencoder(keras.Model):
     max_latent_ratio: float = 1.0
     #: Option name → attribute holding its value, where the two differ.
     option_attributes: dict[str, str] = {}
-    # Family metadata, set by every registered family (registry.family_info reads them).
-    #: Name in figures and tables ("Contractive AE").
-    display_name: str = ""
-    #: Abbreviation for tables that would not fit the display name ("ConAE").
-    short_name: str = ""
-    #: Figure colour, a hex string.
-    color: str = ""
-    #: Matplotlib marker of the family's points.
-    marker: str = ""
-    #: Seconds to a converged model relative to fcae (the quick profile's latent
-    #: sweep, depth 1, batch 64, two runs at a time on two CPU cores; rounded).
-    relative_cost: float = 0.0
 
     def __init__(
         self,
         input_shape: tuple[int, ...] = (28, 28, 1),
         latent_dim: int = 2,
         *,
-        depth: int = 3,
+        depth: int = DEFAULT_DEPTH,
         widths: str = "auto",
         seed: int = 0,
         output_activation: str = "sigmoid",
@@ -103,7 +91,8 @@ class Autoencoder(keras.Model):
         try:
             shape = tuple(int(s) for s in input_shape)
         except (TypeError, ValueError):
-            raise ValueError(f"Expected input_shape as a tuple of positive ints. Received: input_shape={input_shape!r}") from None
+            raise ValueError("Expected input_shape as a tuple of positive ints. "
+                             f"Received: input_shape={input_shape!r}") from None
         if not shape or any(s < 1 for s in shape):
             raise ValueError(f"Expected input_shape as a tuple of positive ints. Received: input_shape={input_shape!r}")
         self.sample_shape = shape
@@ -125,7 +114,8 @@ class Autoencoder(keras.Model):
         self.seed = int(seed)
         if output_activation not in ("sigmoid", "linear"):
             raise ValueError(
-                f"Expected output_activation in ('sigmoid', 'linear'). Received: output_activation={output_activation!r}"
+                "Expected output_activation in ('sigmoid', 'linear'). "
+                f"Received: output_activation={output_activation!r}"
             )
         self.output_activation = output_activation
         self.seed_generator = keras.random.SeedGenerator(self.seed)
@@ -156,6 +146,17 @@ class Autoencoder(keras.Model):
         layers on the path (cae, rae, mae, conae) override it.
         """
         return int(min((self.latent_dim, *self._depth_rule_widths)))
+
+    def auxiliary_networks(self) -> tuple:
+        """Networks a family trains beside the autoencoder that ``encode``/``decode`` never use (the
+        adversarial family's discriminator); their weights are not the autoencoder's capacity."""
+        return ()
+
+    def autoencoder_params(self) -> int:
+        """Parameters of the autoencoder itself: every weight of the model (encoder, decoder and code heads
+        such as the variational family's mean and log-variance) less those of :meth:`auxiliary_networks`.
+        The count the study compares capacity by (docs/methods.md §1, "Objective or architecture")."""
+        return int(self.count_params() - sum(net.count_params() for net in self.auxiliary_networks()))
 
     @property
     def widths_rule_used(self) -> str:

@@ -1,12 +1,18 @@
 """Building blocks that several families share: the flattening wrapper of
-fully connected stacks, the depth-rule MLP stacks, the image-shape check and
-draws from a code prior."""
+fully connected stacks, the depth-rule MLP stacks, the image-shape check,
+draws from a code prior, and image patches with the loss on a subset of them
+(the masked families, ``mae`` and ``mmae``)."""
 from __future__ import annotations
 
 import keras
 import numpy as np
+from keras import ops
 
+from aelib import losses
 from aelib.checks import check_int
+
+#: ε added to a target patch's variance when a masked family's ``norm_pix_loss`` is on.
+NORM_PIX_EPS = 0.01
 
 
 def flat_io(model, body_encoder, body_decoder):
@@ -83,3 +89,40 @@ def prior_codes(n: int, latent_dim: int, *, seed: int, prior: str = "normal") ->
     if prior == "uniform":
         return rng.uniform(-1.0, 1.0, size=(int(n), latent_dim)).astype("float32")
     return rng.standard_normal((int(n), latent_dim)).astype("float32")
+
+
+def patchify(images, patch_size: int):
+    """(n, H, W, C) → (n, (H/p)(W/p), p·p·C), patches in row-major order."""
+    h, w, c = images.shape[1:]
+    gh, gw = h // patch_size, w // patch_size
+    x = ops.reshape(images, (-1, gh, patch_size, gw, patch_size, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, gh * gw, patch_size * patch_size * c))
+
+
+def unpatchify(patches, patch_size: int, image_shape):
+    """Inverse of :func:`patchify` for images of ``image_shape`` (H, W, C)."""
+    h, w, c = image_shape
+    gh, gw = h // patch_size, w // patch_size
+    x = ops.reshape(patches, (-1, gh, gw, patch_size, patch_size, c))
+    x = ops.transpose(x, (0, 1, 3, 2, 4, 5))
+    return ops.reshape(x, (-1, h, w, c))
+
+
+def masked_patch_loss(target, prediction, mask, *, patch_size: int, norm_pix_loss: bool = False):
+    """Mean squared error over the patches where ``mask`` is 1.
+
+    Args:
+        target, prediction: images (n, H, W, C).
+        mask: (n, N), 1 for a patch in the loss (masked in training).
+        norm_pix_loss: divide each patch's squared error by the variance of
+            its target patch plus ``NORM_PIX_EPS`` (He et al.'s per-patch
+            normalised targets; their ε = 1e-6 would let MNIST's blank
+            patches, of variance 0, dominate the loss).
+    """
+    t = patchify(target, patch_size)
+    p = patchify(prediction, patch_size)
+    if norm_pix_loss:
+        scale = ops.sqrt(ops.var(t, axis=-1, keepdims=True) + NORM_PIX_EPS)
+        t, p = t / scale, p / scale
+    return losses.masked_mse(t, p, mask)

@@ -22,9 +22,8 @@ whole network is trained end to end with the per-value mean squared error.
 """
 from __future__ import annotations
 
-from typing import Any
-
 import math
+from typing import Any
 
 import keras
 
@@ -49,8 +48,6 @@ class ConvolutionalAE(Autoencoder):
         ValueError: for inputs that are not (H, W, C) images with H, W
             divisible by 4, or bad ``filters`` / ``kernel_size``.
     """
-
-    display_name, short_name, color, marker, relative_cost = "Convolutional AE", "CAE", "#d55e00", "v", 5.0
 
     def __init__(self, *args: Any, filters=(32, 64), kernel_size: int = 3, **kwargs: Any) -> None:
         try:

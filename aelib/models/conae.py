@@ -4,26 +4,11 @@ auto-encoders: explicit invariance during feature extraction", ICML 2011).
 The penalty is ``lam · mean_n ‖J_f(x_n)‖²_F`` with ``J_f(x) = ∂z/∂x`` the
 Jacobian of the code with respect to the input, computed exactly.
 
-Architecture (default ``encoder="single"``), as in the paper: the encoder is
-one dense layer with a sigmoid code ``h = σ(W x + b)``, so the penalty has
-the closed form ``‖J‖²_F = Σ_j (h_j(1 − h_j))² Σ_i W_ij²`` (Rifai et al.,
-eq. 3) — one pass, no ``batch_jacobian``. The decoder is ``fcae``'s mirrored
-MLP from z to the output (depth rule, ``widths`` option); ``tied=True`` gives
-the paper's tied one-layer decoder ``σ(Wᵀ h + c)`` instead (:class:`TiedDense`,
-which reads the encoder's kernel; ``depth`` then does not apply).
-
-Why a sigmoid code. With a linear code ``z = W x + b`` the penalty is just
-``‖W‖²_F`` and an untied decoder undoes any shrinking of W exactly, so the
-penalty can be lowered at no cost in reconstruction — it only rescales the
-code. A sigmoid code cannot be shrunk freely: it is bounded in (0, 1), and
-the penalty falls only where units saturate (h(1 − h) → 0) or where W is
-small, which pushes units into the near-linear regime around 0.5 where the
-decoder must amplify small differences (with ``tied=True`` it cannot at all,
-since the decoder shrinks with W). That saturation is the contraction Rifai
-et al. describe.
-
-``encoder="deep"`` keeps a depth-rule MLP encoder (ReLU or sigmoid hidden
-layers, ``code_activation`` linear or sigmoid) with an exact Jacobian:
+Architecture (default ``encoder="deep"``): the depth-rule MLP encoder and
+mirrored decoder of ``fcae`` (docs/methods.md §1, "Objective or architecture": the
+objective families share one backbone, so their parameter counts agree and a
+difference between them is one of objective), with a **sigmoid code** and the
+exact Jacobian of the whole encoder:
 
 * ``jacobian="auto"``/``"autodiff"``: ``tf.GradientTape.batch_jacobian`` of
   the encoder, vectorised over the ``latent_dim`` rows — about
@@ -40,30 +25,53 @@ layers, ``code_activation`` linear or sigmoid) with an exact Jacobian:
   ``batch_jacobian`` in the same run: 4.9 vs 4.6, then 4.2 vs 4.8;
   ``benchmarks/family_cost.py --variant conae:jacobian=chain``).
 
-For the single layer, ``jacobian="autodiff"`` or ``"chain"`` force those
-paths (same value as the closed form, tested).
+A deep contractive encoder costs about twice fcae per epoch (z = 10,
+depth 1, 2,000 images, batch 64, two shared CPU cores: 4.2–5.1 s against
+2.3–2.5 s).
+
+Why a sigmoid code. With a linear code ``z = W_L^T h + b`` the penalty
+scales with ``W_L``, and an untied decoder undoes any shrinking of ``W_L``
+exactly, so the penalty could be lowered at no cost in reconstruction — it
+would only rescale the code. A sigmoid code cannot be shrunk freely: it is
+bounded in (0, 1), and the penalty falls only where units saturate
+(h(1 − h) → 0) or where the pre-activations vary little, which pushes units
+into the near-linear regime around 0.5 where the decoder must amplify small
+differences. That saturation is the contraction Rifai et al. describe.
+``code_activation="linear"`` stays an option.
+
+``encoder="single"`` is the paper's architecture: one dense layer with a
+sigmoid code ``h = σ(W x + b)``, so the penalty has the closed form
+``‖J‖²_F = Σ_j (h_j(1 − h_j))² Σ_i W_ij²`` (Rifai et al., eq. 3) — one pass,
+no ``batch_jacobian`` — and ``fcae``'s mirrored decoder, or with
+``tied=True`` the paper's tied one-layer decoder ``σ(Wᵀ h + c)``
+(:class:`TiedDense`, which reads the encoder's kernel; ``depth`` then does
+not apply). For the single layer, ``jacobian="autodiff"`` or ``"chain"``
+force those paths (same value as the closed form, tested). Its encoder has
+about half of fcae's parameters, and at z = 2 its code collapsed in the
+quick study, which is why it is no longer the default.
 
 Default weight. Rifai et al. pick λ by validation, with a cross-entropy
 summed over the 784 pixels; ``aelib`` uses the per-value mean squared error,
 which is smaller by roughly a factor d, so their λ values do not carry over.
-The balance at initialisation on MNIST: Glorot weights give Σ_i W_ij² ≈
-2d/(d + z) ≈ 2 per code unit and pre-activations of spread ≈ 0.5, so
-(h(1 − h))² ≈ 0.06 and ‖J‖²_F ≈ 0.12 per code unit — measured 1.1 at z = 10
-and 10.2 at z = 100 — against an MSE of ≈ 0.07 falling to 0.01–0.04 when
-trained. The penalty is a sum over code units, so its weight must suit the
-whole z sweep (1–700). ``lam=1e-4`` makes it ≈ 1e-4 (z = 10) to 1e-3
-(z = 100) at the start, 0.2–2 % of the reconstruction term: active but mild.
-Measured (5 epochs on 3,000 MNIST images, batch 64, test RMSE / final
-‖J‖²_F; a short check, not a tuning): z = 10: λ = 0 → 0.236 / 0.81,
-1e-4 → 0.238 / 0.50, 1e-3 → 0.241 / 0.23; z = 100: λ = 0 → 0.184 / 8.9,
-1e-4 → 0.190 / 4.0, 1e-3 → 0.224 / 0.69, 1e-2 → 0.243 / 0.13. So 1e-4 halves
-the Jacobian norm at a small cost, while 1e-3 already decides the solution at
-z = 100. The study's tuning stage picks λ from a grid; this default is only
-the starting point.
+The balance at initialisation on MNIST (Glorot weights, sigmoid code): the
+deep encoder's ‖J‖²_F is measured 0.10 / 0.66 / 5.7 at z = 2 / 10 / 100
+(depth 1) and 0.06 / 0.28 / 1.9 (depth 3); the paper's single layer gives
+1.1 at z = 10 and 10.2 at z = 100 — against an MSE of ≈ 0.07 falling to
+0.01–0.04 when trained. The penalty is a sum over code units, so its weight
+must suit the whole z sweep (1–700). ``lam=1e-4`` makes it ≈ 1e-4 (z = 10)
+to 1e-3 (z = 100) at the start, a few per cent of the reconstruction term
+at most: active but mild. Measured for the single layer (5 epochs on 3,000
+MNIST images, batch 64, test RMSE / final ‖J‖²_F; a short check, not a
+tuning): z = 10: λ = 0 → 0.236 / 0.81, 1e-4 → 0.238 / 0.50, 1e-3 → 0.241 /
+0.23; z = 100: λ = 0 → 0.184 / 8.9, 1e-4 → 0.190 / 4.0, 1e-3 → 0.224 /
+0.69, 1e-2 → 0.243 / 0.13. The study's tuning stage picks λ from a grid
+that includes 0 (:mod:`aelib.study.tuning`); this default is only the
+starting point.
 
-Departures from the paper: an untied deep decoder by default (``tied=True``
-for the paper's), the per-value mean squared error instead of the
-cross-entropy, Adam instead of SGD, and the penalty averaged over the batch.
+Departures from the paper: a deep ReLU encoder with a sigmoid code and an
+untied deep decoder by default (``encoder="single", tied=True`` for the
+paper's), the per-value mean squared error instead of the cross-entropy,
+Adam instead of SGD, and the penalty averaged over the batch.
 """
 from __future__ import annotations
 
@@ -134,7 +142,8 @@ def frobenius_sq_chain(dense_layers, x):
     n = ops.shape(h)[0]
     latent_dim = h.shape[-1]
     # rows of J, one block of latent_dim rows per sample: start at the code layer
-    rows = ops.broadcast_to(ops.transpose(dense_layers[-1].kernel)[None], (n, latent_dim, dense_layers[-1].kernel.shape[0]))
+    rows = ops.broadcast_to(ops.transpose(dense_layers[-1].kernel)[None],
+                            (n, latent_dim, dense_layers[-1].kernel.shape[0]))
     if derivatives[-1] is not None:
         rows = rows * derivatives[-1][:, :, None]
     for layer, derivative in zip(reversed(dense_layers[:-1]), reversed(derivatives[:-1])):
@@ -208,11 +217,12 @@ class ContractiveAE(Autoencoder):
     Args:
         lam: weight λ of ``mean_n ‖J_f(x_n)‖²_F``, >= 0 (0 turns it off).
             Default 1e-4 (module docstring).
-        encoder: ``"single"`` (default, Rifai et al.'s one dense layer to the
-            code) or ``"deep"`` (a depth-rule MLP encoder).
+        encoder: ``"deep"`` (default: the depth-rule MLP encoder of ``fcae``)
+            or ``"single"`` (Rifai et al.'s one dense layer to the code, with
+            the closed-form penalty).
         tied: ``True`` for the tied one-layer decoder ``σ(Wᵀ h + c)``
             (needs ``encoder="single"``); ``False`` (default) for the
-            mirrored MLP decoder.
+            mirrored MLP decoder of ``fcae``.
         code_activation: ``"sigmoid"`` (default, the paper's) or ``"linear"``
             (then ``‖J‖²_F = ‖W‖²_F`` for a single layer; module docstring).
         hidden_activation: ``"relu"`` (default, as ``fcae``) or ``"sigmoid"``:
@@ -231,13 +241,12 @@ class ContractiveAE(Autoencoder):
     loss_terms = ("contractive",)
     # ``encoder`` is the option; the attribute of that name is the encoder network.
     option_attributes = {"encoder": "encoder_kind"}
-    display_name, short_name, color, marker, relative_cost = "Contractive AE", "ConAE", "#ece133", ">", 2.8
 
     def __init__(
         self,
         *args: Any,
         lam: float = 1e-4,
-        encoder: str = "single",
+        encoder: str = "deep",
         tied: bool = False,
         code_activation: str = "sigmoid",
         hidden_activation: str = "relu",
@@ -251,7 +260,8 @@ class ContractiveAE(Autoencoder):
         self.jacobian = check_choice("jacobian", jacobian, JACOBIAN_METHODS)
         self.tied = check_bool("tied", tied)
         if tied and encoder != "single":
-            raise ValueError(f"tied=True needs a one-layer encoder: expected encoder='single'. Received: encoder={encoder!r}")
+            raise ValueError("tied=True needs a one-layer encoder: expected encoder='single'. "
+                             f"Received: encoder={encoder!r}")
         super().__init__(*args, **kwargs)
 
     def build_networks(self) -> None:
@@ -263,7 +273,8 @@ class ContractiveAE(Autoencoder):
             return
         self.code_layer = self.dense(self.latent_dim, code, name="enc_code")
         if not self.tied:
-            dec_layers = mirrored_decoder_layers(self, self.depth_rule_widths(), hidden_activation=self.hidden_activation)
+            dec_layers = mirrored_decoder_layers(self, self.depth_rule_widths(),
+                                                 hidden_activation=self.hidden_activation)
             self.encoder, self.decoder = flat_io(self, [self.code_layer], dec_layers)
             return
         x_in = keras.Input(self.sample_shape, name="x")

@@ -3,7 +3,7 @@ on clean inputs (Vincent, Larochelle, Bengio, Manzagol, "Extracting and
 composing robust features with denoising autoencoders", ICML 2008; gaussian
 and salt-and-pepper corruption as in Vincent et al., JMLR 2010).
 
-The networks are those of ``fcae`` (depth rule, STUDY.md §2); only the
+The networks are those of ``fcae`` (depth rule, docs/methods.md §2); only the
 training-time corruption differs. Three corruptions, all applied per value:
 
 - ``"gaussian"``: additive noise ``x + σ·ε``, ε ~ N(0, 1), with σ = ``noise_level``;
@@ -75,8 +75,6 @@ class DenoisingAE(Autoencoder):
     Raises:
         ValueError: unknown ``corruption`` or ``noise_level`` out of range.
     """
-
-    display_name, short_name, color, marker, relative_cost = "Denoising AE", "DAE", "#029e73", "^", 1.1
 
     def __init__(self, *args: Any, corruption: str = "gaussian", noise_level: float = 0.3, **kwargs: Any) -> None:
         self.corruption = check_choice("corruption", corruption, CORRUPTIONS)

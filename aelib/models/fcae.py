@@ -2,7 +2,7 @@
 Hinton, Williams 1986, who trained multilayer networks by back-propagation,
 including auto-association through a narrow hidden layer).
 
-Widths come from the depth rule of STUDY.md §2 through the ``widths`` option
+Widths come from the depth rule of docs/methods.md §2 through the ``widths`` option
 (:mod:`aelib.architectures`): by default the seed study's presets, switched
 to a linear interpolation from the input size to ``latent_dim`` when a preset
 layer would be narrower than the code. Departures from the source: ReLU
@@ -22,8 +22,6 @@ from aelib.models.registry import register_model
 @register_model("fcae")
 class FullyConnectedAE(Autoencoder):
     """MLP autoencoder; ReLU hidden layers, linear code, sigmoid (or linear) output."""
-
-    display_name, short_name, color, marker, relative_cost = "Fully connected AE", "FCAE", "#de8f05", "s", 1.0
 
     def build_networks(self) -> None:
         self.encoder, self.decoder = flat_io(self, *mlp_layers(self))

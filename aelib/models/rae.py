@@ -69,7 +69,6 @@ class RecurrentAE(Autoencoder):
             ``cell`` or ``decoder``, or ``units`` neither ``"auto"`` nor an int >= 1.
     """
 
-    display_name, short_name, color, marker, relative_cost = "Recurrent AE", "RAE", "#fbafe4", "X", 16.0
     option_attributes = {"decoder": "decoder_input"}
 
     def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", decoder: str = "state",

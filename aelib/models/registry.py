@@ -1,51 +1,28 @@
-"""Registry of autoencoder families: ``name → builder``, and each family's metadata."""
+"""Registry of autoencoder families: ``name → class``, and each family's metadata from :mod:`aelib.families`."""
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
+from collections.abc import Callable
+
+from aelib.families import FAMILIES, FamilyInfo
 
 _REGISTRY: dict[str, type] = {}
-#: Class attributes every registered family sets (see :class:`FamilyInfo`).
-METADATA = ("display_name", "short_name", "color", "marker", "relative_cost")
-
-
-@dataclass(frozen=True)
-class FamilyInfo:
-    """What figures, tables and the study's scheduler know about a family.
-
-    Attributes:
-        key: the registry key ("conae").
-        display_name: name in figures and tables ("Contractive AE").
-        short_name: abbreviation for tables that would not fit the display name ("ConAE").
-        color: figure colour, a hex string.
-        marker: matplotlib marker of the family's points.
-        relative_cost: seconds to a converged model relative to fcae.
-    """
-
-    key: str
-    display_name: str
-    short_name: str
-    color: str
-    marker: str
-    relative_cost: float
 
 
 def register_model(name: str) -> Callable[[type], type]:
     """Class decorator that registers a family under ``name``.
 
     Raises:
-        ValueError: ``name`` taken by another class, or a metadata attribute
-            (:data:`METADATA`) left unset.
+        ValueError: ``name`` taken by another class, or without an entry (display name, colour, marker,
+            cost) in :data:`aelib.families.FAMILIES`.
     """
 
     def decorator(cls: type) -> type:
         if name in _REGISTRY and _REGISTRY[name] is not cls:
             raise ValueError(f"A family named {name!r} is already registered ({_REGISTRY[name].__name__}).")
-        missing = [attr for attr in METADATA if not getattr(cls, attr, None)]
-        if missing:
+        if name not in FAMILIES:
             raise ValueError(
-                f"Family {name!r} ({cls.__name__}) does not set {', '.join(missing)}: "
-                f"give the class every one of {', '.join(METADATA)}."
+                f"Family {name!r} ({cls.__name__}) has no entry in aelib.families.FAMILIES: add its display name, "
+                f"short name, colour, marker and relative cost there. Known families: {', '.join(FAMILIES)}."
             )
         cls.family = name
         _REGISTRY[name] = cls
@@ -74,10 +51,10 @@ def get_model_class(family: str) -> type:
 
 
 def family_info(family: str) -> FamilyInfo:
-    """Display name, abbreviation, colour, marker and relative cost of ``family``.
+    """Display name, abbreviation, colour, marker and relative cost of the registered ``family``.
 
     Raises:
         ValueError: for an unknown family, listing the known ones.
     """
-    cls = get_model_class(family)
-    return FamilyInfo(family, *(getattr(cls, attr) for attr in METADATA))
+    get_model_class(family)
+    return FAMILIES[family]

@@ -85,7 +85,6 @@ class SparseAE(Autoencoder):
     """
 
     loss_terms = ("sparsity", "l1")
-    display_name, short_name, color, marker, relative_cost = "Sparse AE", "SAE", "#949494", "<", 1.6
 
     def __init__(
         self,

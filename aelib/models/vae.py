@@ -4,7 +4,7 @@ reparameterised sample z = μ + σ·ε, loss = reconstruction + β·KL(q ‖ N(0
 β as in Higgins et al., ICLR 2017).
 
 The encoder trunk and the decoder are the ``fcae`` networks (depth rule,
-STUDY.md §2, ``widths`` option); the code layer becomes two heads, mean and
+docs/methods.md §2, ``widths`` option); the code layer becomes two heads, mean and
 log-variance. ``self.encoder`` returns the mean, so ``encode`` is
 deterministic; the model samples z only while training (validation and
 ``predict`` decode the mean, so the validation loss that early stopping
@@ -56,7 +56,6 @@ class VariationalAE(Autoencoder):
     """
 
     loss_terms = ("kl",)
-    display_name, short_name, color, marker, relative_cost = "Variational AE", "VAE", "#cc78bc", "D", 1.0
 
     def __init__(self, *args: Any, beta: float = 1.0, reconstruction: str = "auto", **kwargs: Any) -> None:
         self.beta = check_non_negative("beta", beta)

@@ -23,7 +23,5 @@ from aelib.models.registry import register_model
 class VanillaAE(Autoencoder):
     """Input → linear code z → sigmoid output; ``depth`` is ignored (always 0)."""
 
-    display_name, short_name, color, marker, relative_cost = "Vanilla AE", "Vanilla", "#0173b2", "o", 0.7
-
     def build_networks(self) -> None:
         self.encoder, self.decoder = flat_io(self, [self.dense(self.latent_dim, None, name="enc_code")], [])

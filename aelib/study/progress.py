@@ -5,8 +5,9 @@ import sys
 import time
 
 
-def _fmt(seconds: float) -> str:
-    seconds = int(round(seconds))
+def format_seconds(seconds: float) -> str:
+    """``seconds`` as a person reads a duration: ``42s``, ``3m05s``, ``2h07m``."""
+    seconds = round(float(seconds))
     if seconds < 60:
         return f"{seconds}s"
     minutes, seconds = divmod(seconds, 60)
@@ -52,7 +53,8 @@ class Progress:
             return "0s"
         if self.ran == 0 or self.ran_weight <= 0:
             return "?"
-        return _fmt(max(0.0, self.weight_left) * self.run_seconds / self.ran_weight / max(1, self.concurrency))
+        per_weight = self.run_seconds / self.ran_weight / max(1, self.concurrency)
+        return format_seconds(max(0.0, self.weight_left) * per_weight)
 
     def starting(self, what: str) -> None:
         self.started += 1
@@ -75,7 +77,8 @@ class Progress:
             self.done += 1
             self.ran += 1
             self.run_seconds += result.seconds
-        note = {"skipped": "already complete", "failed": f"FAILED: {result.error}"}.get(result.status, f"{result.seconds:.1f}s")
+        note = {"skipped": "already complete", "failed": f"FAILED: {result.error}"}.get(result.status,
+                                                                                      f"{result.seconds:.1f}s")
         print(
             f"[{self.label}]   {result.status} ({note}); done {self.done}, skipped {self.skipped}, "
             f"failed {self.failed} of {self.total}; ETA {self.eta()}",
@@ -85,6 +88,6 @@ class Progress:
 
     def summary(self) -> str:
         return (
-            f"[{self.label}] finished in {_fmt(time.perf_counter() - self.start)}: {self.done} ran, "
+            f"[{self.label}] finished in {format_seconds(time.perf_counter() - self.start)}: {self.done} ran, "
             f"{self.skipped} already complete, {self.failed} failed, of {self.total} runs."
         )

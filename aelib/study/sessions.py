@@ -16,12 +16,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aelib.checks import check_float
-from aelib.study.study import FAMILY_COST
+from aelib.families import FAMILIES
+from aelib.study.steps import numbers
 
-# The steps each session runs for its families; 07 (its own models) and 08 (the summary of every
-# family) run once, after the last session.
-SESSION_STEPS = "01,02,03,04,05,06"
-FINAL_STEPS = "07,08"
+#: seconds to a converged model relative to fcae, per family (aelib.families)
+FAMILY_COST = {key: info.relative_cost for key, info in FAMILIES.items()}
+# The steps each session runs for its families (the per-family steps); the study-wide ones (07 trains its
+# own models, 08 summarises every family) run once, after the last session.
+SESSION_STEPS = numbers("family")
+FINAL_STEPS = numbers("study")
 # The table whose runs give the absolute scale (train_seconds per family and z).
 RUNS_TABLE = Path("tables") / "latent_sweep_runs.csv"
 
@@ -37,6 +40,7 @@ class Scale:
 
 @dataclass(frozen=True)
 class Session:
+    """One session of a plan: the families it trains and its estimated hours."""
     families: list[str]
     hours: float
     repeats: int = 1  # > 1: one family longer than a session; the same command resumes where the last stopped

@@ -7,37 +7,29 @@ cleared and redone; a failed run leaves ``failed.json`` with its error and is
 retried on the next start. Consolidated tables are rebuilt from complete runs,
 so they never hold duplicated rows.
 
-Any number of processes may share one store (shards, two notebook sessions on
-one Drive folder, Slurm jobs). A process works on a run only while it holds the
-run's claim, ``<root>/<kind>/.<run folder>.claim``: a file created with
-``O_CREAT | O_EXCL`` (atomic on local disks and NFS, no ``fcntl`` lock needed)
-holding the owner's pid, host and start time, its modification time refreshed
-by a heartbeat while the run goes on. A run claimed by a live process is waited
-for (or skipped, ``wait=False``), never cleared. A claim is stale, and is taken
-over, when its process is dead (same machine) or its heartbeat is older than
-``AELIB_CLAIM_TIMEOUT`` seconds (600 by default; other machines). Each
-``aelib run`` also holds an invocation lease (:func:`invocation_lease`) so that
-the summary can wait for the other shards (:meth:`RunStore.wait_for_others`).
+A process works on a run only while it holds the run's claim
+(:mod:`aelib.study.claims`), ``<root>/<kind>/.<run folder>.claim``; a run
+claimed by a live process is waited for (or skipped, ``wait=False``), never
+cleared. What the store reads back is checked (:mod:`aelib.study.trust`): a run
+folder or file reached through a symbolic link is never read nor written
+through, and a ``metrics.json`` whose values are impossible is not reused.
 """
 from __future__ import annotations
 
 import dataclasses
-import json
-import contextlib
-import math
 import os
 import shutil
-import socket
-import threading
 import time
 import traceback
-import uuid
 from pathlib import Path
 from typing import Callable, Iterable
 
 import pandas as pd
 
 from aelib.io import atomic_write_json, config_hash
+from aelib.study import claims
+from aelib.study.claims import CLAIM_SUFFIX, Claim, ClaimInfo, read_claim
+from aelib.study.trust import describe_link, is_regular_file, link_below, read_json, run_metric_problems
 
 
 def _slug(config: dict) -> str:
@@ -47,298 +39,6 @@ def _slug(config: dict) -> str:
             short = {"latent_dim": "z", "depth": "d", "seed": "s"}.get(key, "")
             parts.append(f"{short}{config[key]}")
     return "-".join(str(p).replace("/", "_") for p in parts) or "run"
-
-
-# ------------------------------------------------------------------ claims
-
-CLAIM_SUFFIX = ".claim"
-INVOCATIONS = ".invocations"  # folder of the invocation leases, under the store's root
-SUMMARY_MARK = ".summary"  # beside an invocation lease: that invocation is summarising (its work is done)
-BREAK_LOCK_STALE = 30.0  # seconds after which a lock left by a process killed while breaking a claim is removed
-HOST = socket.gethostname()
-_HELD: set[str] = set()  # claim files this process holds now
-
-
-def _env_seconds(name: str, default: float, *, allow_zero: bool = False) -> float:
-    text = os.environ.get(name)
-    if text is None or not text.strip():
-        return default
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not math.isfinite(value) or value < 0 or (value == 0 and not allow_zero):
-        bound = ">= 0" if allow_zero else "> 0"
-        raise ValueError(f"Expected {name} as a number of seconds {bound}. Received: {text!r}")
-    return value
-
-
-def claim_timeout() -> float:
-    """Seconds without a heartbeat after which another machine's claim is stale (``AELIB_CLAIM_TIMEOUT``, 600)."""
-    return _env_seconds("AELIB_CLAIM_TIMEOUT", 600.0)
-
-
-def _machine() -> str:
-    """This machine's boot and pid namespace: a pid means the same process only where both match."""
-    parts = []
-    for source in ("/proc/sys/kernel/random/boot_id", "/proc/self/ns/pid"):
-        try:
-            parts.append(Path(source).read_text().strip() if "boot_id" in source else str(os.stat(source).st_ino))
-        except OSError:
-            parts.append("?")
-    return ":".join(parts)
-
-
-MACHINE = _machine()
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` runs on this machine (a zombie, killed but not yet reaped, does not)."""
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's process
-        return True
-    except OSError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True
-    return state not in ("Z", "X")
-
-
-@dataclasses.dataclass
-class ClaimInfo:
-    """What a claim file says, and how long ago its heartbeat was."""
-
-    path: Path
-    pid: int | None
-    host: str | None
-    machine: str | None
-    started: float | None
-    token: str | None  # None: empty or garbled (its writer died between creating and writing it)
-    label: str
-    age: float  # seconds since the last heartbeat (the file's modification time)
-    raw: bytes
-    mtime_ns: int
-
-    def same_machine(self) -> bool:
-        return self.host == HOST and self.machine == MACHINE
-
-    def stale(self, timeout: float | None = None) -> bool:
-        """Dead (its pid on this machine is gone) or silent (no heartbeat for ``timeout`` seconds)."""
-        timeout = claim_timeout() if timeout is None else timeout
-        if self.token is None:
-            return self.age > min(timeout, BREAK_LOCK_STALE)
-        if self.same_machine() and self.pid is not None and not pid_alive(self.pid):
-            return True
-        return self.age > timeout
-
-    def mine(self) -> bool:
-        return self.same_machine() and self.pid == os.getpid()
-
-    def describe(self) -> str:
-        since = time.strftime("%H:%M:%S", time.localtime(self.started)) if self.started else "?"
-        return (f"{self.label or self.path.name}: pid {self.pid} on {self.host}, since {since}, "
-                f"heartbeat {self.age:.0f}s ago")
-
-
-def read_claim(path: str | Path) -> ClaimInfo | None:
-    """The claim at ``path``, or None when there is none."""
-    path = Path(path)
-    try:
-        st = path.stat()
-        raw = path.read_bytes()
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-        token = str(data["token"])
-    except (ValueError, KeyError, TypeError, UnicodeDecodeError):
-        data, token = {}, None
-    pid = data.get("pid")
-    return ClaimInfo(path=path, pid=int(pid) if isinstance(pid, int) else None, host=data.get("host"),
-                     machine=data.get("machine"), started=data.get("started"), token=token,
-                     label=str(data.get("label", "")), age=max(0.0, time.time() - st.st_mtime), raw=raw,
-                     mtime_ns=st.st_mtime_ns)
-
-
-def _breakable(info: ClaimInfo, timeout: float) -> bool:
-    """Stale, or left with this process's pid by an earlier process (this one does not hold it)."""
-    return info.stale(timeout) or (info.mine() and str(info.path) not in _HELD)
-
-
-def _break_stale(path: Path, seen: ClaimInfo, timeout: float) -> None:
-    """Remove the stale claim ``seen`` unless someone replaced or refreshed it meanwhile.
-
-    Two processes may find the same stale claim: a second lock file (``.break``)
-    lets only one of them remove it, and only if it is still the claim it read.
-    """
-    lock = path.with_name(path.name + ".break")
-    try:
-        os.close(os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
-    except FileExistsError:
-        try:
-            if time.time() - lock.stat().st_mtime > BREAK_LOCK_STALE:  # its process died while breaking
-                lock.unlink(missing_ok=True)
-        except FileNotFoundError:
-            pass
-        time.sleep(0.05)
-        return
-    try:
-        again = read_claim(path)
-        unchanged = again is not None and again.raw == seen.raw and again.mtime_ns == seen.mtime_ns
-        if unchanged and _breakable(again, timeout):
-            path.unlink(missing_ok=True)
-    finally:
-        lock.unlink(missing_ok=True)
-
-
-class Claim:
-    """An exclusive claim on ``path`` held by this process, kept fresh by a heartbeat thread until released."""
-
-    def __init__(self, path: Path, token: str, *, label: str, timeout: float, heartbeat: float | None = None) -> None:
-        self.path = path
-        self.token = token
-        self.label = label
-        self.timeout = timeout
-        self.interval = heartbeat if heartbeat is not None else max(0.05, min(30.0, timeout / 5))
-        self.lost = False
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._beat, name=f"aelib-claim-{label}", daemon=True)
-        self._thread.start()
-
-    @classmethod
-    def acquire(cls, path: str | Path, *, label: str = "", timeout: float | None = None,
-                heartbeat: float | None = None) -> tuple["Claim | None", ClaimInfo | None]:
-        """``(claim, None)`` when this process now holds ``path``; ``(None, holder)`` when a live process does.
-
-        A stale claim (see :meth:`ClaimInfo.stale`) is taken over.
-        """
-        path = Path(path)
-        timeout = claim_timeout() if timeout is None else float(timeout)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        holder = None
-        for _ in range(20):
-            token = uuid.uuid4().hex
-            try:
-                fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-            except FileExistsError:
-                holder = read_claim(path)
-                if holder is None:  # released meanwhile: try again
-                    continue
-                if holder.mine() and str(path) in _HELD:
-                    raise RuntimeError(f"{label or path}: this process already holds that claim (a run started "
-                                       "again from inside itself)")
-                if not _breakable(holder, timeout):
-                    return None, holder
-                _break_stale(path, holder, timeout)
-                continue
-            payload = {"pid": os.getpid(), "host": HOST, "machine": MACHINE, "started": time.time(), "token": token,
-                       "label": label}
-            with os.fdopen(fd, "wb") as f:
-                f.write(json.dumps(payload).encode("utf-8"))
-                f.flush()
-                os.fsync(f.fileno())
-            _HELD.add(str(path))
-            return cls(path, token, label=label, timeout=timeout, heartbeat=heartbeat), None
-        return None, holder or read_claim(path)  # contended: the caller waits and tries again
-
-    def owned(self) -> bool:
-        """Whether the claim file is still this claim (not taken over after a missed heartbeat)."""
-        info = read_claim(self.path)
-        return info is not None and info.token == self.token
-
-    def _beat(self) -> None:
-        while not self._stop.wait(self.interval):
-            if not self.owned():
-                self.lost = True
-                return
-            try:
-                os.utime(self.path)
-            except OSError:
-                pass
-
-    def release(self) -> None:
-        """Stop the heartbeat and remove the claim file if it is still this claim."""
-        self._stop.set()
-        if self._thread is not threading.current_thread():
-            self._thread.join(timeout=5)
-        if self.owned():
-            self.path.unlink(missing_ok=True)
-        _HELD.discard(str(self.path))
-
-    def __enter__(self) -> "Claim":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-@contextlib.contextmanager
-def exclusive(path: str | Path, *, poll: float = 0.05, label: str = "", timeout: float = 60.0):
-    """Hold the claim ``path`` for a short critical section (e.g. merging a table), waiting while another
-    process holds it; a holder that died is taken over as any stale claim (on another machine: after
-    ``timeout`` seconds without a heartbeat, shorter than a run's since the section is short)."""
-    while True:
-        claim, _ = Claim.acquire(path, label=label or Path(path).name, timeout=timeout)
-        if claim is not None:
-            break
-        time.sleep(poll)
-    try:
-        yield claim
-    finally:
-        claim.release()
-
-
-def _invocations_dir(out_dir: str | Path) -> Path:
-    return Path(out_dir) / "runs" / INVOCATIONS
-
-
-@contextlib.contextmanager
-def invocation_lease(out_dir: str | Path, tag: str = ""):
-    """Hold a lease on ``out_dir`` for the duration of an invocation (``aelib run``, a shard, a Slurm job).
-
-    The summary of another invocation waits while this lease is live and not
-    summarising (:meth:`RunStore.wait_for_others`). Sets ``AELIB_INVOCATION``
-    (this lease, which the summary of this same invocation does not wait for)
-    and ``AELIB_SHARD_TAG`` (``tag``, which names the per-step provenance files
-    of a shard) for the step notebooks this process starts.
-    """
-    name = f"{tag.strip('-') or 'run'}-{HOST}-{os.getpid()}{CLAIM_SUFFIX}".replace("/", "_")
-    path = _invocations_dir(out_dir) / name
-    claim, holder = Claim.acquire(path, label=f"invocation {tag.strip('-') or 'run'}")
-    if claim is None:  # only a process with this pid on this host could hold it
-        raise RuntimeError(f"Invocation lease {path} is held by {holder.describe() if holder else 'another process'}")
-    previous = {k: os.environ.get(k) for k in ("AELIB_INVOCATION", "AELIB_SHARD_TAG")}
-    os.environ["AELIB_INVOCATION"] = str(path)
-    os.environ["AELIB_SHARD_TAG"] = tag
-    try:
-        yield claim
-    finally:
-        for key, value in previous.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        path.with_name(path.name + SUMMARY_MARK).unlink(missing_ok=True)
-        claim.release()
-
-
-def mark_summarising() -> None:
-    """Mark this process's invocation (``AELIB_INVOCATION``) as summarising: its work is done, so the summaries
-    of other invocations stop waiting for it (two summaries never wait for each other). The mark goes with the
-    lease."""
-    own = os.environ.get("AELIB_INVOCATION")
-    if own and Path(own).is_file():
-        try:
-            Path(own + SUMMARY_MARK).write_text(str(os.getpid()))
-        except OSError:
-            pass
 
 
 def _mtime_ns(path: Path) -> int | None:
@@ -360,7 +60,7 @@ def _clear_failed(path: Path) -> None:
 
 def _failed_error(path: Path) -> str | None:
     try:
-        return json.loads((path / "failed.json").read_text()).get("error")
+        return read_json(path / "failed.json").get("error")
     except (OSError, ValueError, AttributeError):
         return "failed (failed.json unreadable)"
 
@@ -398,34 +98,69 @@ class RunStore:
         return None if info is None or info.stale() or info.mine() else info
 
     def status(self, kind: str, config: dict) -> str:
+        """``"complete"``, ``"failed"``, ``"partial"`` (half-written, or reached through a symbolic link: redone)
+        or ``"missing"``."""
         path = self.path_for(kind, config)
-        if (path / "metrics.json").is_file():
+        if link_below(self.root, path) is not None:
+            return "partial"
+        if is_regular_file(path / "metrics.json"):
             return "complete"
-        if (path / "failed.json").is_file():
+        if is_regular_file(path / "failed.json"):
             return "failed"
-        return "partial" if path.exists() else "missing"
+        return "partial" if os.path.lexists(path) else "missing"
 
     def load_metrics(self, kind: str, config: dict) -> dict:
-        path = self.path_for(kind, config) / "metrics.json"
+        """The metrics of a complete run, checked (:func:`aelib.study.trust.run_metric_problems`).
+
+        Raises:
+            FileNotFoundError: the run is not complete.
+            ValueError: its ``metrics.json`` does not parse, or holds values that cannot be right.
+        """
+        path = self.path_for(kind, config)
+        return self._checked_metrics(path)
+
+    def _checked_metrics(self, path: Path) -> dict:
+        link = link_below(self.root, path / "metrics.json")
+        if link is not None:
+            raise ValueError(f"Not reading metrics through a link: {describe_link(link)}. "
+                             "Run `aelib check --repair` to remove it.")
+        file = path / "metrics.json"
         try:
-            return json.loads(path.read_text())
+            metrics = read_json(file)
         except FileNotFoundError:
-            raise FileNotFoundError(f"Run not complete: {path} is missing. Run the study step again.") from None
-        except json.JSONDecodeError as err:
-            raise ValueError(f"Corrupt metrics file {path}: {err}. Delete its folder and run the step again.") from err
+            raise FileNotFoundError(f"Run not complete: {file} is missing. Run the study step again.") from None
+        except ValueError as err:
+            raise ValueError(f"Corrupt metrics file {file}: {err}. Delete its folder and run the step again.") from err
+        problems = run_metric_problems(path, metrics)
+        if problems:
+            raise ValueError(f"Invalid metrics file {file}: {'; '.join(problems)}. `aelib check --repair` moves the "
+                             "run aside and the next run redoes it.")
+        return metrics
+
+    def _guard(self, kind: str, path: Path) -> None:
+        """Refuse a run whose kind folder is a symbolic link: its claim and files would land outside the store."""
+        link = link_below(self.root, path.parent)
+        if link is not None:
+            raise ValueError(f"Not running {kind}/{path.name}: {describe_link(link)}. Replace the link with a "
+                             "folder (`aelib check` lists the links in the store).")
 
     def run(self, kind: str, config: dict, fn: Callable[[Path], dict], *, retry_failed: bool = True,
             wait: bool = True, poll: float = 1.0) -> RunResult:
         """Run ``fn(run_dir) -> metrics`` unless the run is already complete.
 
-        The run is claimed first (see the module's docstring). When another live
+        The run is claimed first (see :mod:`aelib.study.claims`). When another live
         process holds the claim, ``wait=True`` waits until that process finishes
         the run (its result is returned: ``"skipped"`` or its ``"failed"``) or its
         claim goes stale (the run is then taken over); ``wait=False`` returns a
         ``"busy"`` result at once. A failure is recorded in ``failed.json`` and
         returned, not raised, so a study goes on with its other runs.
+
+        Raises:
+            ValueError: the kind's folder is a symbolic link, or a complete run's ``metrics.json`` is corrupt
+                or invalid (:meth:`load_metrics`).
         """
         path = self.path_for(kind, config)
+        self._guard(kind, path)
         waiting_since = None
         failed_seen = None  # failed.json's mtime when waiting began: a newer one is the other process's result
         while True:
@@ -462,7 +197,9 @@ class RunStore:
             return RunResult(kind, config, path, "skipped", metrics=self.load_metrics(kind, config))
         if state == "failed" and not retry_failed:
             return RunResult(kind, config, path, "failed", error=_failed_error(path))
-        if path.exists():  # half-written or failed before, and nobody else works on it: start clean
+        if path.is_symlink():  # the link goes, never what it points to
+            path.unlink()
+        elif path.exists():  # half-written or failed before, and nobody else works on it: start clean
             shutil.rmtree(path)
         path.mkdir(parents=True)
         atomic_write_json(path / "config.json", {"kind": kind, **config})
@@ -491,83 +228,78 @@ class RunStore:
         _clear_failed(path)
         return RunResult(kind, config, path, "complete", metrics=metrics, seconds=seconds)
 
-    def activity(self) -> list[ClaimInfo]:
-        """Live claims of other processes: runs in progress, and invocations (``aelib run``) not yet summarising.
+    def discard(self, kind: str, config: dict, *, poll: float = 1.0) -> bool:
+        """Mark a complete run as not complete (its ``metrics.json`` goes), so the next :meth:`run` redoes it.
 
-        The invocation this process belongs to (``AELIB_INVOCATION``) is left out;
-        stale invocation leases are removed.
+        Done only while holding the run's claim (waiting for another process that holds it), and only to the
+        ``metrics.json`` seen before waiting: one that another process wrote meanwhile is kept. Returns
+        whether it removed one.
         """
-        own = os.environ.get("AELIB_INVOCATION")
-        out = []
-        invocations = self.root / INVOCATIONS
-        for path in sorted(invocations.glob(f"*{CLAIM_SUFFIX}")) if invocations.is_dir() else []:
-            if own and path == Path(own):
-                continue
-            info = read_claim(path)
-            if info is None:
-                continue
-            if info.stale():
-                path.unlink(missing_ok=True)
-                path.with_name(path.name + SUMMARY_MARK).unlink(missing_ok=True)
-            elif not path.with_name(path.name + SUMMARY_MARK).exists():
-                out.append(info)
-        for path in sorted(self.root.glob(f"*/.*{CLAIM_SUFFIX}")):
-            info = read_claim(path)
-            if info is not None and not info.stale() and not info.mine():
-                out.append(info)
-        return out
-
-    def wait_for_others(self, *, timeout: float | None = None, poll: float = 5.0, every: float = 60.0,
-                        label: str = "summary") -> list[ClaimInfo]:
-        """Wait (at most ``timeout`` seconds, ``AELIB_SUMMARY_WAIT`` or 1800) while other processes work on
-        this store (:meth:`activity`), printing progress every ``every`` seconds. Returns what is still active."""
-        timeout = _env_seconds("AELIB_SUMMARY_WAIT", 1800.0, allow_zero=True) if timeout is None else timeout
-        start = time.monotonic()
-        last = None
+        path = self.path_for(kind, config)
+        self._guard(kind, path)
+        if link_below(self.root, path) is not None:
+            return False
+        try:
+            seen = os.lstat(path / "metrics.json").st_ino
+        except OSError:
+            return False
         while True:
-            active = self.activity()
-            waited = time.monotonic() - start
-            if not active or waited >= timeout:
-                if active:
-                    print(f"[{label}] stopped waiting after {waited:.0f}s (limit {timeout:.0f}s, AELIB_SUMMARY_WAIT); "
-                          f"still active: " + "; ".join(a.describe() for a in active), flush=True)
-                elif last is not None:
-                    print(f"[{label}] the other processes finished after {waited:.0f}s", flush=True)
-                return active
-            if last is None or time.monotonic() - last >= every:
-                last = time.monotonic()
-                print(f"[{label}] waiting for {len(active)} other process(es) working on {self.root} "
-                      f"({waited:.0f}s of at most {timeout:.0f}s; AELIB_SUMMARY_WAIT=0 does not wait): "
-                      + "; ".join(a.describe() for a in active[:5]) + (" …" if len(active) > 5 else ""), flush=True)
-            time.sleep(min(poll, max(0.05, timeout - waited)))
+            claim, _ = Claim.acquire(self.claim_path(kind, config), label=f"{kind}/{path.name} (discard)")
+            if claim is not None:
+                break
+            time.sleep(poll)
+        try:
+            if os.lstat(path / "metrics.json").st_ino != seen:
+                return False
+            (path / "metrics.json").unlink()
+            return True
+        except OSError:
+            return False
+        finally:
+            claim.release()
+
+    def activity(self) -> list[ClaimInfo]:
+        """Live claims of other processes on this store (:func:`aelib.study.claims.activity`)."""
+        return claims.activity(self.root)
+
+    def wait_for_others(self, **kwargs) -> list[ClaimInfo]:
+        """Wait while other processes work on this store (:func:`aelib.study.claims.wait_for_others`)."""
+        return claims.wait_for_others(self.root, **kwargs)
 
     def result_at(self, path: str | Path) -> RunResult | None:
-        """The complete run in folder ``path`` (status ``"skipped"``), or None when it is not complete or unreadable."""
+        """The complete run in folder ``path`` (status ``"skipped"``), or None when it is not complete, unreadable,
+        invalid, outside the store or reached through a symbolic link."""
         path = Path(path)
         try:
-            config = json.loads((path / "config.json").read_text())
-            metrics = json.loads((path / "metrics.json").read_text())
+            if link_below(self.root, path) is not None:
+                return None
+            config = read_json(path / "config.json")
+            metrics = self._checked_metrics(path)
         except (OSError, ValueError):
+            return None
+        if not isinstance(config, dict):
             return None
         return RunResult(config.pop("kind", path.parent.name), config, path, "skipped", metrics=metrics)
 
     def _iter(self, kind: str | None) -> Iterable[Path]:
-        kinds = [self.root / kind] if kind else sorted(p for p in self.root.iterdir()
-                                                       if p.is_dir() and not p.name.startswith("."))
-        for folder in kinds:
-            if folder.is_dir():
-                yield from sorted(p for p in folder.iterdir() if p.is_dir() and not p.name.startswith("."))
+        """Run folders (real folders, never links) of ``kind``, or of every kind."""
+        def folders(parent: Path) -> list[Path]:
+            return sorted(p for p in parent.iterdir() if not p.name.startswith(".") and not p.is_symlink()
+                          and p.is_dir())
+
+        for folder in [self.root / kind] if kind else folders(self.root):
+            if folder.is_dir() and not folder.is_symlink():
+                yield from folders(folder)
 
     def records(self, kind: str | None = None) -> pd.DataFrame:
-        """One row per complete run: its configuration and scalar metrics."""
+        """One row per complete run whose metrics can be trusted: its configuration and scalar metrics."""
         rows = []
         for path in self._iter(kind):
-            metrics_path = path / "metrics.json"
-            if not metrics_path.is_file():
+            result = self.result_at(path)
+            if result is None:
                 continue
-            config = json.loads((path / "config.json").read_text())
-            metrics = json.loads(metrics_path.read_text())
-            row = {k: v for k, v in {**config, **metrics}.items() if not isinstance(v, (dict, list))}
+            row = {k: v for k, v in {"kind": result.kind, **result.config, **result.metrics}.items()
+                   if not isinstance(v, (dict, list))}
             row["run_dir"] = str(path)
             rows.append(row)
         return pd.DataFrame(rows)
@@ -575,10 +307,13 @@ class RunStore:
     def failures(self, kind: str | None = None) -> pd.DataFrame:
         rows = []
         for path in self._iter(kind):
-            failed = path / "failed.json"
-            if failed.is_file() and not (path / "metrics.json").is_file():
-                config = json.loads((path / "config.json").read_text())
-                info = json.loads(failed.read_text())
+            if not is_regular_file(path / "failed.json") or is_regular_file(path / "metrics.json"):
+                continue
+            try:
+                config, info = read_json(path / "config.json"), read_json(path / "failed.json")
+            except (OSError, ValueError):
+                continue
+            if isinstance(config, dict) and isinstance(info, dict):
                 rows.append({**{k: v for k, v in config.items() if not isinstance(v, (dict, list))},
                              "error": info.get("error"), "run_dir": str(path)})
         return pd.DataFrame(rows)

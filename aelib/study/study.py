@@ -1,39 +1,38 @@
-"""A study: where its results go, how its models are trained, and what it ran."""
+"""A study's grid: its units run through the run store (with progress and failure isolation), and its tables.
+
+What the units are made from is :class:`aelib.study.settings.StudySettings`, resolved once; a
+:class:`Study` holds those settings, the store and the folders, and runs what a step hands it.
+"""
 from __future__ import annotations
 
 import contextlib
 import dataclasses
 import functools
 import json
-import os
-import platform
-import time
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
-import numpy as np
 import pandas as pd
 
-from aelib.architectures import DEFAULT_DEPTH
 from aelib.checks import check_int
+from aelib.families import FAMILIES
 from aelib.io import atomic_write_csv, atomic_write_json, config_hash
-from aelib.models import family_info, list_models, model_options
 from aelib.stats import t_interval
-from aelib.study.integrity import GuardedRunStore, explain, log_failures
+from aelib.study.claims import exclusive
+from aelib.study.failures import GuardedRunStore, explain, log_failures
 from aelib.study.progress import Progress
-from aelib.study.runs import TRAINING_KEYS, TrainSpec, cached_dataset, load_trained
-from aelib.study.store import RunResult, exclusive
-from aelib.training import TrainConfig
+from aelib.study.provenance import record_step
+from aelib.study.runs import TrainSpec, cached_dataset, load_trained
+from aelib.study.settings import OPTIONS, StudySettings, check_families, check_latent_sizes, setting_record
+from aelib.study.store import RunResult
 
-# Seconds to a converged model relative to fcae (each family's ``relative_cost``; the quick profile's latent
-# sweep, depth 1, batch 64, two CPU cores; rounded): the time-left estimate, and the order of concurrent runs
-# (longest first).
-FAMILY_COST = {f: family_info(f).relative_cost for f in list_models()}
+# Each family's expected cost relative to fcae (aelib.families): the time-left estimate, and the order of
+# concurrent runs (longest first).
+FAMILY_COST = {key: info.relative_cost for key, info in FAMILIES.items()}
 
 # Columns that identify a row of a step's table (the others are measurements).
-TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "level", "setting")
-# Configuration fields that rows of one setting may differ in (see setting_record).
-WITHIN_SETTING = ("latent_dim", "seed")
+TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "sampler", "level",
+              "measure", "setting")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -41,13 +40,19 @@ class Unit:
     """One unit of a step's grid: its store key, what evaluating it needs besides, and its progress line.
 
     ``config`` is the run's key in the store (a changed value is another run); ``params`` are
-    inputs that do not change the result's identity; ``weight`` is its expected relative cost.
+    inputs that do not change the result's identity; ``weight`` is its expected relative cost;
+    ``model`` is the trained model it analyses, if any (trained first when the store lacks it).
     """
 
     what: str
     config: dict
     params: dict = dataclasses.field(default_factory=dict)
     weight: float = 1.0
+    model: TrainSpec | None = None
+
+
+class MissingModel(RuntimeError):
+    """An analysis asked for a trained model the run store does not hold."""
 
 
 def _describe_spec(spec: TrainSpec) -> str:
@@ -56,49 +61,6 @@ def _describe_spec(spec: TrainSpec) -> str:
 
 class StudyFailures(RuntimeError):
     """Some runs failed; everything else was computed and written."""
-
-
-def check_families(families: Sequence[str] | str) -> list[str]:
-    if isinstance(families, str):
-        families = list_models() if families == "all" else [f.strip() for f in families.split(",") if f.strip()]
-    families = list(families)
-    if not families:
-        raise ValueError("Expected at least one family. Received: families=[]")
-    for family in families:
-        model_options(family)  # ValueError naming the known ones
-    return families
-
-
-def check_latent_sizes(z_values: Iterable[int]) -> list[int]:
-    z_values = list(z_values)
-    bad = [z for z in z_values if isinstance(z, bool) or not isinstance(z, (int, np.integer)) or z < 1]
-    if bad or not z_values:
-        raise ValueError(f"Expected latent sizes as integers >= 1. Received: z_values={z_values!r}")
-    return [int(z) for z in z_values]
-
-
-def setting_record(config: dict, data_source: str | None, *, vary: Sequence[str] = ()) -> tuple[str, dict]:
-    """The ``setting`` of a trained model and the record it hashes.
-
-    A setting is everything that changes a trained model's result except its
-    latent size and seed: the training configuration (family and its options,
-    data set, depth, epochs, batch size, learning rate, patience, subset sizes
-    and whatever :class:`TrainSpec` holds) without ``latent_dim``, ``seed`` and
-    the ``vary`` fields, plus the source the training data came from. Rows of
-    one setting may be compared across z and pooled across seeds; rows of
-    different settings never are.
-
-    Args:
-        config: a run's training configuration (``TrainSpec.config()``).
-        data_source: where its training data came from (the run's ``data_source``).
-        vary: further fields the rows of a table span (e.g. ``("depth",)``).
-
-    Returns:
-        ``(hash, record)``: a 10-hex-digit :func:`config_hash` of ``record``.
-    """
-    record = {k: v for k, v in config.items() if k not in (*WITHIN_SETTING, *vary)}
-    record["data_source"] = data_source
-    return config_hash(record), record
 
 
 def aggregate_seeds(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[str]) -> pd.DataFrame:
@@ -121,146 +83,78 @@ def aggregate_seeds(frame: pd.DataFrame, keys: Sequence[str], values: Sequence[s
     return pd.DataFrame(rows)
 
 
-@dataclasses.dataclass
 class Study:
-    """Settings shared by the steps of one study and the folders it writes.
+    """The grid of one study: its settings (resolved once), its run store, ``tables/`` and ``figures/``.
 
-    ``out_dir`` holds ``runs/`` (the resumable run store), ``tables/``,
-    ``figures/`` and ``provenance/``.
+    ``out_dir`` holds ``runs/`` (the resumable run store), ``tables/``, ``figures/`` and ``provenance/``.
+    ``Study(out_dir, **options)`` resolves :class:`StudySettings` from ``options`` (:data:`OPTIONS`);
+    ``workers`` is how many training runs go at once (worker processes; None: ``AELIB_WORKERS``, else 2 on
+    2+ cores).
     """
 
-    out_dir: Path
-    dataset: str = "mnist"
-    depth: int | str = "auto"
-    # training settings: their defaults are TrainConfig's (the study's profiles set their own)
-    epochs: int = TrainConfig.epochs
-    batch_size: int = TrainConfig.batch_size
-    learning_rate: float = TrainConfig.learning_rate
-    patience: int = TrainConfig.patience
-    min_delta: float = TrainConfig.min_delta
-    lr_patience: int = TrainConfig.lr_patience
-    lr_factor: float = TrainConfig.lr_factor
-    validation_fraction: float = TrainConfig.validation_fraction
-    n_train: int | None = None
-    n_test: int | None = None
-    family_options: dict = dataclasses.field(default_factory=dict)
-    workers: int | None = None  # training runs at once (worker processes); None: AELIB_WORKERS, else 2 on 2+ cores
+    OPTIONS = OPTIONS
 
-    def __post_init__(self) -> None:
-        self.out_dir = Path(self.out_dir)
-        if self.workers != 1:
-            from aelib.study.parallel import share_gpus
+    def __init__(self, out_dir: Path | str, *, workers: int | None = None, settings: StudySettings | None = None,
+                 **options: Any) -> None:
+        if settings is not None and options:
+            raise ValueError(f"Expected settings or options, not both. Received options: {sorted(options)}")
+        self.workers = workers
+        if workers != 1:
+            from aelib.study.parallel import share_gpus  # imports TensorFlow's device setup
 
             share_gpus()  # before this process loads data onto a GPU: worker processes will share it
-        self.training = TrainConfig(**{k: getattr(self, k) for k in TRAINING_KEYS})  # checked here, carried whole
+        self.settings = settings if settings is not None else StudySettings.resolve(out_dir, **options)
+        self.out_dir = self.settings.out_dir
         self.store = GuardedRunStore(self.out_dir / "runs")  # a bad run folder fails that run only
         self.tables = self.out_dir / "tables"
         self.figures = self.out_dir / "figures"
         for folder in (self.tables, self.figures):
             folder.mkdir(parents=True, exist_ok=True)
-        unknown = set(self.family_options) - set(list_models())
-        if unknown:
-            raise ValueError(f"family_options names unknown families: {sorted(unknown)}. Known: {list_models()}")
         self.results: list[RunResult] = []
         self._settings: dict[str, dict] = {}  # setting → the record it hashes, written beside the tables
-        self.tuned: dict[str, dict] = {}  # family → options chosen by step 01's tuning (user options win)
-        self.tuned_learning_rates: dict[str, float] = {}
-        self._use_tuned = True
         self._last_model: tuple = (None, None)  # (key, model) of loaded_model
         self.cache: dict = {}  # what a step's units share within this process (e.g. a loaded classifier)
-        self.depth_auto = self.depth == "auto"
-        self.depth, self.depth_source = self._resolve_depth(self.depth)
-        self.load_tuned()
+
+    @property
+    def dataset(self) -> str:
+        return self.settings.dataset
+
+    @property
+    def depth(self) -> int:
+        return self.settings.depth
 
     @contextlib.contextmanager
     def untuned(self):
         """Specs and settings without the tuned options, as step 01's architecture search uses them."""
-        previous, self._use_tuned = self._use_tuned, False
+        previous, self.settings = self.settings, self.settings.untuned()
         try:
             yield self
         finally:
-            self._use_tuned = previous
+            self.settings = previous
 
-    def refresh_depth(self) -> None:
-        """Pick up the depth step 01 just found (when the depth is ``"auto"``)."""
-        if self.depth_auto:
-            self.depth, self.depth_source = self._resolve_depth("auto")
+    def reread_settings(self) -> StudySettings:
+        """Resolve the settings again from the same options: step 01 calls it after writing its depth and
+        its tuned options, so its later stages and the steps in this process use them. Returns them."""
+        self.settings = self.settings.reread()
+        return self.settings
 
-    def base_setting(self) -> str:
-        """Hash of the study-wide training settings that a tuning result holds for (no family options)."""
-        record = {k: getattr(self, k) for k in ("dataset", "depth", "epochs", "batch_size", "learning_rate", "patience",
-                                                "min_delta", "lr_patience", "lr_factor", "validation_fraction",
-                                                "n_train", "n_test")}
-        record["data_source"] = self.data("train")[2]["source"]
-        return config_hash(record)
-
-    def load_tuned(self) -> None:
-        """Options (and learning rates) chosen by step 01's tuning under these settings, if it ran."""
-        path = self.tables / "tuned_options.csv"
-        self.tuned, self.tuned_learning_rates = {}, {}
-        if not path.is_file():
-            return
-        try:
-            table = pd.read_csv(path, dtype={"base_setting": str})
-        except (pd.errors.ParserError, pd.errors.EmptyDataError):
-            return
-        if table.empty or "base_setting" not in table:
-            return
-        for row in table[table["base_setting"] == self.base_setting()].itertuples():
-            options = json.loads(row.options)
-            self.tuned[row.family] = options
-            if not pd.isna(row.learning_rate) and float(row.learning_rate) != self.learning_rate:
-                self.tuned_learning_rates[row.family] = float(row.learning_rate)
-
-    def _resolve_depth(self, depth) -> tuple[int, str]:
-        """``"auto"``: the depth step 01 found best for fcae under these settings, else the seed's 3."""
-        if depth != "auto":
-            return check_int("depth", depth), "set by the user"
-        path = self.tables / "architecture_best.csv"
-        if path.is_file():
-            try:
-                best = pd.read_csv(path, dtype={"setting": str})
-                best = best[best["family"] == "fcae"]
-                if "setting" in best and not best.empty:
-                    self.depth = DEFAULT_DEPTH  # any depth: the setting of architecture_best leaves it out
-                    with self.untuned():
-                        best = best[best["setting"] == self.setting("fcae", vary=("depth",))]
-                if not best.empty:
-                    chosen = int(best["best_depth"].iloc[-1])
-                    return chosen, "the best mean test RMSE of fcae in step 01 (architecture search)"
-            except (ValueError, KeyError, pd.errors.ParserError, pd.errors.EmptyDataError):
-                pass  # an unreadable table falls back to the default below
-        return DEFAULT_DEPTH, "the seed study's default; step 01 has not run under these settings"
-
-    def spec(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None,
-             options: dict | None = None, learning_rate: float | None = None) -> TrainSpec:
-        """The run of ``family`` at ``latent_dim`` and ``seed``: tuned options, then the user's, then ``options``."""
-        tuned = self.tuned.get(family, {}) if self._use_tuned else {}
-        chosen = {**tuned, **self.family_options.get(family, {}), **(options or {})}
-        if learning_rate is None:
-            learning_rate = self.tuned_learning_rates.get(family, self.learning_rate) if self._use_tuned else self.learning_rate
-        training = self.training if learning_rate == self.learning_rate else \
-            dataclasses.replace(self.training, learning_rate=learning_rate)
-        return TrainSpec.make(family, latent_dim, options=chosen, dataset=self.dataset,
-                              depth=self.depth if depth is None else depth, seed=seed, training=training,
-                              n_train=self.n_train, n_test=self.n_test)
+    def spec(self, family: str, latent_dim: int, seed: int = 0, **kwargs: Any) -> TrainSpec:
+        """:meth:`StudySettings.spec`: the run of ``family`` at ``latent_dim`` and ``seed``."""
+        return self.settings.spec(family, latent_dim, seed, **kwargs)
 
     def data(self, split: str, dataset: str | None = None, n: int | None = None):
-        dataset = dataset or self.dataset
+        dataset = dataset or self.settings.dataset
         if n is None:
-            n = self.n_train if split == "train" else self.n_test
+            n = self.settings.n_train if split == "train" else self.settings.n_test
         return cached_dataset(dataset, split, n)
 
     def setting(self, family: str, *, depth: int | None = None, data_source: str | None = None,
                 vary: Sequence[str] = ()) -> str:
-        """The ``setting`` of ``family``'s models under this study's settings (see :func:`setting_record`).
-
-        ``data_source`` defaults to the current source of the study's training data.
-        """
-        if data_source is None:
-            data_source = self.data("train")[2]["source"]
-        config = self.spec(family, 1, depth=depth).config()  # any z: a setting leaves it out
-        return self.setting_of(config, data_source, vary=vary)
+        """The ``setting`` of ``family``'s models under this study's settings (see :func:`setting_record`),
+        its record kept for ``tables/settings/``."""
+        key, record = self.settings.setting(family, depth=depth, data_source=data_source, vary=vary)
+        self._settings[key] = record
+        return key
 
     def setting_of(self, config: dict, data_source: str | None, *, vary: Sequence[str] = ()) -> str:
         """The setting of a run's configuration (:func:`setting_record`), its record kept for ``tables/settings/``."""
@@ -277,7 +171,7 @@ class Study:
         """
         if frame.empty or "setting" not in frame or "family" not in frame:
             return pd.Series(False, index=frame.index, dtype=bool)
-        depths = frame["depth"] if "depth" in frame else pd.Series(np.nan, index=frame.index)
+        depths = frame["depth"] if "depth" in frame else pd.Series(float("nan"), index=frame.index)
         wanted: dict[tuple, str | None] = {}
         current = []
         for family, depth, setting in zip(frame["family"], depths, frame["setting"]):
@@ -290,7 +184,8 @@ class Study:
             current.append(setting == wanted[(family, depth)])
         return pd.Series(current, index=frame.index, dtype=bool)
 
-    def run_all(self, label: str, items: list[tuple], weights=None, *, raise_if_all_fail: bool = True) -> list[RunResult]:
+    def run_all(self, label: str, items: list[tuple], weights=None, *,
+                raise_if_all_fail: bool = True) -> list[RunResult]:
         """Run ``(description, thunk)`` pairs with progress; failures are kept, not raised.
 
         ``weights``: the runs' expected relative costs, for the time-left estimate.
@@ -354,7 +249,47 @@ class Study:
                                 + (f" depth={s.depth}" if show_depth else "") + f" seed={s.seed}")
 
     def model(self, family: str, latent_dim: int, seed: int = 0, *, depth: int | None = None):
-        return load_trained(self.store, self.spec(family, latent_dim, seed, depth=depth))
+        """The trained model of this study's run of ``family`` at ``latent_dim`` and ``seed``, from the store.
+
+        Never trains: a step's units name their models (``Unit.model``), and :meth:`evaluate_grid` trains the
+        missing ones first, through the worker pool, saying so.
+
+        Raises:
+            MissingModel: the store holds no complete run of it (naming the run and what to do).
+        """
+        spec = self.spec(family, latent_dim, seed, depth=depth)
+        status = self.store.status("train", spec.config())
+        if status != "complete":
+            path = self.store.path_for("train", spec.config())
+            raise MissingModel(f"No trained model of {family} z={latent_dim} seed={seed} depth={spec.depth} in the "
+                               f"run store (its run is {status}: {path}). Train it first: step 02 (latent sweep) "
+                               "trains the study's models, or give the analysis unit its model (Unit.model).")
+        return load_trained(self.store, spec)
+
+    def ensure_models(self, label: str, specs: Sequence[TrainSpec]) -> list[TrainSpec]:
+        """Train, through the worker pool and with progress, the models in ``specs`` the store lacks; says so.
+
+        Returns:
+            The specs that were missing.
+        """
+        wanted = list(dict.fromkeys(specs))
+        missing = [s for s in wanted if self.store.status("train", s.config()) != "complete"]
+        if missing:
+            print(f"[{label}] {len(missing)} of the {len(wanted)} trained model(s) it analyses are not in the run "
+                  "store: training them first, through the worker pool.", flush=True)
+            self.train_specs(f"{label}: missing models", missing)
+        return missing
+
+    def _say_models(self, label: str, specs: Sequence[TrainSpec]) -> None:
+        """One line per trained model a step analyses: which run (store key) it is."""
+        wanted = list(dict.fromkeys(specs))
+        if not wanted:
+            return
+        print(f"[{label}] analyses {len(wanted)} trained model(s) (run store keys):", flush=True)
+        for spec in wanted:
+            path = self.store.path_for("train", spec.config())
+            print(f"  {spec.family} z={spec.latent_dim} depth={spec.depth} seed={spec.seed}: "
+                  f"{path.relative_to(self.out_dir)}", flush=True)
 
     def evaluate_grid(self, label: str, kind: str, units: Sequence, evaluate=None, *, table: str | None = None,
                       rows=None, context: Sequence[dict] | None = None, describe=None,
@@ -382,6 +317,10 @@ class Study:
         if kind == "train":
             results = self.train_specs(label, list(units), describe=describe or _describe_spec)
         else:
+            units = list(units)
+            self._say_models(label, [u.model for u in units if u.model is not None])
+            pending = [u for u in units if u.model is not None and self.store.status(kind, u.config) != "complete"]
+            self.ensure_models(label, [u.model for u in pending])
             items = [(u.what, functools.partial(self.store.run, kind, u.config, functools.partial(evaluate, self, u)))
                      for u in units]
             results = self.run_all(label, items, [u.weight for u in units], raise_if_all_fail=raise_if_all_fail)
@@ -447,7 +386,7 @@ class Study:
 
     def loaded_model(self, family: str, latent_dim: int, seed: int = 0):
         """:meth:`model`, keeping the last one loaded (the units of a grid come model by model)."""
-        key = (family, int(latent_dim), int(seed), self.depth, id(self.tuned))
+        key = config_hash(self.spec(family, latent_dim, seed).config())
         if self._last_model[0] != key:
             self._last_model = (None, None)  # release the previous model before loading the next
             self._last_model = (key, self.model(family, latent_dim, seed))
@@ -460,38 +399,16 @@ class Study:
         return [r for r in self.results if r.status == "failed"]
 
     def record(self, step: str, parameters: dict[str, Any]) -> Path:
-        """Write what ran: parameters, library versions, data sources, counts and failures."""
-        import keras
-        import sklearn
-        import tensorflow as tf
-
-        from aelib.study.device import device_info
-
+        """Write what ran (``provenance/<step>.json``): parameters, the resolved settings, versions, data
+        sources, counts and failures (:func:`aelib.study.provenance.record_step`)."""
         sources = {}
         for split in ("train", "test"):
             try:
                 sources[split] = self.data(split)[2]
             except Exception as err:  # provenance must not hide the real result
                 sources[split] = {"error": str(err)}
-        counts = {s: sum(r.status == s for r in self.results) for s in ("complete", "skipped", "failed")}
-        info = {
-            "step": step,
-            "when": time.strftime("%Y-%m-%d %H:%M:%S"),
-            "parameters": parameters,
-            "data_sources": sources,
-            "runs": counts,
-            "failures": [{"kind": r.kind, "config": r.config, "error": r.error, "path": str(r.path)} for r in self.failures()],
-            "versions": {"python": platform.python_version(), "tensorflow": tf.__version__, "keras": keras.__version__,
-                         "numpy": np.__version__, "pandas": pd.__version__, "scikit-learn": sklearn.__version__},
-            "machine": platform.platform(),
-            "device": device_info(),  # CPU model, GPUs, TensorFlow's CUDA/cuDNN build
-        }
-        tag = os.environ.get("AELIB_SHARD_TAG", "")  # a shard's own file (aelib.study.store.invocation_lease)
-        if tag:
-            info["shard"] = tag.lstrip("-")
-        path = self.out_dir / "provenance" / f"{step}{tag}.json"
-        atomic_write_json(path, info)
-        return path
+        return record_step(self.out_dir, step, parameters, settings=self.settings.record(), sources=sources,
+                           results=self.results)
 
     def finish(self, step: str, parameters: dict[str, Any]) -> dict:
         """Record the step; raise :class:`StudyFailures` listing failed runs (after all was written)."""
@@ -499,7 +416,7 @@ class Study:
         info = json.loads(path.read_text())
         print(f"{step}: {info['runs']}; provenance in {path}")
         if info["failures"]:
-            lines = "\n".join(f"  - {f['kind']} {f['config'].get('family')} z={f['config'].get('latent_dim')}: {f['error']}"
-                              f" ({f['path']})" for f in info["failures"])
+            lines = "\n".join(f"  - {f['kind']} {f['config'].get('family')} z={f['config'].get('latent_dim')}: "
+                              f"{f['error']} ({f['path']})" for f in info["failures"])
             raise StudyFailures(f"{len(info['failures'])} run(s) failed in {step}:\n{lines}")
         return info

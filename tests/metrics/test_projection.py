@@ -11,9 +11,6 @@ from scipy.stats import spearmanr
 from sklearn.manifold import trustworthiness as sk_trustworthiness
 
 from aelib.metrics import projection as P
-from aelib.metrics.projection import evaluate as P_eval
-from aelib.metrics.projection import space as P_space
-from aelib.metrics.projection import threads as P_threads
 from aelib.metrics.projection import (
     continuity,
     neighborhood_hit,
@@ -23,6 +20,9 @@ from aelib.metrics.projection import (
     shepard_rho,
     trustworthiness,
 )
+from aelib.metrics.projection import evaluate as P_eval
+from aelib.metrics.projection import space as P_space
+from aelib.metrics.projection import threads as P_threads
 
 # --------------------------------------------------------------------------
 # Helpers: reference data and naive implementations (full sorts, pdist)
@@ -389,19 +389,28 @@ Y10 = X10[:, :2]
         (lambda: trustworthiness(X10, Y10[:14], k=3), r"same number of samples\. Received: 15 and 14"),
         (lambda: normalized_stress(X10[:3], Y10), r"same number of samples\. Received: 3 and 15"),
         (lambda: shepard_goodness(X10, Y10[:5]), r"Received: 15 and 5"),
-        (lambda: trustworthiness(X10[:, 0], Y10, k=3), r"x_high with shape \(n_samples, n_features\).*Received: shape=\(15,\)"),
+        (lambda: trustworthiness(X10[:, 0], Y10, k=3),
+         r"x_high with shape \(n_samples, n_features\).*Received: shape=\(15,\)"),
         (lambda: normalized_stress(X10, Y10[:, 0]), r"x_low with shape .*Received: shape=\(15,\)"),
         (lambda: neighborhood_hit(np.zeros(15), np.zeros(15)), r"x_low .*Received: shape=\(15,\)"),
-        (lambda: trustworthiness(np.where(X10 > 0.9, np.nan, X10), Y10, k=3), r"x_high contains NaN or infinite values\. Received: \d+ non-finite"),
+        (lambda: trustworthiness(np.where(X10 > 0.9, np.nan, X10), Y10, k=3),
+         r"x_high contains NaN or infinite values\. Received: \d+ non-finite"),
         (lambda: continuity(X10, np.where(Y10 > 0.5, np.inf, Y10), k=3), r"x_low contains NaN or infinite values"),
-        (lambda: neighborhood_hit(Y10, np.zeros(14), k=3), r"Expected labels of shape \(15,\)\. Received: shape=\(14,\)"),
-        (lambda: projection_quality(X10, Y10, np.zeros((15, 2)), k=3), r"labels of shape \(15,\)\. Received: shape=\(15, 2\)"),
-        (lambda: normalized_stress(X10, Y10, form="kruskal"), r"Expected form in \('seed', 'raw', 'scaled'\)\. Received: form='kruskal'"),
-        (lambda: projection_quality(X10, Y10, k=3, measures=("trust",)), r"Expected measures from .*Received: \['trust'\]"),
-        (lambda: projection_quality(X10, Y10, k=3, measures=("neighborhood_hit",)), r"Expected labels .*Received: labels=None"),
-        (lambda: projection_quality(X10, Y10, k=3, spearman_pairs=1), r"spearman_pairs an integer >= 2\. Received: spearman_pairs=1"),
+        (lambda: neighborhood_hit(Y10, np.zeros(14), k=3),
+         r"Expected labels of shape \(15,\)\. Received: shape=\(14,\)"),
+        (lambda: projection_quality(X10, Y10, np.zeros((15, 2)), k=3),
+         r"labels of shape \(15,\)\. Received: shape=\(15, 2\)"),
+        (lambda: normalized_stress(X10, Y10, form="kruskal"),
+         r"Expected form in \('seed', 'raw', 'scaled'\)\. Received: form='kruskal'"),
+        (lambda: projection_quality(X10, Y10, k=3, measures=("trust",)),
+         r"Expected measures from .*Received: \['trust'\]"),
+        (lambda: projection_quality(X10, Y10, k=3, measures=("neighborhood_hit",)),
+         r"Expected labels .*Received: labels=None"),
+        (lambda: projection_quality(X10, Y10, k=3, spearman_pairs=1),
+         r"spearman_pairs an integer >= 2\. Received: spearman_pairs=1"),
         (lambda: shepard_rho(X10, Y10, max_pairs=1), r"Received: max_pairs=1"),
-        (lambda: trustworthiness(np.zeros((15, 0)), Y10, k=3), r"at least one sample and one feature\. Received: shape=\(15, 0\)"),
+        (lambda: trustworthiness(np.zeros((15, 0)), Y10, k=3),
+         r"at least one sample and one feature\. Received: shape=\(15, 0\)"),
         (lambda: trustworthiness(X10 + 1j, Y10, k=3), r"real numeric dtype\. Received: dtype=complex128"),
         (lambda: normalized_stress(X10[:1], Y10[:1]), r"at least 2 samples\. Received: n=1"),
     ],
@@ -425,7 +434,8 @@ def test_reused_gram_tiles_give_the_same_results(monkeypatch):
                             block_rows=10, backend="numpy")
         monkeypatch.setattr(P_eval, "_REUSE_MIN_DIM", 1)
         calls = []
-        monkeypatch.setattr(P._Space, "enable_reuse", lambda self, b, f=P._Space.enable_reuse: (calls.append(b), f(self, b)))
+        monkeypatch.setattr(P._Space, "enable_reuse",
+                            lambda self, b, f=P._Space.enable_reuse: (calls.append(b), f(self, b)))
         reused = P._evaluate(x, y, k=4, labels=labels, want=set(P.MEASURES), spearman_pairs=None, seed=0,
                              block_rows=10, backend="numpy")
         monkeypatch.undo()

@@ -2,9 +2,18 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from aelib.metrics.scaling import (bootstrap_spearman, criterion_prediction, extrapolate, extrapolation_split,
-                                   extrapolation_summary, extrapolation_table, fit_power_law, held_out_predictions,
-                                   log_linear_fit, power_law)
+from aelib.metrics.scaling import (
+    bootstrap_spearman,
+    criterion_prediction,
+    extrapolate,
+    extrapolation_split,
+    extrapolation_summary,
+    extrapolation_table,
+    fit_power_law,
+    held_out_predictions,
+    log_linear_fit,
+    power_law,
+)
 
 Z6 = np.array([2, 5, 10, 20, 40, 80])
 

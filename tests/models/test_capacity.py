@@ -1,12 +1,15 @@
 """Visible capacity: no family hides a layer narrower than its code (the
-``widths`` option, ``effective_bottleneck()``, ``widths_rule_used``)."""
+``widths`` option, ``effective_bottleneck()``, ``widths_rule_used``), and the
+objective families share fcae's backbone (STUDY.md §1, "Objective or architecture")."""
 import numpy as np
 import pytest
 
 from aelib.architectures import SEED_PRESETS
 from aelib.models import build_model, get_model_class, list_models
 
-DEPTH_RULE_FAMILIES = ("fcae", "dae", "sae", "conae", "vae", "aae")
+DEPTH_RULE_FAMILIES = ("fcae", "dae", "sae", "conae", "vae", "aae", "mmae")
+#: The families that differ from fcae only in their training objective.
+OBJECTIVE_FAMILIES = ("dae", "sae", "conae", "vae", "aae", "mmae")
 IMAGES = np.random.default_rng(0).random((2, 28, 28, 1)).astype("float32")
 
 
@@ -47,6 +50,29 @@ def test_widths_option_round_trips_and_builds_the_same_model(family, tmp_path):
     np.testing.assert_allclose(again.reconstruct(IMAGES), model.reconstruct(IMAGES), atol=1e-6)
 
 
+@pytest.mark.parametrize("depth", [1, 3])
+@pytest.mark.parametrize("latent_dim", [2, 40, 100])
+def test_objective_families_have_fcae_s_parameter_count_within_ten_percent(latent_dim, depth):
+    """Counted by ``autoencoder_params()``: every weight on the path x → z → x̂, the variational family's
+    log-variance head included, the adversarial family's discriminator not."""
+    fcae = build_model("fcae", latent_dim=latent_dim, depth=depth).autoencoder_params()
+    counts = {f: build_model(f, latent_dim=latent_dim, depth=depth).autoencoder_params() for f in OBJECTIVE_FAMILIES}
+    off = {f: round(n / fcae, 3) for f, n in counts.items() if abs(n / fcae - 1) > 0.10}
+    assert not off, f"parameters relative to fcae's {fcae} at z={latent_dim}, depth={depth}: {off}"
+    for family in ("dae", "sae", "conae", "mmae"):  # the same layers as fcae's
+        assert counts[family] == fcae, family
+
+
+def test_autoencoder_params_leave_out_only_the_discriminator():
+    aae = build_model("aae", latent_dim=10, depth=1)
+    assert aae.autoencoder_params() == aae.count_params() - aae.discriminator.count_params()
+    assert aae.autoencoder_params() == aae.encoder.count_params() + aae.decoder.count_params()
+    vae = build_model("vae", latent_dim=10, depth=1)
+    log_var = vae.gaussian_encoder.get_layer("enc_log_var").count_params()
+    assert vae.autoencoder_params() == vae.encoder.count_params() + vae.decoder.count_params() + log_var
+    assert log_var == (392 + 1) * 10
+
+
 def test_configs_saved_before_the_option_load_with_seed_widths():
     config = build_model("fcae", latent_dim=300).get_config()
     del config["widths"]
@@ -68,9 +94,39 @@ def test_other_families_bottlenecks():
     assert build_model("cae", latent_dim=60, filters=(1, 1)).effective_bottleneck() == 49  # the 7·7·1 map
     assert build_model("rae", latent_dim=50, units=16).effective_bottleneck() == 16
     assert build_model("mae", latent_dim=50, embed_dim=32).effective_bottleneck() == 32
-    assert build_model("conae", latent_dim=50, tied=True).effective_bottleneck() == 50
+    assert build_model("conae", latent_dim=50, encoder="single", tied=True).effective_bottleneck() == 50
 
 
 def test_bad_widths_value_names_the_allowed_ones():
-    with pytest.raises(ValueError, match=r"Expected widths in \('auto', 'seed', 'interpolate'\)\. Received: widths='wide'"):
+    with pytest.raises(ValueError,
+                       match=r"Expected widths in \('auto', 'seed', 'interpolate'\)\. Received: widths='wide'"):
         build_model("fcae", latent_dim=2, widths="wide")
+
+
+# ----- architectures sized to fcae's budget (aelib.models.capacity) -------------------------------------------------
+@pytest.mark.parametrize("family, latent_dim", [("cae", 2), ("cae", 40), ("cae", 100), ("rae", 40), ("mae", 40)])
+def test_matched_builder_hits_fcae_s_budget_within_ten_percent(family, latent_dim):
+    from aelib.models.capacity import CAPACITY_TOLERANCE, budget, matched_options
+
+    target = budget(latent_dim, depth=1)
+    assert target == build_model("fcae", latent_dim=latent_dim, depth=1).autoencoder_params()
+    options = matched_options(family, latent_dim=latent_dim, depth=1)
+    model = build_model(family, latent_dim=latent_dim, depth=1, **options)
+    assert abs(model.autoencoder_params() / target - 1) <= CAPACITY_TOLERANCE
+    assert model.effective_bottleneck() == latent_dim  # sized up or down, the code stays the narrowest layer
+    native = build_model(family, latent_dim=latent_dim, depth=1).autoencoder_params()
+    assert abs(native / target - 1) > CAPACITY_TOLERANCE or family == "cae"  # sizing was needed (cae at z=100 is
+    # natively near fcae's count)
+
+
+def test_matched_builder_explicit_target_and_refusals():
+    from aelib.models.capacity import matched_options
+
+    options = matched_options("cae", latent_dim=4, target=50_000, tolerance=0.02)
+    assert abs(build_model("cae", latent_dim=4, **options).autoencoder_params() / 50_000 - 1) <= 0.02
+    with pytest.raises(ValueError, match="No width knob for family 'fcae'. Families sized to a budget: cae, rae, mae"):
+        matched_options("fcae", latent_dim=4)
+    with pytest.raises(ValueError, match="within 10%"):
+        matched_options("cae", latent_dim=4, target=50)  # below the smallest cae
+    with pytest.raises(ValueError, match=r"\['filters'\] .* set by the width knob"):
+        matched_options("cae", latent_dim=4, target=50_000, filters=(8, 16))

@@ -1,47 +1,41 @@
-"""The contract every family must honour (HOUSE_STYLE: one test over list_models())."""
-import numpy as np
+"""The family contract covers every family: each registered family has its test file, ``test_<family>.py``,
+which runs the shared harness (``tests/models/harness.py``: shapes, finite loss with every term logged, save and
+reload, seeded runs repeat) on it, and no family test file names a family that is not registered."""
+import ast
+from pathlib import Path
+
 import pytest
 
-from aelib.models import build_model, list_models, load_model
-from aelib.training import train
+from aelib.families import FAMILIES
+from aelib.models import list_models
 
-X = np.random.default_rng(0).random((24, 28, 28, 1)).astype("float32")
+HERE = Path(__file__).parent
+HARNESS = ("run_family_test", "run_seeded_training_test")
 
 
-@pytest.mark.parametrize("latent_dim", [2, 40])
-@pytest.mark.parametrize("family", list_models())
-def test_family_contract(family, latent_dim, tmp_path):
-    model = build_model(family, input_shape=(28, 28, 1), latent_dim=latent_dim, seed=1)
-    assert model.encode(X).shape == (len(X), latent_dim)
-    assert model.reconstruct(X).shape == X.shape
-    assert model.effective_bottleneck() == latent_dim  # no hidden layer narrower than the code by default
-    assert model.widths_rule_used in ("seed", "interpolate", "n/a")
-    history = train(model, X, epochs=1, batch_size=8, validation_fraction=0.25, verbose=0, seed=3)
-    assert np.isfinite(history["loss"]).all()
-    for term in ("reconstruction", *model.loss_terms):
-        assert term in history.columns, f"{family}: loss term {term!r} missing from history {list(history.columns)}"
-        assert f"val_{term}" in history.columns
-        assert np.isfinite(history[term]).all()
-    path = tmp_path / f"{family}.keras"
-    model.save(path)
-    again = load_model(path)
-    np.testing.assert_allclose(again.reconstruct(X), model.reconstruct(X), atol=1e-6)
-    np.testing.assert_allclose(again.encode(X), model.encode(X), atol=1e-6)
-    assert again.get_config() == model.get_config()
-    if hasattr(model, "sample"):
-        assert model.sample(5, seed=0).shape == (5, 28, 28, 1)
+def _family_and_calls(path: Path) -> tuple[str | None, set[str]]:
+    """The ``FAMILY`` a test file declares and the names of the functions it calls."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    family = next((node.value.value for node in tree.body if isinstance(node, ast.Assign)
+                   and [getattr(t, "id", None) for t in node.targets] == ["FAMILY"]
+                   and isinstance(node.value, ast.Constant)), None)
+    calls = {node.func.id for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Name)}
+    return family, calls
 
 
 @pytest.mark.parametrize("family", list_models())
-def test_family_seeded_training_repeats_with_any_steps_per_execution(family):
-    """Same seed → same weights; running 4 steps per call (the last call
-    short: 5 steps an epoch) changes nothing either."""
-    weights = []
-    for steps_per_execution in (1, 4, 4):
-        model = build_model(family, input_shape=(28, 28, 1), latent_dim=3, seed=5)
-        train(model, X[:20], epochs=2, batch_size=4, validation_fraction=0.0, verbose=0, seed=7,
-              steps_per_execution=steps_per_execution)
-        weights.append(model.get_weights())
-    for one, four, again in zip(*weights):
-        np.testing.assert_array_equal(four, again)
-        np.testing.assert_allclose(four, one, rtol=1e-5, atol=1e-6)
+def test_every_family_runs_the_contract_in_its_own_test_file(family):
+    path = HERE / f"test_{family}.py"
+    assert path.is_file(), f"family {family!r} has no test file {path.name}: add one that calls {HARNESS}"
+    declared, calls = _family_and_calls(path)
+    assert declared == family, f"{path.name} declares FAMILY = {declared!r}, expected {family!r}"
+    missing = [name for name in HARNESS if name not in calls]
+    assert not missing, f"{path.name} does not call {missing} from tests/models/harness.py"
+
+
+def test_every_family_test_file_is_a_registered_family():
+    """A test file that declares a ``FAMILY`` is named after it, and tests a registered family."""
+    declared = {p.name: _family_and_calls(p)[0] for p in HERE.glob("test_*.py")}
+    declared = {name: family for name, family in declared.items() if family is not None}
+    assert all(name == f"test_{family}.py" for name, family in declared.items()), declared
+    assert set(declared.values()) == set(list_models()) == set(FAMILIES)

@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from aelib import families
 from aelib.models import Autoencoder, FamilyInfo, build_model, family_info, list_models, load_model, model_options
 from aelib.models.registry import register_model
 
@@ -44,19 +45,6 @@ def test_flattened_inputs_are_accepted():
     np.testing.assert_allclose(model.encode(x), model.encode(x.reshape(4, 28, 28, 1)))
 
 
-def test_feature_vectors_for_augmentation():
-    model = build_model("fcae", input_shape=(2048,), latent_dim=16, output_activation="linear")
-    widths = [layer.units for layer in model.encoder.layers if hasattr(layer, "units")]
-    assert widths == [1536, 1024, 512, 16]
-    assert model.reconstruct(np.zeros((2, 2048), "float32")).shape == (2, 2048)
-
-
-def test_fcae_uses_seed_preset_widths():
-    model = build_model("fcae", latent_dim=40, depth=5)
-    widths = [layer.units for layer in model.encoder.layers if hasattr(layer, "units")]
-    assert widths == [654, 524, 394, 264, 134, 40]
-
-
 def test_missing_and_corrupt_model_files(tmp_path):
     with pytest.raises(FileNotFoundError, match="No saved model"):
         load_model(tmp_path / "absent.keras")
@@ -70,22 +58,37 @@ def test_list_models_starts_with_skeleton_families():
     assert list_models()[:2] == ["vanilla", "fcae"]
 
 
-def test_family_info_comes_from_the_class_and_is_distinct():
+def test_registry_and_families_table_list_the_same_families_in_the_same_order():
+    assert list_models() == list(families.FAMILIES)
+    assert families.ORDER == (*list_models(), "pca")
+
+
+def test_family_info_comes_from_the_families_table_and_is_distinct():
     infos = [family_info(f) for f in list_models()]
     assert family_info("conae") == FamilyInfo("conae", "Contractive AE", "ConAE", "#ece133", ">", 2.8)
+    assert infos == [families.FAMILIES[f] for f in list_models()]
     for field in ("display_name", "short_name", "color", "marker"):
-        values = [getattr(info, field) for info in infos]
+        values = [getattr(info, field) for info in infos + [families.PCA]]
         assert len(set(values)) == len(values), f"{field} repeats: {values}"
     assert all(info.relative_cost > 0 for info in infos)
     with pytest.raises(ValueError, match="Could not interpret family identifier: 'nope'"):
         family_info("nope")
+    with pytest.raises(ValueError, match="Could not interpret family identifier: 'nope'"):
+        families.info("nope")
+
+
+def test_display_names_keep_suffixes_and_other_names():
+    assert families.display_name("conae (baseline)") == "Contractive AE (baseline)"
+    assert families.display_name("conae", short=True) == "ConAE"
+    assert families.display_name("pca") == "PCA" and families.display_name("other") == "other"
+    assert sorted(["other", "pca", "mae", "vanilla x"], key=families.rank) == ["vanilla x", "mae", "pca", "other"]
 
 
 def test_a_family_without_metadata_is_refused():
     class Bare(Autoencoder):
-        display_name = "Bare AE"
+        pass
 
-    with pytest.raises(ValueError, match="Family 'bare' .* does not set short_name, color, marker, relative_cost"):
+    with pytest.raises(ValueError, match="Family 'bare' .* has no entry in aelib.families.FAMILIES"):
         register_model("bare")(Bare)
     assert "bare" not in list_models()
 

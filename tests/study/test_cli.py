@@ -9,31 +9,32 @@ import nbformat
 import pytest
 
 from aelib.models import list_models
-from aelib.study import cli
-from aelib.study.profiles import PROFILES, STEPS
+from aelib.study import cli, commands, planning, slurm
+from aelib.study.profiles import PROFILES
+from aelib.study.steps import STEP_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
 
 
 def test_in_a_checkout_notebooks_and_results_are_the_checkouts(monkeypatch, tmp_path):
-    assert cli.IN_CHECKOUT and cli.notebooks_dir() == REPO / "notebooks"
+    assert planning.IN_CHECKOUT and planning.notebooks_dir() == REPO / "notebooks"
     monkeypatch.chdir(tmp_path)
-    assert cli.default_out("thesis") == REPO / "results" / "thesis"
+    assert planning.default_out("thesis") == REPO / "results" / "thesis"
 
 
 def test_outside_a_checkout_results_go_under_the_current_folder(monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "IN_CHECKOUT", False)
+    monkeypatch.setattr(planning, "IN_CHECKOUT", False)
     monkeypatch.chdir(tmp_path)
-    assert cli.default_out("quick") == tmp_path / "results" / "quick"
-    units = cli.plan(cli.build_parser().parse_args(["run", "--steps", "02", "--families", "fcae", "--dry-run"]))
+    assert planning.default_out("quick") == tmp_path / "results" / "quick"
+    units = planning.plan(cli.build_parser().parse_args(["run", "--steps", "02", "--families", "fcae", "--dry-run"]))
     assert units[0]["out_dir"] == str((tmp_path / "results" / "quick").resolve())
 
 
 def test_list_shows_families_with_options_steps_and_profiles(capsys):
     assert cli.main(["list"]) == 0
     text = capsys.readouterr().out
-    for name in [*list_models(), *STEPS, *PROFILES]:
-        assert re.search(rf"^\s+{name}\b", text, re.M), name
+    for name in [*list_models(), *STEP_NAMES, *PROFILES]:
+        assert re.search(rf"^\s+{name}\b", text, re.MULTILINE), name
     assert "beta=1.0" in text and "noise_level=0.3" in text  # options with their defaults
     assert "Step 2 — latent sweep" in text and "z_values=[1, 2, 3" in text
 
@@ -57,7 +58,7 @@ def test_report_takes_the_options_of_the_folders_last_run(tmp_path):
     runs = [["run", "--epochs", "7", "--z", "3"], ["list"], ["run", "--epochs", "2", "--n-train", "300", "--z", "2,5"]]
     log.write_text("".join(json.dumps({"argv": argv}) + "\n" for argv in runs))
     parser = cli.build_parser()
-    unit = cli.report_unit(parser.parse_args(["report", "--out", str(tmp_path), "--z", "2"]), parser)
+    unit = commands.report_unit(parser.parse_args(["report", "--out", str(tmp_path), "--z", "2"]), parser)
     params = unit["parameters"]
     assert unit["step"] == "08_summary" and unit["out_dir"] == str(tmp_path.resolve())
     assert params["epochs"] == 2 and params["n_train"] == 300 and params["z_values"] == [2]  # given options win
@@ -73,7 +74,7 @@ def test_notebooks_take_the_repository_address_from_pyproject():
     spec.loader.exec_module(build_notebooks)
     url = build_notebooks.repository_url()
     assert url in (REPO / "pyproject.toml").read_text()
-    for step in STEPS:
+    for step in STEP_NAMES:
         nb = nbformat.read(REPO / "notebooks" / f"{step}.ipynb", as_version=4)
         owner_name = url.split("github.com/")[1]
         assert f"colab.research.google.com/github/{owner_name}/blob/main/notebooks/{step}.ipynb" in nb.cells[0].source
@@ -85,7 +86,7 @@ def test_the_drive_cell_does_nothing_outside_colab(capsys, monkeypatch):
     monkeypatch.delenv("TFDS_DATA_DIR", raising=False)
     for use_drive in (False, True):
         scope = {"use_drive": use_drive, "drive_dir": "/content/drive/MyDrive/aelib", "out_dir": "results/quick"}
-        exec(_cell(nb, "02-drive"), scope)
+        exec(_cell(nb, "02-drive"), scope)  # noqa: S102 -- the cell as Colab runs it
         assert scope["out_dir"] == "results/quick"
     assert "not in Colab" in capsys.readouterr().out
 
@@ -122,7 +123,7 @@ def test_slurm_options_reach_the_submitit_executor(tmp_path, monkeypatch):
     args = cli.build_parser().parse_args([
         "run", "--executor", "slurm", "--partition", "gpu", "--account", "proj", "--mem", "32gb", "--time", "1:30:00",
         "--setup", "module load cuda/12.2", "--setup", "source venv/bin/activate; export AELIB_OFFLINE=1"])
-    executor = cli.make_executor(args, tmp_path / "logs")
+    executor = slurm.make_executor(args, tmp_path / "logs")
     params = executor._executor.parameters
     assert params["account"] == "proj" and params["mem"] == "32G" and params["time"] == 90
     assert params["partition"] == "gpu" and params["gpus_per_node"] == 1 and params["cpus_per_task"] == 4
@@ -135,7 +136,7 @@ def test_slurm_options_reach_the_submitit_executor(tmp_path, monkeypatch):
 def test_submitit_local_executor_takes_the_time_limit(tmp_path):
     pytest.importorskip("submitit")
     args = cli.build_parser().parse_args(["run", "--executor", "submitit-local", "--time", "45"])
-    executor = cli.make_executor(args, tmp_path)
+    executor = slurm.make_executor(args, tmp_path)
     assert executor.cluster == "local" and executor._executor.parameters["timeout_min"] == 45
 
 
@@ -143,11 +144,11 @@ def test_a_preempted_job_requeues_the_same_unit():
     submitit = pytest.importorskip("submitit")
     import pickle
 
-    job, unit = cli.UnitJob(), {"step": "02_latent_sweep", "parameters": {"families": ["fcae"]}, "out_dir": "x"}
+    job, unit = slurm.UnitJob(), {"step": "02_latent_sweep", "parameters": {"families": ["fcae"]}, "out_dir": "x"}
     # what submitit's signal handler calls on preemption or timeout
     again = submitit.helpers.DelayedSubmission(job, unit, "-fcae")._checkpoint_function()
     assert again.function is job and again.args == (unit, "-fcae") and not again.kwargs
-    assert isinstance(pickle.loads(pickle.dumps(job)), cli.UnitJob)
+    assert isinstance(pickle.loads(pickle.dumps(job)), slurm.UnitJob)
 
 
 @pytest.mark.parametrize("hours, capacity, first, n_sessions", [
@@ -180,15 +181,16 @@ def test_plan_packs_families_into_sessions_from_a_cost_table(monkeypatch, capsys
     from aelib.study import sessions
 
     monkeypatch.setattr(sessions, "FAMILY_COST", {"fcae": 1.0, "vae": 2.0, "rae": 10.0})
-    # quick profile with one seed: 3 z × 1 seed per family, vae's 3 tuning candidates; the depth search is 6 depths × 2 z
+    # quick profile with one seed: 3 z × 1 seed per family, vae's 4 tuning candidates (β = 0 among them);
+    # the depth search is 6 depths × 2 z
     code = cli.main(["plan", "--profile", "quick", "--session-hours", "0.6", "--fill", "1", "--seconds-per-unit", "60",
                      "--families", "fcae,vae,rae", "--seeds", "0"])
     out = capsys.readouterr().out
     assert code == 0 and "AN ESTIMATE" in out and "60 s per unit" in out
     shards = re.findall(r"^(\d+)\s+\S.*?\s([\d.]+)\s+aelib run --profile quick --seeds 0 --families (\S+) "
-                        r"--steps 01,02,03,04,05,06$", out, re.M)
+                        r"--steps 01,02,03,04,05,06$", out, re.MULTILINE)
     assert [(n, fams) for n, _, fams in shards] == [("1", "fcae,vae"), ("2", "rae")]
-    assert [float(h) for _, h, _ in shards] == [0.45, 0.5]  # fcae 3 + vae 12 + depth search 12 units; rae 30
+    assert [float(h) for _, h, _ in shards] == [0.48, 0.5]  # fcae 3 + vae 14 + depth search 12 units; rae 30
     assert "aelib run --profile quick --seeds 0 --steps 07,08" in out
 
 
@@ -225,8 +227,7 @@ def test_report_says_how_long_each_step_took(tmp_path):
              {"argv": ["run", "--steps", "02"], "steps": [{"step": "02_latent_sweep", "seconds": 5.4}]},
              {"argv": ["run"], "steps": [{"step": "08_summary", "seconds": 7200}]}]
     (prov / "invocations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"argv": ["ru')
-    study = type("S", (), {"out_dir": tmp_path})()
-    text = report_text(study, "quick", pd.DataFrame(), [], pd.DataFrame())
+    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame())
     assert "| step | when | time | ran | already complete | failed |" in text
     assert "| 02_latent_sweep | 2026-01-01 10:00:00 | 10 min 05 s | 3 | 0 | 0 |" in text  # 600 + 5.4 s
     assert "| 03_reconstruction | 2026-01-01 10:00:00 | – | 1 | 0 | 0 |" in text  # no invocation logged it

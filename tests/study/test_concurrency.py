@@ -11,9 +11,10 @@ import pandas as pd
 import pytest
 
 from aelib import report
+from aelib.io import atomic_write_json
 from aelib.report import missing_rows, rank_table
-from aelib.study.store import (HOST, INVOCATIONS, MACHINE, SUMMARY_MARK, Claim, RunStore, atomic_write_json,
-                               read_claim)
+from aelib.study.claims import HOST, INVOCATIONS, MACHINE, SUMMARY_MARK, Claim, read_claim
+from aelib.study.store import RunStore
 
 CONFIG = {"family": "fcae", "latent_dim": 2, "seed": 0}
 
@@ -152,15 +153,13 @@ def test_a_family_missing_a_criterion_is_never_ranked_above_one_that_has_it():
     assert sensitivity.loc["c", "rank_without_generative"] == 1  # complete once the missing criterion is left out
 
 
-def test_missing_rows_names_the_families_and_cells_another_shard_has_not_written(monkeypatch):
+def test_missing_rows_names_the_families_and_cells_another_shard_has_not_written():
     sweep = pd.DataFrame({"family": ["fcae", "fcae", "vae", "rae"], "latent_dim": [2, 5, 2, 2], "seed": 0})
-    monkeypatch.setattr(report, "read_current", lambda study, name: sweep if name == "latent_sweep_runs" else pd.DataFrame())
-    missing = missing_rows(None, ["fcae", "vae", "rae", "conae"], chosen_z=[2])
+    missing = missing_rows({"latent_sweep_runs": sweep}, ["fcae", "vae", "rae", "conae"], chosen_z=[2])
     assert missing["family"].tolist() == ["vae", "rae", "conae"]
     assert missing.set_index("family").loc["vae", "cells"] == "z=5 seed=0"
     assert missing.set_index("family").loc["conae", "cells"] == "all (no rows)"
-    monkeypatch.setattr(report, "read_current", lambda study, name: sweep[sweep["family"] == "fcae"])
-    assert missing_rows(None, ["fcae"], chosen_z=[2]).empty
+    assert missing_rows({"latent_sweep_runs": sweep[sweep["family"] == "fcae"]}, ["fcae"], chosen_z=[2]).empty
 
 
 WORKER = textwrap.dedent("""
@@ -198,7 +197,7 @@ def test_two_processes_on_one_store_run_each_run_once_and_both_succeed(tmp_path)
 
 
 def test_a_table_lock_left_by_a_killed_process_is_taken_over(tmp_path):
-    from aelib.study.store import exclusive
+    from aelib.study.claims import exclusive
 
     lock = tmp_path / "parts" / ".table.lock"
     _foreign_claim(lock, pid=_dead_pid())

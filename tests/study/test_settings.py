@@ -9,8 +9,9 @@ import nbformat
 import pandas as pd
 import pytest
 
+from aelib.study.profiles import PROFILES, step_parameters
+from aelib.study.steps import STEP_NAMES
 from aelib.study.steps.summary import run as summarize_study
-from aelib.study.profiles import PROFILES, STEPS, step_parameters
 from aelib.study.steps.sweep import run as latent_sweep
 from aelib.study.study import Study, aggregate_seeds
 
@@ -96,7 +97,7 @@ def _parameters(notebook: Path) -> dict:
             if isinstance(node, ast.Assign)}
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEP_NAMES)
 def test_notebook_defaults_are_the_quick_profile(step):
     defaults = _parameters(REPO / "notebooks" / f"{step}.ipynb")
     profile = step_parameters("quick", step)
@@ -114,20 +115,20 @@ NOT_USED = {"03_reconstruction": {"seeds"},  # grid_seed: one seed's models are 
             "08_summary": {"seeds"}}  # reads every seed the tables hold
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEP_NAMES)
 def test_every_notebook_parameter_reaches_the_code(step):
-    import dataclasses
     import inspect
 
     from aelib.study import steps
 
     names = list(_parameters(REPO / "notebooks" / f"{step}.ipynb"))
     taken = set(inspect.signature(steps.module(step).run).parameters) - {"study"}
-    fields = {f.name for f in dataclasses.fields(Study) if f.init}
+    fields = {"out_dir", *Study.OPTIONS}  # Study(Path(out_dir), **options)
     unused = set(names) - taken - fields - NOTEBOOK_ONLY
     assert unused == NOT_USED.get(step, set()), f"{step}: parameters no code takes: {sorted(unused)}"
     profile_keys = set(step_parameters("quick", step)) - NOTEBOOK_ONLY - NOT_USED.get(step, set())
-    assert profile_keys <= taken | fields, f"{step}: profile keys no code takes: {sorted(profile_keys - taken - fields)}"
+    assert profile_keys <= taken | fields, (f"{step}: profile keys no code takes: "
+                                            f"{sorted(profile_keys - taken - fields)}")
 
 
 def test_committed_notebooks_are_what_the_build_script_writes():
@@ -136,13 +137,13 @@ def test_committed_notebooks_are_what_the_build_script_writes():
     spec = importlib.util.spec_from_file_location("build_notebooks", REPO / "scripts" / "build_notebooks.py")
     build = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(build)
-    for step, what in build.STEPS.items():
+    for step, what in build.notebooks().items():
         built = [c.source for c in build.build(step, what).cells]
         committed = [c.source for c in nbformat.read(REPO / "notebooks" / f"{step}.ipynb", as_version=4).cells]
         assert committed == built, f"notebooks/{step}.ipynb differs from scripts/build_notebooks.py: rebuild it"
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEP_NAMES)
 def test_what_the_profiles_set_has_no_second_default_in_the_code(step):
     import inspect
 
@@ -155,7 +156,7 @@ def test_what_the_profiles_set_has_no_second_default_in_the_code(step):
         assert not doubled, f"{step}.run gives {doubled} defaults of its own; the profiles hold them"
 
 
-@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("step", STEP_NAMES)
 def test_papermill_sees_every_parameter_of_a_notebook(step):
     """papermill infers the parameters cell line by line; one it cannot parse would be "unknown" to it."""
     from papermill.inspection import _infer_parameters
@@ -163,4 +164,5 @@ def test_papermill_sees_every_parameter_of_a_notebook(step):
 
     notebook = REPO / "notebooks" / f"{step}.ipynb"
     seen = {p.name for p in _infer_parameters(load_notebook_node(str(notebook)), name="python3", language="python")}
-    assert seen == set(_parameters(notebook)), f"papermill cannot parse the lines of {sorted(set(_parameters(notebook)) - seen)}"
+    unseen = sorted(set(_parameters(notebook)) - seen)
+    assert seen == set(_parameters(notebook)), f"papermill cannot parse the lines of {unseen}"

@@ -1,7 +1,7 @@
 """The study end to end: papermill notebooks, resume after kill -9, failures, shards."""
 import os
-import signal
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -10,7 +10,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from aelib.study import cli
+from aelib.study import cli, planning, steps
 from aelib.study.steps.reconstruction import run as reconstruction_grids
 from aelib.study.steps.sweep import run as latent_sweep
 from aelib.study.study import Study, StudyFailures
@@ -25,7 +25,8 @@ def _cli(out, *args, **kwargs):
 
 
 def test_failed_run_does_not_stop_the_others(tmp_path):
-    study = Study(tmp_path, epochs=1, n_train=200, n_test=50, family_options={"vanilla": {"output_activation": "bogus"}})
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=50,
+                  family_options={"vanilla": {"output_activation": "bogus"}})
     table = latent_sweep(study, families=["vanilla", "fcae"], z_values=[2], seeds=[0])
     assert list(table["family"]) == ["fcae"]
     assert [r.status for r in study.results] == ["failed", "complete"]
@@ -36,11 +37,13 @@ def test_failed_run_does_not_stop_the_others(tmp_path):
 
 def test_reconstruction_units_are_runs_and_a_rerun_skips_them(tmp_path):
     study = Study(tmp_path, epochs=1, n_train=200, n_test=50)
-    first = reconstruction_grids(study, families=["vanilla"], z_values=[1, 2], grid_seed=0)  # trains the two models first
+    # trains the two models first
+    first = reconstruction_grids(study, families=["vanilla"], z_values=[1, 2], grid_seed=0)
     assert (tmp_path / "figures" / "reconstructions_vanilla.png").is_file()
     assert [r.status for r in study.results if r.kind == "reconstruction"] == ["complete", "complete"]
     again = Study(tmp_path, epochs=1, n_train=200, n_test=50)
-    pd.testing.assert_frame_equal(reconstruction_grids(again, families=["vanilla"], z_values=[1, 2], grid_seed=0), first)
+    pd.testing.assert_frame_equal(reconstruction_grids(again, families=["vanilla"], z_values=[1, 2], grid_seed=0),
+                                  first)
     assert [r.status for r in again.results] == ["skipped", "skipped"]
     other = Study(tmp_path, epochs=1, n_train=200, n_test=50)  # a subset of the z: the same runs, the same rows
     reconstruction_grids(other, families=["vanilla"], z_values=[2], grid_seed=0)
@@ -107,7 +110,7 @@ def test_cli_rejects_bad_arguments(tmp_path):
 def test_shards_cover_every_family_exactly_once():
     families = [f"f{i}" for i in range(10)]
     for n in (1, 2, 3, 4, 10, 12):
-        seen = [f for i in range(n) for f in cli.shard_families(families, (i, n))]
+        seen = [f for i in range(n) for f in planning.shard_families(families, (i, n))]
         assert sorted(seen) == sorted(families)
 
 
@@ -134,31 +137,33 @@ def test_progress_estimates_time_left_from_run_weights():
 
 
 def test_time_left_scales_step_costs_by_the_time_taken():
-    units = [{"step": step, "parameters": {"families": [f"f{i}" for i in range(10)]}} for step in cli.STEP_COST]
-    assert cli.time_left(units, 0, 0.0) is None
-    total = sum(cli.STEP_COST.values())
+    cost = {step.name: step.cost for step in steps.STEPS}
+    units = [{"step": step, "parameters": {"families": [f"f{i}" for i in range(10)]}} for step in cost]
+    assert planning.time_left(units, 0, 0.0) is None
+    total = sum(cost.values())
     # the first step took twice its share: the rest is expected to take twice theirs
-    left = cli.time_left(units, 1, 2 * cli.STEP_COST["01_architecture"])
-    assert left == pytest.approx(2 * (total - cli.STEP_COST["01_architecture"]))
+    left = planning.time_left(units, 1, 2 * cost["01_architecture"])
+    assert left == pytest.approx(2 * (total - cost["01_architecture"]))
     # fewer families make a per-family step cheaper, not a study-wide one
     few = [{"step": u["step"], "parameters": {"families": ["f0", "f1"]}} for u in units]
-    assert cli.unit_cost(few[1]) == pytest.approx(cli.STEP_COST["02_latent_sweep"] / 5)
-    assert cli.unit_cost(few[6]) == cli.STEP_COST["07_augmentation"]
-    assert cli.time_left(units, len(units), 100.0) == 0
+    assert planning.unit_cost(few[1]) == pytest.approx(cost["02_latent_sweep"] / 5)
+    assert planning.unit_cost(few[6]) == cost["07_augmentation"]
+    assert planning.time_left(units, len(units), 100.0) == 0
 
 
 def test_plan_applies_profile_and_overrides(tmp_path):
-    parser_args = ["run", "--profile", "thesis", "--steps", "02", "--families", "fcae", "--z", "3,5", "--out", str(tmp_path)]
+    parser_args = ["run", "--profile", "thesis", "--steps", "02", "--families", "fcae", "--z", "3,5", "--out",
+                   str(tmp_path)]
     import argparse
 
     ns = argparse.Namespace(profile="thesis", steps="02,06", families="fcae", z="3,5", dataset=None, epochs=None,
                             seeds=None, n_train=None, n_test=None, out=str(tmp_path), shard=None)
-    units = cli.plan(ns)
+    units = planning.plan(ns)
     assert [u["step"] for u in units] == ["02_latent_sweep", "06_generative"]
-    assert units[0]["parameters"]["z_values"] == [3, 5] and units[0]["parameters"]["seeds"] == [0, 1, 2]
+    assert units[0]["parameters"]["z_values"] == [3, 5] and units[0]["parameters"]["seeds"] == [0, 1, 2, 3, 4]
     assert units[0]["parameters"]["families"] == ["fcae"]
     # the same options given on the command line plan the same step 02
-    assert cli.plan(cli.build_parser().parse_args(parser_args)) == units[:1]
+    assert planning.plan(cli.build_parser().parse_args(parser_args)) == units[:1]
     assert cli.main(parser_args + ["--dry-run"]) == 0
 
 
@@ -193,14 +198,16 @@ def test_tables_are_built_from_the_store_and_merge_what_shards_and_jobs_evaluate
         return [Unit(f"{f} z={z}", {"family": f, "latent_dim": z}, {"value": v}) for f, z, v in cells]
 
     shard_a, shard_b = Study(tmp_path), Study(tmp_path)  # two invocations on one results folder
-    shard_a.evaluate_grid("toy", "toy", units(("fcae", 2, 0.3), ("fcae", 10, 0.2)), _toy_evaluate, table="t", rows=_toy_rows)
+    shard_a.evaluate_grid("toy", "toy", units(("fcae", 2, 0.3), ("fcae", 10, 0.2)), _toy_evaluate, table="t",
+                          rows=_toy_rows)
     merged, results = shard_b.evaluate_grid("toy", "toy", units(("vae", 2, 0.25)), _toy_evaluate, table="t",
                                             rows=_toy_rows, context=[{"note": "b"}])
     assert [r.status for r in results] == ["complete"]
     assert list(zip(merged["family"], merged["latent_dim"])) == [("fcae", 2), ("fcae", 10), ("vae", 2)]
     assert merged.set_index("family").loc["vae", "note"] == "b"  # a unit's context travels with its run
     # a rerun of one cell: the store skips it (its value stays the stored one) and the table keeps every row once
-    again = Study(tmp_path).evaluate_grid("toy", "toy", units(("fcae", 2, 9.9)), _toy_evaluate, table="t", rows=_toy_rows)[0]
+    again = Study(tmp_path).evaluate_grid("toy", "toy", units(("fcae", 2, 9.9)), _toy_evaluate, table="t",
+                                          rows=_toy_rows)[0]
     on_disk = pd.read_csv(tmp_path / "tables" / "t.csv")
     assert len(on_disk) == 3 and not on_disk.duplicated(["family", "latent_dim"]).any()
     assert on_disk.set_index(["family", "latent_dim"]).loc[("fcae", 2), "rmse"] == 0.3

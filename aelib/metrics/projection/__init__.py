@@ -1,4 +1,4 @@
-"""Quality of a projection (original space → latent space), STUDY.md §4 step 5.
+"""Quality of a projection (original space → latent space), docs/methods.md §4 step 5.
 
 Five measures of an encoder seen as a dimensionality reduction, all from
 Euclidean distances (neighbour decisions exact, see below):

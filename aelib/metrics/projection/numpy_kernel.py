@@ -18,7 +18,6 @@ from .bounds import _U64
 from .space import _Space
 
 
-
 def _np_sqdist(g: np.ndarray, sp: _Space, r0: int) -> np.ndarray:
     """Gram rows -> squared distances (float64), duplicates made exact."""
     b = g.shape[0]

@@ -7,6 +7,7 @@ import numpy as np
 
 from . import threads as _threads
 
+
 def _average_ranks(x: np.ndarray) -> np.ndarray:
     """Ranks 1..N, ties get the average of their ranks (as scipy's rankdata)."""
     m = x.shape[0]

@@ -1,4 +1,4 @@
-"""Step 01: the depth rule's search (STUDY.md §2), then each family's key setting tuned (aelib.study.tuning).
+"""Step 01: the depth rule's search (docs/methods.md §2), then each family's key setting tuned (aelib.study.tuning).
 
 Every fully connected family follows one depth rule; the depth × z grid of
 test RMSE for ``arch_families`` picks the depth later steps use (when the
@@ -18,12 +18,14 @@ from aelib.study.study import Study, aggregate_seeds, check_families, check_late
 
 
 def run(study: Study, *, families: Sequence[str] | str = "all", arch_families: Sequence[str], depths: Sequence[int],
-        z_values: Sequence[int], seeds: Sequence[int], tune_z: int, tune_grids, tune_learning_rates: Sequence[float]) -> pd.DataFrame:
+        z_values: Sequence[int], seeds: Sequence[int], tune_z: int, tune_grids,
+        tune_learning_rates: Sequence[float]) -> pd.DataFrame:
     """The depth search, then the tuning of ``families`` at ``tune_z`` on ``seeds[0]``.
 
     Writes ``architecture_runs.csv``, ``architecture.csv`` (mean over seeds per depth and z),
-    ``architecture_best.csv``, one heatmap per searched family, ``tuning.csv`` and
-    ``tuned_options.csv``. Returns the best depth per searched family.
+    ``architecture_best.csv``, one heatmap per searched family, ``tuning.csv``, ``tuned_options.csv``,
+    ``regularisation_path.csv`` and its figure (:mod:`aelib.study.tuning`). Returns the best depth per searched
+    family.
     """
     best = search(study, families=arch_families, depths=depths, z_values=z_values, seeds=seeds)
     tuning.tune(study, families=families, z=tune_z, grids=tune_grids, learning_rates=tune_learning_rates,
@@ -43,7 +45,8 @@ def search(study: Study, *, families: Sequence[str] = ("fcae",), depths: Sequenc
         runs, _ = study.evaluate_grid("01 architecture", "train", specs, table="architecture_runs", rows=train_rows)
         if runs.empty:
             return pd.DataFrame(columns=["family", "best_depth", "mean_rmse"])
-        cells = study.write_table("architecture", aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean"]))
+        cells = study.write_table("architecture",
+                                  aggregate_seeds(runs, ["family", "depth", "latent_dim"], ["rmse_mean", "val_rmse"]))
         best = best_depths(study, cells[study.is_current(cells)])  # this study's settings only
         if not best.empty:  # none when every run of these settings failed: keep the table as it is
             study.write_table("architecture_best", best)
@@ -52,13 +55,20 @@ def search(study: Study, *, families: Sequence[str] = ("fcae",), depths: Sequenc
 
 
 def best_depths(study: Study, cells: pd.DataFrame) -> pd.DataFrame:
-    """Per family: the depth of the lowest test RMSE averaged over z, and the mean at each depth."""
+    """Per family: the depth of the lowest **validation** RMSE averaged over z (never the test split, which
+    reports), with the mean validation and test RMSE at each depth. Cells without a validation RMSE (tables
+    written before it was recorded) fall back to test RMSE, and ``selected_on`` says so."""
     rows = []
     for family, part in cells.groupby("family"):
-        by_depth = part.groupby("depth")["rmse_mean"].mean()
+        on = "val_rmse" if "val_rmse" in part and part["val_rmse"].notna().all() else "rmse_mean"
+        by_depth = part.groupby("depth")[on].mean()
+        test = part.groupby("depth")["rmse_mean"].mean()
+        best = int(by_depth.idxmin())
         rows.append({"family": family, "setting": study.setting(family, vary=("depth",)),
-                     "best_depth": int(by_depth.idxmin()), "mean_rmse": float(by_depth.min()),
-                     **{f"mean_rmse_depth{d}": float(v) for d, v in by_depth.items()}})
+                     "best_depth": best, "selected_on": "validation RMSE" if on == "val_rmse" else "test RMSE",
+                     "mean_val_rmse": float(by_depth[best]) if on == "val_rmse" else float("nan"),
+                     "mean_rmse": float(test[best]),
+                     **{f"mean_rmse_depth{d}": float(v) for d, v in test.items()}})
     return pd.DataFrame(rows)
 
 

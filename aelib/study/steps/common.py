@@ -9,7 +9,7 @@ import pandas as pd
 from aelib.study.study import Study
 
 RMSE_COLUMNS = ["rmse_mean", "rmse_std", "rmse_median", "rmse_ci95_low", "rmse_ci95_high"]
-RUN_COLUMNS = ["family", "dataset", "depth", "latent_dim", "seed", *RMSE_COLUMNS, "mean_image_rmse",
+RUN_COLUMNS = ["family", "dataset", "depth", "latent_dim", "seed", *RMSE_COLUMNS, "val_rmse", "mean_image_rmse",
                "n_params", "effective_bottleneck", "widths_rule", "epochs_run", "best_epoch", "stopped_by",
                "final_learning_rate", "val_loss_rel_change_last10pct", "train_seconds", "seconds_per_epoch",
                "data_source", "data_stand_in", "n_train_used", "n_test_used"]
@@ -34,7 +34,8 @@ def check_seeds(seeds: Sequence[int], shown: int | None, what: str = "drawn") ->
         raise ValueError(f"Expected distinct training seeds >= 0. Received: seeds={seeds!r}")
     shown = seeds[0] if shown is None else shown
     if isinstance(shown, bool) or not isinstance(shown, (int, np.integer)) or int(shown) not in seeds:
-        raise ValueError(f"Expected the {what} seed among the seeds measured. Received: seed={shown!r}, seeds={seeds!r}")
+        raise ValueError(f"Expected the {what} seed among the seeds measured. "
+                         f"Received: seed={shown!r}, seeds={seeds!r}")
     return seeds, int(shown)
 
 

@@ -1,20 +1,26 @@
-"""Step 06 (STUDY.md §4, step 7): generative capacity.
+"""Step 06 (docs/methods.md §4, step 7): generation judged on samples, and the decoder's smoothness under perturbation.
 
-Test images are encoded, their codes perturbed by up to p (STUDY.md §4.7,
-:func:`aelib.perturbation.perturb`) and decoded. Scored against p:
+Generation (:mod:`aelib.study.steps.generative_samples`, ``tables/generative_samples.csv`` and
+``tables/judge.csv``): every family's decoded draws from a Gaussian mixture fitted to its training codes, and
+vae's and aae's from their prior, scored against real test images in the judge's features (Fréchet distance,
+precision and recall, density and coverage, class spread), beside the real-versus-real floor of each score.
+This is what the ranking's generative criterion uses.
+
+Smoothness and robustness (``tables/generative.csv``; described, not ranked as generative capacity: a decoder
+that ignores its code has a flat curve): test images are encoded, their codes perturbed by up to p
+(docs/methods.md §4.7, :func:`aelib.perturbation.perturb`) and decoded. Scored against p:
 
 - RMSE between the decoded perturbed codes and the original images;
-- label consistency: share of decoded images that a small CNN classifier,
-  trained once on the training split, assigns the original's label;
-- Fréchet distance between the classifier's penultimate-layer features of the
-  decoded images and of the real test images (an FID-like score on a domain
-  classifier, not Inception, so values are not comparable with published FIDs);
+- label consistency: share of decoded images that the judge assigns the original's label;
+- Fréchet distance between the judge's penultimate-layer features of the decoded images and of the real test
+  images (an FID-like score on a domain classifier, not Inception, so values are not comparable with published
+  FIDs);
 - the spread of predicted classes (normalised entropy, largest share).
 
-Families with ``sample`` (vae, aae) are also scored on prior samples (rows with
-``source="prior"`` and level NaN). Every unit is a store run: the classifier
-(kind ``"classifier"``, :mod:`aelib.study.classifier`) and one ``"generative"`` run per
-(family, z, seed, mode) or per (family, z, seed) for prior samples, so a rerun skips them.
+Families with ``sample`` (vae, aae) also have a ``source="prior"`` row there (level NaN). Every unit is a store
+run: the judge (kind ``"classifier"``, :mod:`aelib.study.classifier`), one ``"samples"`` run per (family, z,
+seed, sampler) and one ``"generative"`` run per (family, z, seed, mode) or per (family, z, seed) for prior
+samples, so a rerun skips them.
 """
 from __future__ import annotations
 
@@ -29,10 +35,11 @@ from aelib.checks import check_float, check_int
 from aelib.data import stratified_indices
 from aelib.metrics.generative import class_spread, frechet_distance
 from aelib.metrics.reconstruction import rmse_per_sample, summarize
+from aelib.metrics.samples import DEFAULT_K
 from aelib.models import get_model_class
 from aelib.perturbation import MODES, code_scale, perturb
 from aelib.study import classifier
-from aelib.study.classifier import Classifier
+from aelib.study.steps import generative_samples as samples
 from aelib.study.steps.common import example_indices, model_setting
 from aelib.study.study import Study, Unit, check_families, check_latent_sizes
 
@@ -51,9 +58,11 @@ def _check_levels(levels) -> list[float]:
 
 
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], levels: Sequence[float],
-        modes: Sequence[str], seeds: Sequence[int], n_samples: int, classifier_epochs: int = 3,
-        n_images: int = 8) -> pd.DataFrame:
-    """Generative capacity under latent perturbation, for each perturbation mode (STUDY.md §4, step 7).
+        modes: Sequence[str], seeds: Sequence[int], n_samples: int, classifier_epochs: int = classifier.MAX_EPOCHS,
+        n_images: int = 8, n_generated: int | None = None, n_components: int = samples.N_COMPONENTS,
+        k: int = DEFAULT_K) -> pd.DataFrame:
+    """Generation judged on samples, and decoding under latent perturbation for each perturbation mode
+    (docs/methods.md §4, step 7).
 
     Args:
         study: the study; its models are reused or trained.
@@ -63,9 +72,17 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
         modes: ``"relative"`` (the seed's z·(1+u)) and/or ``"additive"`` (z + u·σ_j, σ_j over training codes).
         seeds: training seeds of the models; the perturbation of seed s uses draw seed s at every
             level, so levels differ only in the size of the same draw (common random numbers).
-        n_samples: test images encoded (a stratified subset of the study's test split).
-        classifier_epochs: epochs of the CNN classifier (trained once, cached).
+        n_samples: test images encoded (a stratified subset of the study's test split) for the perturbation.
+        classifier_epochs: the most epochs of the judge (it stops early on its validation loss; trained once,
+            cached).
         n_images: columns of the image grids.
+        n_generated: samples drawn per (family, z, seed, sampler), and real training images of the floor
+            (default: as many as the study's test images, the reference set).
+        n_components: components of the mixture fitted to the training codes.
+        k: neighbourhood size of precision, recall, density and coverage.
+
+    Writes ``tables/generative_samples.csv`` (:data:`~aelib.study.steps.generative_samples.SAMPLE_COLUMNS`),
+    ``tables/judge.csv`` and one figure of samples per family and sampler.
 
     Returns:
         The ``generative.csv`` table: one row per (family, z, seed, mode, level), plus one
@@ -80,25 +97,36 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     seeds = [int(s) for s in seeds]
     if not seeds or any(s < 0 for s in seeds):
         raise ValueError(f"Expected seeds as integers >= 0. Received: seeds={seeds!r}")
-    for name, value in (("n_samples", n_samples), ("classifier_epochs", classifier_epochs), ("n_images", n_images)):
+    for name, value in (("n_samples", n_samples), ("classifier_epochs", classifier_epochs), ("n_images", n_images),
+                        ("n_components", n_components), ("k", k)):
         check_int(name, value)
+    n_generated = len(study.data("test")[1]) if n_generated is None else check_int("n_generated", n_generated)
+    if n_generated <= k:
+        raise ValueError(f"Expected n_generated > k={k} (a k-NN ball needs k neighbours). "
+                         f"Received: n_generated={n_generated}")
     if n_samples < 2:
-        raise ValueError(f"Expected n_samples >= 2 (Fréchet distance needs a covariance). Received: n_samples={n_samples}")
+        raise ValueError("Expected n_samples >= 2 (Fréchet distance needs a covariance). "
+                         f"Received: n_samples={n_samples}")
     _, (clf,) = study.evaluate_grid("06 classifier", "classifier", [classifier.unit(study, epochs=classifier_epochs)],
                                     classifier.train, raise_if_all_fail=False)  # without it: no Fréchet distances
     clf_dir = None if clf.status == "failed" else str(clf.path)
+    _samples(study, clf, families=families, z_values=z_values, seeds=seeds, n_generated=n_generated,
+             n_components=n_components, k=k, n_images=n_images)
     units = []
     for family in families:
         for z in z_values:
             for seed in seeds:
-                base = {"family": family, "latent_dim": z, "seed": seed, "n_samples": int(n_samples), "n_images": int(n_images),
-                        "classifier": clf.path.name if clf_dir else None, "train": study.spec(family, z, seed).config()}
+                base = {"family": family, "latent_dim": z, "seed": seed, "n_samples": int(n_samples),
+                        "n_images": int(n_images), "classifier": clf.path.name if clf_dir else None,
+                        "train": study.spec(family, z, seed).config()}
                 units += [Unit(f"perturb {family} z={z} seed={seed} ({mode}, {len(levels)} levels)",
                                {**base, "source": "perturbed", "mode": mode, "levels": levels},
-                               {"classifier": clf_dir, "classifier_info": clf.metrics or {}}) for mode in modes]
+                               {"classifier": clf_dir, "classifier_info": clf.metrics or {}},
+                               model=study.spec(family, z, seed)) for mode in modes]
                 if callable(getattr(get_model_class(family), "sample", None)):
                     units.append(Unit(f"prior samples {family} z={z} seed={seed}", {**base, "source": "prior"},
-                                      {"classifier": clf_dir, "classifier_info": clf.metrics or {}}))
+                                      {"classifier": clf_dir, "classifier_info": clf.metrics or {}},
+                                      model=study.spec(family, z, seed)))
     table, results = study.evaluate_grid("06 generative capacity", "generative", units, evaluate, table="generative",
                                          rows=generative_rows, context=[u.params["classifier_info"] for u in units])
     study.release_models()
@@ -108,17 +136,29 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     return table
 
 
+def _samples(study: Study, judge, *, families, z_values, seeds, n_generated: int, n_components: int, k: int,
+             n_images: int) -> None:
+    """The samples' runs, ``generative_samples.csv``, ``judge.csv`` and the sample figures."""
+    if judge.status == "failed":
+        print("06 samples: the judge classifier failed, so no sample can be scored (see the failures).", flush=True)
+        return
+    grid = samples.units(study, families=families, z_values=z_values, seeds=seeds, judge=judge,
+                         n_samples=n_generated, n_components=n_components, k=k, n_images=n_images)
+    _, results = study.evaluate_grid("06 generation judged on samples", "samples", grid, samples.evaluate,
+                                     table="generative_samples", rows=samples.sample_rows,
+                                     context=[judge.metrics or {}] * len(grid), raise_if_all_fail=False)
+    study.write_table("judge", samples.judge_row(judge, results[0] if results[0].metrics is not None else None))
+    study.release_models()
+    samples.figures(study, samples.sample_frame(study, [r for r in results[1:] if r.metrics is not None]), n_images)
+
+
 def _scores(study: Study, unit: Unit, images, labels=None) -> dict:
     """Fréchet distance, class spread and label consistency of decoded images (None without the classifier)."""
     if unit.params["classifier"] is None:
         return {"label_consistency": None, "frechet": None, "class_entropy": None, "max_class_share": None}
-    path = Path(unit.params["classifier"])
-    if study.cache.get("classifier", (None,))[0] != path:
-        study.cache["classifier"] = (path, Classifier(path / "classifier.keras"),
-                                     np.load(path / "features_test.npy").astype(np.float64))
-    _, clf, real = study.cache["classifier"]
+    clf, real = samples.load_judge(study, Path(unit.params["classifier"]))
     feats, pred = clf(images)
-    out = {"frechet": frechet_distance(feats, real), **class_spread(pred, num_classes=int(clf.model.outputs[0].shape[-1]))}
+    out = {"frechet": frechet_distance(feats, real), **class_spread(pred, num_classes=clf.num_classes)}
     out["label_consistency"] = None if labels is None else float(np.mean(pred == labels))
     return out
 
@@ -158,7 +198,8 @@ def generative_rows(study: Study, results) -> pd.DataFrame:
 
 
 def generative_frame(study: Study, results) -> pd.DataFrame:
-    """One row per level of each run (one per prior run), with the classifier's accuracy and floor and the run folder."""
+    """One row per level of each run (one per prior run), with the classifier's accuracy and floor
+    and the run folder."""
     rows = [{"family": r.config["family"], "latent_dim": r.config["latent_dim"], "seed": r.config["seed"],
              "setting": model_setting(study, r.config["train"]), "mode": r.config.get("mode"),
              "source": r.config["source"], **row, "n_samples": r.metrics["n_samples"],
@@ -169,8 +210,8 @@ def generative_frame(study: Study, results) -> pd.DataFrame:
     if not rows:
         return pd.DataFrame(columns=[*GENERATIVE_COLUMNS, "run_dir"])
     frame = pd.DataFrame(rows)
-    for column in ("level", "label_consistency", "frechet", "class_entropy", "max_class_share", "classifier_test_accuracy",
-                   "frechet_real_floor"):
+    for column in ("level", "label_consistency", "frechet", "class_entropy", "max_class_share",
+                   "classifier_test_accuracy", "frechet_real_floor"):
         frame[column] = pd.to_numeric(frame[column], errors="coerce")
     return frame.sort_values(["family", "latent_dim", "seed", "source", "level"], na_position="last")
 

@@ -1,4 +1,4 @@
-"""Step 04 (STUDY.md §4, step 5): the latent space as a dimensionality reduction.
+"""Step 04 (docs/methods.md §4, step 5): the latent space as a dimensionality reduction.
 
 Per (family, z): the five projection measures (original images → codes) on a
 stratified subset of the test split, how much class information the codes
@@ -69,7 +69,7 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     n_used = len(study.data("test", n=n_points)[1])
     units = [Unit(f"latent space {f} z={z} seed={s}",
                   {**study.spec(f, z, s).config(), "k": k, "n_points": n_used, "umap": z in umap_z and s == umap_seed},
-                  {"n_points": n_points}) for s in seeds for f in families for z in z_values]
+                  {"n_points": n_points}, model=study.spec(f, z, s)) for s in seeds for f in families for z in z_values]
     table, results = study.evaluate_grid("04 latent space", "latent", units, evaluate, table="latent_quality",
                                          rows=latent_rows)
     study.release_models()
@@ -133,7 +133,8 @@ def _plot_measures(study: Study, table: pd.DataFrame, n_seeds: int = 1) -> None:
     handles, labels = axes.flat[0].get_legend_handles_labels()
     axes.flat[-1].legend(handles, labels, loc="center", ncol=2, frameon=False)  # in the spare panel
     over = f"mean over {n_seeds} training seeds" if n_seeds > 1 else "one training seed"
-    fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, {int(table['n'].iloc[0])} test points; {over})")
+    fig.suptitle(f"Latent-space quality against z (k={int(table['k'].iloc[0])}, "
+                 f"{int(table['n'].iloc[0])} test points; {over})")
     fig.tight_layout()
     plots.save_figure(fig, study.figures / "latent_measures_vs_z")
 
@@ -142,7 +143,8 @@ def _plot_umaps(study: Study, results: list, umap_z: Sequence[int]) -> None:
     if not results:
         return
     zs = [z for z in umap_z if any(r.config["latent_dim"] == z for r in results)]
-    panels = [{"family": r.config["family"], "z": r.config["latent_dim"], "embedding": np.load(r.path / "embedding.npy"),
+    panels = [{"family": r.config["family"], "z": r.config["latent_dim"],
+               "embedding": np.load(r.path / "embedding.npy"),
                "labels": np.load(r.path / "labels.npy"),
                "how": "codes" if r.config["latent_dim"] <= 2 else "UMAP of codes"}
               for r in results if r.config["latent_dim"] in zs]

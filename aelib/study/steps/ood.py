@@ -1,4 +1,4 @@
-"""Step 05 (STUDY.md §4, step 6): complementary data.
+"""Step 05 (docs/methods.md §4, step 6): complementary data.
 
 Models trained on ``study.dataset`` reconstruct its test split and the test
 splits of data sets unlike it (EMNIST letters and Fashion-MNIST for MNIST).
@@ -59,7 +59,8 @@ def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int) -> l
     if unknown:
         raise ValueError(f"Unknown complementary data set(s) {unknown}. Known: {list(list_datasets())}")
     if study.dataset in complementary:
-        raise ValueError(f"The training data set {study.dataset!r} cannot also be complementary. Received: {complementary}")
+        raise ValueError(f"The training data set {study.dataset!r} cannot also be complementary. "
+                         f"Received: {complementary}")
     if not complementary:
         raise ValueError("Expected at least one complementary data set. Received: complementary=[]")
     for name, value in (("n_ood", n_ood), ("n_images", n_images)):
@@ -69,7 +70,7 @@ def _check_ood_args(study: Study, complementary, n_ood: int, n_images: int) -> l
 
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], complementary: Sequence[str],
         n_ood: int, seeds: Sequence[int], grid_seed: int | None = None, n_images: int = 8) -> pd.DataFrame:
-    """Reconstruction of in-distribution and complementary test data (STUDY.md §4, step 6).
+    """Reconstruction of in-distribution and complementary test data (docs/methods.md §4, step 6).
 
     Args:
         study: the study; its models (trained on ``study.dataset``) are reused or trained.
@@ -97,9 +98,11 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     evaluated = [(study.dataset, IN_DISTRIBUTION), *[(d, COMPLEMENTARY) for d in complementary]]
 
     units = [Unit(f"ood {f} z={z} seed={s} on {d} ({r})", unit_config(study, f, z, s, d, r, n_ood, n_images),
-                  {"reference": unit_config(study, f, z, s, study.dataset, IN_DISTRIBUTION, n_ood, n_images)})
+                  {"reference": unit_config(study, f, z, s, study.dataset, IN_DISTRIBUTION, n_ood, n_images)},
+                  model=study.spec(f, z, s))
              for s in seeds for f in families for z in z_values for d, r in evaluated]
-    table, results = study.evaluate_grid("05 complementary data", "ood", units, evaluate, table="ood_rmse", rows=ood_rows)
+    table, results = study.evaluate_grid("05 complementary data", "ood", units, evaluate, table="ood_rmse",
+                                         rows=ood_rows)
     study.release_models()
     frame = ood_frame(study, [r for r in results if r.metrics is not None])
     if not frame.empty:
@@ -107,7 +110,8 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     return table
 
 
-def unit_config(study: Study, family: str, z: int, seed: int, dataset: str, role: str, n_ood: int, n_images: int) -> dict:
+def unit_config(study: Study, family: str, z: int, seed: int, dataset: str, role: str, n_ood: int,
+                n_images: int) -> dict:
     """The store key of one model's evaluation on one data set (the trained model's key inside)."""
     return {"family": family, "latent_dim": z, "seed": seed, "dataset": dataset, "role": role,
             "n_eval": None if role == IN_DISTRIBUTION else int(n_ood), "subset_seed": 0, "n_images": int(n_images),
@@ -182,7 +186,8 @@ def figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_
     n_seeds = frame["seed"].nunique()
     drawn = frame[frame["seed"] == seed]  # the example grids: one model per cell
     numeric = ["rmse_mean", "rmse_ci95_low", "rmse_ci95_high", "auroc"]
-    frame = frame.groupby(["family", "latent_dim", "dataset", "role", "label"], as_index=False, sort=False)[numeric].mean()
+    frame = frame.groupby(["family", "latent_dim", "dataset", "role", "label"], as_index=False,
+                          sort=False)[numeric].mean()
     over = f"mean over {n_seeds} training seeds of " if n_seeds > 1 else ""
 
     present = [f for f in families if f in set(frame["family"])]
@@ -201,7 +206,8 @@ def figures(study: Study, frame: pd.DataFrame, families, z_values, evaluated, n_
         ax.set_visible(False)
     _shared_legend(fig, axes.flat[:len(present)])
     fig.suptitle(f"Reconstruction error in and out of distribution (trained on {study.dataset}; "
-                 f"line: {over}the mean over test samples; band: {over}its 95 % interval over test samples)", fontsize=11)
+                 f"line: {over}the mean over test samples; "
+                 f"band: {over}its 95 % interval over test samples)", fontsize=11)
     fig.tight_layout()
     plots.save_figure(fig, study.figures / "ood_rmse_vs_z")
 

@@ -20,13 +20,15 @@ from aelib.study.study import Study, Unit, check_families, check_latent_sizes
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], grid_seed: int,
         n_images: int = 10) -> pd.DataFrame:
     """Reconstruction grids per family, the same digits across families at a small and a large z, and
-    ``reconstruction_spread.csv``. Models not trained yet are trained first."""
+    ``reconstruction_spread.csv``. Models not in the run store are trained first, through the worker pool
+    (:meth:`Study.ensure_models`)."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     _, y_test, _ = study.data("test")
     picks = [int(np.flatnonzero(y_test == c)[0]) for c in np.unique(y_test)][:n_images]  # one image per class
     units = [Unit(f"reconstruction grid {f} z={z}", {"family": f, "latent_dim": z, "seed": int(grid_seed),
-                                                     "picks": picks, "train": study.spec(f, z, grid_seed).config()})
+                                                     "picks": picks, "train": study.spec(f, z, grid_seed).config()},
+                  model=study.spec(f, z, grid_seed))
              for f in families for z in z_values]
     table, results = study.evaluate_grid("03 reconstruction", "reconstruction", units, evaluate,
                                          table="reconstruction_spread", rows=spread_rows)
@@ -50,7 +52,8 @@ SPREAD_COLUMNS = ["family", "latent_dim", "seed", "rmse_mean", "rmse_p10", "rmse
 
 
 def spread_rows(study: Study, results) -> pd.DataFrame:
-    rows = [{**{k: r.config.get(k, r.metrics.get(k)) for k in SPREAD_COLUMNS}, "setting": model_setting(study, r.config["train"])}
+    rows = [{**{k: r.config.get(k, r.metrics.get(k)) for k in SPREAD_COLUMNS},
+             "setting": model_setting(study, r.config["train"])}
             for r in results]
     return pd.DataFrame(rows, columns=[*SPREAD_COLUMNS, "setting"])
 
@@ -67,12 +70,15 @@ def figures(study: Study, results, families, z_values) -> None:
     for family in families:
         shown = [z for z in z_values if (family, z) in drawn]
         if shown:
-            fig = plots.image_grid([originals, *(drawn[(family, z)] for z in shown)], ["original", *(f"z={z}" for z in shown)],
-                                   title=f"{plots.family_label(family)}: originals and reconstructions ({info['source']})")
+            fig = plots.image_grid([originals, *(drawn[(family, z)] for z in shown)],
+                                   ["original", *(f"z={z}" for z in shown)],
+                                   title=f"{plots.family_label(family)}: originals and reconstructions "
+                                         f"({info['source']})")
             plots.save_figure(fig, study.figures / f"reconstructions_{family}")
     for z in [z for z in (2, 40) if z in z_values] or sorted({min(z_values), max(z_values)}):
         by_family = {f: drawn[(f, z)] for f in families if (f, z) in drawn}
         if by_family:
             fig = plots.family_reconstructions(originals, by_family, z=z, digits=y_test[picks],
-                                               title=f"The same test digits reconstructed at z = {z} ({info['source']})")
+                                               title=f"The same test digits reconstructed at z = {z} "
+                                                     f"({info['source']})")
             plots.save_figure(fig, study.figures / f"reconstructions_by_family_z{z}")

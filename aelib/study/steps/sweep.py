@@ -1,4 +1,4 @@
-"""Step 02: every family at every z and seed (STUDY.md §3), judged against the mean image and PCA."""
+"""Step 02: every family at every z and seed (docs/methods.md §3), judged against the mean image and PCA."""
 from __future__ import annotations
 
 from typing import Sequence
@@ -6,15 +6,17 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-from aelib import plots
-from aelib.study import gates
+from aelib import gates, plots
+from aelib.study import regularisation
 from aelib.study.steps.common import train_rows
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 
-def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int], seeds: Sequence[int]) -> pd.DataFrame:
+def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int],
+        seeds: Sequence[int]) -> pd.DataFrame:
     """Train the grid; write ``latent_sweep_runs.csv`` (one row per run, with its sanity gates),
-    ``rmse_by_z.csv`` (mean over seeds with a 95 % interval) and the figures. Returns ``rmse_by_z``."""
+    ``rmse_by_z.csv`` (mean over seeds with a 95 % interval), the figures and ``regulariser_activity.csv``
+    (:func:`aelib.study.regularisation.activity`). Returns ``rmse_by_z``."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     specs = [study.spec(f, z, s) for f in families for z in z_values for s in seeds]
@@ -23,6 +25,7 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
         return runs
     by_z = study.write_table("rmse_by_z", by_z_table(runs))
     figures(study, runs[study.is_current(runs)], by_z[study.is_current(by_z)], results)
+    regularisation.activity(study, families=families, z_values=z_values, seeds=seeds)  # regulariser_activity.csv
     return by_z
 
 
@@ -53,9 +56,10 @@ def figures(study: Study, current: pd.DataFrame, shown: pd.DataFrame, results) -
     """RMSE against z with the mean image, and each run's validation loss per epoch (one figure per z)."""
     if shown.empty:
         return
-    fig = plots.curve_by_family(shown, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low", high="rmse_mean_ci95_high",
-                                xlabel="latent size z (log)", ylabel="test RMSE",
-                                title=f"Reconstruction error against z ({study.dataset}, {current['data_source'].iloc[0]})")
+    fig = plots.curve_by_family(shown, x="latent_dim", y="rmse_mean", low="rmse_mean_ci95_low",
+                                high="rmse_mean_ci95_high", xlabel="latent size z (log)", ylabel="test RMSE",
+                                title="Reconstruction error against z "
+                                      f"({study.dataset}, {current['data_source'].iloc[0]})")
     fig.axes[0].axhline(float(current["mean_image_rmse"].iloc[0]), color="0.4", lw=0.8, ls=":", label="mean image")
     plots.figure_legend(fig)
     plots.save_figure(fig, study.figures / "rmse_vs_z")

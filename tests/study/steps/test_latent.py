@@ -23,13 +23,15 @@ def test_small_codes_are_drawn_directly():
 
 def test_latent_step_table_and_resume(tmp_path):
     study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
-    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0], analysis_seed=None)
+    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0],
+                              analysis_seed=None)
     expected = {"trustworthiness", "continuity", "stress_seed", "stress_raw", "stress_scaled", "neighborhood_hit",
                 "neighborhood_hit_self", "shepard_goodness", "shepard_rho", "probe_logreg_accuracy",
                 "probe_knn_accuracy", "umap_trustworthiness", "data_source"}
     assert expected <= set(table.columns) and len(table) == 1
     assert 0.0 <= table["trustworthiness"].iloc[0] <= 1.0
-    again = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0], analysis_seed=None)
+    again = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0],
+                              analysis_seed=None)
     assert study.results[-1].status == "skipped"
     pd.testing.assert_frame_equal(again.drop(columns="seconds"), table.drop(columns="seconds"))
     for name in ("latent_measures_vs_z.png", "latent_umap.png"):
@@ -38,15 +40,40 @@ def test_latent_step_table_and_resume(tmp_path):
 
 def test_latent_step_rejects_bad_k(tmp_path):
     with pytest.raises(ValueError, match="k=50, n_points=60"):
-        latent_space_step(Study(tmp_path), families=["fcae"], z_values=[2], k=50, n_points=60, umap_z=[], seeds=[0], analysis_seed=None)
+        latent_space_step(Study(tmp_path), families=["fcae"], z_values=[2], k=50, n_points=60, umap_z=[], seeds=[0],
+                          analysis_seed=None)
 
 
 def test_latent_step_measures_every_seed_and_draws_one(tmp_path):
     study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
-    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=None)
+    table = latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[2], n_points=60, k=5, seeds=[0, 1],
+                              analysis_seed=None)
     assert sorted(table["seed"]) == [0, 1]
     assert table["trustworthiness"].nunique() == 2  # two models, two measurements
     umapped = [r for r in study.results if r.metrics is not None and r.config.get("umap")]
     assert [r.config["seed"] for r in umapped] == [0]  # the figure shows the first seed's models only
     with pytest.raises(ValueError, match="seed=5, seeds=\\[0, 1\\]"):
-        latent_space_step(study, families=["fcae"], z_values=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=5, umap_z=[])
+        latent_space_step(study, families=["fcae"], z_values=[2], n_points=60, k=5, seeds=[0, 1], analysis_seed=5,
+                          umap_z=[])
+
+
+def test_an_analysis_step_trains_missing_models_through_the_pool_and_says_which_it_analysed(tmp_path, capsys):
+    """An analysis on a store without its models trains them first (saying so), through train_specs,
+    and names the run of every model it analysed; Study.model itself never trains."""
+    from aelib.study.study import MissingModel
+
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=100, workers=1)
+    with pytest.raises(MissingModel, match="fcae z=2 seed=0.*step 02"):
+        study.model("fcae", 2, 0)
+    assert not list((tmp_path / "runs").glob("train/*/metrics.json"))  # asking did not train
+    latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[], n_points=60, k=5, seeds=[0],
+                      analysis_seed=None)
+    out = capsys.readouterr().out
+    key = study.store.path_for("train", study.spec("fcae", 2, 0).config()).relative_to(tmp_path)
+    assert "1 of the 1 trained model(s) it analyses are not in the run store: training them first" in out
+    assert f"fcae z=2 depth={study.depth} seed=0: {key}" in out
+    trained = [r for r in study.results if r.kind == "train"]
+    assert [r.status for r in trained] == ["complete"]
+    latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[], n_points=60, k=5, seeds=[0],
+                      analysis_seed=None)
+    assert "training them first" not in capsys.readouterr().out  # the second time: nothing missing

@@ -14,7 +14,8 @@ def test_ood_step_end_to_end_and_resume(study):
     from aelib.study.steps.ood import OOD_COLUMNS
     from aelib.study.steps.ood import run as ood_step
 
-    table = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4, complementary=["emnist_letters", "fashion_mnist"], seeds=[0])
+    table = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4,
+                     complementary=["emnist_letters", "fashion_mnist"], seeds=[0])
     assert list(table.columns) == OOD_COLUMNS
     assert len(table) == 3 and table.groupby(["family", "latent_dim", "seed", "dataset"]).size().max() == 1
     by_set = table.set_index("dataset")
@@ -26,7 +27,8 @@ def test_ood_step_end_to_end_and_resume(study):
     assert (study.figures / "ood_reconstructions_fcae_fashion_mnist.png").is_file()
 
     start = len(study.results)
-    again = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4, complementary=["emnist_letters", "fashion_mnist"], seeds=[0])
+    again = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4,
+                     complementary=["emnist_letters", "fashion_mnist"], seeds=[0])
     assert {r.status for r in study.results[start:]} == {"skipped"}
     pd.testing.assert_frame_equal(again, table)
     assert len(pd.read_csv(study.tables / "ood_rmse.csv")) == 3
@@ -35,9 +37,11 @@ def test_ood_step_end_to_end_and_resume(study):
 def test_ood_step_evaluates_every_seed(study):
     from aelib.study.steps.ood import run as ood_step
 
-    table = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4, seeds=[0, 1], complementary=["emnist_letters", "fashion_mnist"])
+    table = ood_step(study, families=["fcae"], z_values=[2], n_ood=50, n_images=4, seeds=[0, 1],
+                     complementary=["emnist_letters", "fashion_mnist"])
     assert len(table) == 6 and sorted(table["seed"].unique()) == [0, 1]
     per_seed = table[table["dataset"] == "mnist"].set_index("seed")["rmse_mean"]
     assert per_seed[0] != per_seed[1]  # two trained models
     with pytest.raises(ValueError, match="Expected distinct training seeds"):
-        ood_step(study, families=["fcae"], z_values=[2], n_ood=50, seeds=[1, 1], complementary=["emnist_letters", "fashion_mnist"])
+        ood_step(study, families=["fcae"], z_values=[2], n_ood=50, seeds=[1, 1],
+                 complementary=["emnist_letters", "fashion_mnist"])

@@ -1,21 +1,20 @@
-"""Issue 17, items 8-10: a bad run folder fails that run only and is reported; misleading errors; `aelib check`."""
+"""Failures kept to their run, one-line causes, the failure log (aelib.study.failures); misleading errors."""
 import errno
-import json
 import os
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from aelib.study import cli, integrity
+from aelib.io import atomic_write_json
+from aelib.study import cli, execution, failures, planning, profiles
 from aelib.study import store as store_module
-from aelib.study.integrity import GuardedRunStore, check_store, log_failures, read_failures
-from aelib.study.store import RunStore, atomic_write_json
+from aelib.study.failures import GuardedRunStore, log_error, log_failures, read_failures
+from aelib.study.store import RunResult, RunStore
 from aelib.study.study import Study, StudyFailures
 
 REPO = Path(__file__).resolve().parents[2]
@@ -81,8 +80,8 @@ def test_a_full_disk_gives_one_line_and_the_log_never_raises(tmp_path, monkeypat
 
 
 def test_a_step_goes_on_past_a_bad_run_and_logs_it_for_the_screen_and_the_report(tmp_path, monkeypatch):
-    monkeypatch.setenv(integrity.INVOCATION_ENV, "inv-1")
-    monkeypatch.setenv(integrity.STEP_ENV, "05_ood_reconstruction")
+    monkeypatch.setenv(failures.INVOCATION_ENV, "inv-1")
+    monkeypatch.setenv(failures.STEP_ENV, "05_ood_reconstruction")
     study = Study(tmp_path, workers=1)
     bad = _complete(study.store, "ood", TRAIN)
     (bad / "metrics.json").write_text("garbage")
@@ -100,10 +99,11 @@ def test_a_step_goes_on_past_a_bad_run_and_logs_it_for_the_screen_and_the_report
     assert "c: RuntimeError: the figure could not be drawn" == logged[1]["error"]
     assert read_failures(tmp_path, invocation="another") == []
 
-    from aelib.report import failures_table  # REPORT.md's table: this invocation's failures, without a failed.json
+    # REPORT.md's table: this invocation's failures, without a failed.json
+    from aelib.study.steps.summary_inputs import failures_table
     table = failures_table(study)
     assert len(table) == 2 and table["error"].str.contains("Corrupt metrics").iloc[0]
-    monkeypatch.setenv(integrity.INVOCATION_ENV, "a-later-one")
+    monkeypatch.setenv(failures.INVOCATION_ENV, "a-later-one")
     assert failures_table(study).empty
 
     with pytest.raises(StudyFailures, match=rf"ood fcae z=2: .*Corrupt metrics.*\({re.escape(str(bad))}\)"):
@@ -129,11 +129,11 @@ def test_the_cli_prints_each_failed_run_at_the_end_of_its_step(tmp_path, monkeyp
 
     out = tmp_path / "out"
     (out / "provenance").mkdir(parents=True)
-    log_failures(out, [integrity.RunResult("train", TRAIN, out / "runs" / "old", "failed", error="old")])  # before
+    log_failures(out, [RunResult("train", TRAIN, out / "runs" / "old", "failed", error="old")])  # before
 
     def kernel(source, executed, **kwargs):  # what a step notebook does: fail a run, log it, then fail the step
-        assert os.environ[integrity.STEP_ENV] == "02_latent_sweep"
-        result = integrity.RunResult("train", TRAIN, out / "runs" / "train" / "fcae-x", "failed",
+        assert os.environ[failures.STEP_ENV] == "02_latent_sweep"
+        result = RunResult("train", TRAIN, out / "runs" / "train" / "fcae-x", "failed",
                                      error="ValueError: bad input")
         log_failures(out, [result], label="02 latent sweep")
         raise papermill.PapermillExecutionError(0, 1, "source", "StudyFailures",
@@ -141,14 +141,14 @@ def test_the_cli_prints_each_failed_run_at_the_end_of_its_step(tmp_path, monkeyp
 
     monkeypatch.setattr(papermill, "execute_notebook", kernel)
     unit = {"step": "02_latent_sweep", "out_dir": str(out), "parameters": {"families": ["fcae"]}}
-    with cli.invocation_scope():
-        records = cli.run_local([unit])
+    with execution.invocation_scope():
+        records = execution.run_local([unit])
     text = capsys.readouterr().out
     assert records[0]["error"] == "StudyFailures: Every run of 02 latent sweep failed"
     assert "1 run(s) failed in 02_latent_sweep" in text
     assert "- train fcae z=2 seed=0 (runs/train/fcae-x): ValueError: bad input" in text
     assert "old" not in text
-    assert integrity.STEP_ENV not in os.environ and integrity.INVOCATION_ENV not in os.environ
+    assert failures.STEP_ENV not in os.environ and failures.INVOCATION_ENV not in os.environ
 
 
 @pytest.mark.parametrize("ename, evalue, line", [
@@ -161,7 +161,7 @@ def test_the_cli_prints_each_failed_run_at_the_end_of_its_step(tmp_path, monkeyp
 def test_a_failed_step_is_one_line(ename, evalue, line):
     import papermill
 
-    assert cli.step_error(papermill.PapermillExecutionError(0, 1, "source", ename, evalue, [])) == line
+    assert execution.step_error(papermill.PapermillExecutionError(0, 1, "source", ename, evalue, [])) == line
 
 
 # ------------------------------------------------------------------ item 9: misleading errors
@@ -169,6 +169,7 @@ def test_a_failed_step_is_one_line(ename, evalue, line):
 @pytest.mark.parametrize("args, message", [
     (["--dataset", "nope"], "Unknown --dataset 'nope'. Known data sets: mnist, fashion_mnist, emnist_letters"),
     (["--n-train", "1"], "Expected --n-train >= 2"),
+    (["--n-train", "5"], "Expected --n-train >= 100 for mnist: its validation split"),
     (["--epochs=-1"], "Expected --epochs >= 1. Received: -1"),
     (["--z", "2,1000"], "Expected --z values <= 784 for family fcae"),
     (["--z", "abc"], "Expected --z as comma-separated integers"),
@@ -184,16 +185,17 @@ def test_bad_run_options_give_one_line_and_write_nothing(tmp_path, capsys, args,
 def test_a_dataset_is_taken_as_aelib_data_spells_it():
     args = cli.build_parser().parse_args(["run", "--steps", "02", "--families", "fcae", "--dataset", "Fashion-MNIST",
                                           "--dry-run"])
-    assert cli.plan(args)[0]["parameters"]["dataset"] == "fashion_mnist"
+    assert planning.plan(args)[0]["parameters"]["dataset"] == "fashion_mnist"
 
 
 def test_a_step_whose_every_run_failed_names_the_cause_not_a_key_error(tmp_path):
     from aelib.study.steps.sweep import run as latent_sweep
 
-    study = Study(tmp_path, epochs=1, n_train=1, n_test=50, workers=1)
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=50, workers=1,
+                  family_options={"vanilla": {"output_activation": "bogus"}})
     with pytest.raises(StudyFailures, match=r"Every run of 02 latent sweep failed \(2 run\(s\)\).*"
-                                            "Expected at least 2 training samples"):
-        latent_sweep(study, families=["fcae"], z_values=[2, 3], seeds=[0])
+                                            "output_activation"):
+        latent_sweep(study, families=["vanilla"], z_values=[2, 3], seeds=[0])
     assert len(read_failures(tmp_path)) == 2
 
 
@@ -201,85 +203,6 @@ def test_a_bad_training_setting_is_refused_when_the_study_is_made_before_any_run
     with pytest.raises(ValueError, match=r"Expected epochs >= 1 \(an integer\)\. Received: epochs=-1"):
         Study(tmp_path, epochs=-1)
     assert not (tmp_path / "runs").exists()
-
-
-# ------------------------------------------------------------------ item 10: store damage, `aelib check`
-
-@pytest.fixture(scope="module")
-def model_bytes(tmp_path_factory):
-    from aelib.models import build_model
-
-    path = tmp_path_factory.mktemp("model") / "model.keras"
-    build_model("fcae", input_shape=(28, 28, 1), latent_dim=2, depth=1).save(path)
-    return path.read_bytes()
-
-
-def _train_run(store: RunStore, seed: int, model: bytes) -> Path:
-    path = _complete(store, "train", {**TRAIN, "seed": seed}, {"history.csv": "loss,val_loss\n0.5,0.6\n"})
-    (path / "model.keras").write_bytes(model)
-    np.save(path / "test_rmse.npy", np.ones(5, dtype="float32"))
-    return path
-
-
-def test_check_reports_damage_and_repair_quarantines_it(tmp_path, model_bytes, capsys):
-    store = RunStore(tmp_path / "runs")
-    sound = _train_run(store, 0, model_bytes)
-    truncated = _train_run(store, 1, model_bytes)
-    (truncated / "model.keras").write_bytes(model_bytes[: len(model_bytes) // 2])
-    garbage = _train_run(store, 2, model_bytes)
-    (garbage / "config.json").write_text("\x00\x01 not json")
-    no_history = _train_run(store, 3, model_bytes)
-    (no_history / "history.csv").unlink()
-    moved = _train_run(store, 4, model_bytes)
-    moved = moved.rename(moved.with_name(moved.name[:-10] + "0123456789"))  # another config's folder name
-    partial = store.path_for("train", {**TRAIN, "seed": 5})
-    partial.mkdir()  # in progress (or killed): the next run redoes it, not damage
-    stale = tmp_path / "tables" / ".latent_sweep_runs.csv.k2j3.tmp"
-    stale.parent.mkdir()
-    stale.write_text("half")
-    os.utime(stale, (time.time() - 3600, time.time() - 3600))
-    fresh = tmp_path / "tables" / ".rmse_by_z.csv.x8a1.tmp"  # a write in progress: kept
-    fresh.write_text("half")
-
-    report = check_store(tmp_path)
-    assert report.counts == {"complete": 5, "failed": 0, "partial": 1}
-    problems = {f.path: " ".join(f.problems) for f in report.damaged}
-    assert set(problems) == {truncated, garbage, no_history, moved}
-    assert "model.keras" in problems[truncated] and "config.json does not parse" in problems[garbage]
-    assert "history.csv is missing" in problems[no_history] and "hashes to" in problems[moved]
-    assert [f.path for f in report.stale] == [stale]
-
-    assert cli.main(["check", "--out", str(tmp_path), "--no-models"]) == 1  # reported, not repaired
-    text = capsys.readouterr().out
-    assert text.count("DAMAGED") == 4 and "STALE" in text and "--repair" in text
-    assert truncated.is_dir() and stale.is_file()
-
-    assert cli.main(["check", "--out", str(tmp_path), "--repair"]) == 0
-    assert sound.is_dir() and partial.is_dir() and fresh.is_file() and not stale.exists()
-    for path in (truncated, garbage, no_history, moved):
-        assert not path.exists()
-        assert len(list((tmp_path / "quarantine").glob(f"*/train/{path.name}/quarantine.json"))) == 1
-    assert store.status("train", {**TRAIN, "seed": 1}) == "missing"  # so the next run trains it again
-    assert json.loads((tmp_path / "provenance" / "check.json").read_text())["counts"]["complete"] == 5
-    capsys.readouterr()
-    assert cli.main(["check", "--out", str(tmp_path)]) == 0
-    assert "no damage found" in capsys.readouterr().out
-
-
-def test_check_needs_a_run_store(tmp_path, capsys):
-    assert cli.main(["check", "--out", str(tmp_path)]) == 2
-    assert "No run store" in capsys.readouterr().err
-
-
-def test_a_model_that_does_not_load_is_found_only_when_models_are_loaded(tmp_path, model_bytes):
-    import zipfile
-
-    store = RunStore(tmp_path / "runs")
-    path = _train_run(store, 0, model_bytes)
-    with zipfile.ZipFile(path / "model.keras", "w") as archive:  # a whole archive, but not a model
-        archive.writestr("config.json", "{}")
-    assert check_store(tmp_path, models=False).damaged == []
-    assert "model.keras does not load" in check_store(tmp_path).damaged[0].problems[0]
 
 
 def test_neighborhood_hit_refuses_missing_labels():
@@ -310,7 +233,7 @@ def test_a_rerun_with_a_corrupt_run_goes_on_says_why_and_reports_it(tmp_path):
     """`aelib run` over a folder with a corrupt metrics.json: the other run is trained, the cause is on screen
     with the folder, and REPORT.md of that same invocation lists the failure."""
     out = tmp_path / "study"
-    params = cli.step_parameters("quick", "02_latent_sweep", {"epochs": 1, "n_train": 200, "n_test": 50})
+    params = profiles.step_parameters("quick", "02_latent_sweep", {"epochs": 1, "n_train": 200, "n_test": 50})
     study = Study(out, **{k: params[k] for k in ("epochs", "batch_size", "learning_rate", "patience", "min_delta",
                                                  "lr_patience", "lr_factor", "n_train", "n_test")})
     bad = study.store.path_for("train", study.spec("fcae", 2, 0).config())
@@ -328,3 +251,23 @@ def test_a_rerun_with_a_corrupt_run_goes_on_says_why_and_reports_it(tmp_path):
     report = (out / "REPORT.md").read_text()
     failures = report.split("## Failures", 1)[1]
     assert "Corrupt metrics file" in failures and "None." not in failures
+
+
+# ------------------------------------------------------------------ issue 29: errors outside runs are logged too
+
+def test_an_error_outside_any_run_goes_to_the_failure_log(tmp_path, monkeypatch):
+    monkeypatch.setenv(failures.INVOCATION_ENV, "inv-2")
+    monkeypatch.setenv(failures.STEP_ENV, "08_summary")
+    err = OSError(errno.ENOSPC, "No space left on device", str(tmp_path / "tables" / ".a.csv.x.tmp"))
+    entry = log_error(tmp_path, err, label="write table a", folder=tmp_path / "tables")
+    assert entry["error"].startswith("write table a: Disk full: no space left to write .a.csv.x.tmp in ")
+    assert read_failures(tmp_path, invocation="inv-2", step="08_summary") == [entry]
+
+
+def test_the_failure_log_is_never_written_through_a_link(tmp_path, capsys):
+    outside = tmp_path / "outside.jsonl"
+    outside.write_text("")
+    (tmp_path / "provenance").mkdir()
+    (tmp_path / "provenance" / "failures.jsonl").symlink_to(outside)
+    log_error(tmp_path, "RuntimeError: boom", label="08 summary")
+    assert outside.read_text() == "" and "could not log 1 failure(s)" in capsys.readouterr().out

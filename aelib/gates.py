@@ -68,7 +68,8 @@ def gate_failures(runs: pd.DataFrame) -> pd.DataFrame:
             rows.append({"family": row["family"], "latent_dim": int(row["latent_dim"]), "seed": row.get("seed"),
                          "gate": gate, "rmse_mean": row["rmse_mean"], "reference": reference[gate],
                          "reference_rmse": row.get(reference[gate])})
-    return pd.DataFrame(rows, columns=["family", "latent_dim", "seed", "gate", "rmse_mean", "reference", "reference_rmse"])
+    return pd.DataFrame(rows, columns=["family", "latent_dim", "seed", "gate", "rmse_mean", "reference",
+                                       "reference_rmse"])
 
 
 def convergence_summary(records: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
@@ -76,8 +77,9 @@ def convergence_summary(records: pd.DataFrame) -> tuple[int, int, pd.DataFrame]:
     if records.empty or "stopped_by" not in records:
         return 0, int(len(records)), pd.DataFrame()
     converged = records["stopped_by"] == "early_stopping"
-    cols = [c for c in ("step", "family", "latent_dim", "depth", "seed", "tuned", "stopped_by", "epochs_run", "best_epoch")
-            if c in records]
-    others = records.loc[~converged, cols].sort_values([c for c in ("family", "latent_dim", "depth", "seed") if c in cols])
+    cols = [c for c in ("step", "family", "latent_dim", "depth", "seed", "tuned", "stopped_by", "epochs_run",
+                        "best_epoch") if c in records]
+    order = [c for c in ("family", "latent_dim", "depth", "seed") if c in cols]
+    others = records.loc[~converged, cols].sort_values(order)
     others = others.dropna(axis=1, how="all").reset_index(drop=True)
     return int(converged.sum()), int(len(records)), others
