@@ -53,6 +53,9 @@ FAMILIES: dict[str, FamilyInfo] = {info.key: info for info in (
 )}
 #: The PCA baseline, shown beside the families (black, a star, dashed in figures); not a registered model.
 PCA = FamilyInfo("pca", "PCA", "PCA", "#000000", "*", 0.0)
+#: Each family's expected cost relative to fcae: the time-left estimate, the order of concurrent runs (longest
+#: first) and the session plan.
+FAMILY_COST: dict[str, float] = {key: info.relative_cost for key, info in FAMILIES.items()}
 #: Every key figures and tables know, in the order they are shown: the families, then the baseline.
 ORDER: tuple[str, ...] = (*FAMILIES, PCA.key)
 

@@ -16,11 +16,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from aelib.checks import check_float
-from aelib.families import FAMILIES
+from aelib.families import FAMILY_COST
 from aelib.study.steps import numbers
 
-#: seconds to a converged model relative to fcae, per family (aelib.families)
-FAMILY_COST = {key: info.relative_cost for key, info in FAMILIES.items()}
 # The steps each session runs for its families (the per-family steps); the study-wide ones (07 trains its
 # own models, 08 summarises every family) run once, after the last session.
 SESSION_STEPS = numbers("family")

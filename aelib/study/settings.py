@@ -196,9 +196,8 @@ class StudySettings:
 
     def base_setting(self) -> str:
         """Hash of the study-wide training settings that a tuning result holds for (no family options)."""
-        record = {"dataset": self.dataset, "depth": self.depth, **{k: getattr(self.training, k) for k in
-                  ("epochs", "batch_size", "learning_rate", "patience", "min_delta", "lr_patience", "lr_factor",
-                   "validation_fraction")},
+        record = {"dataset": self.dataset, "depth": self.depth,
+                  **{k: getattr(self.training, k) for k in TRAINING_FIELDS},
                   "n_train": self.n_train, "n_test": self.n_test, "data_source": self.data_source}
         return config_hash(record)
 

@@ -15,7 +15,7 @@ from typing import Any, Sequence
 import pandas as pd
 
 from aelib.checks import check_int
-from aelib.families import FAMILIES
+from aelib.families import FAMILY_COST
 from aelib.io import atomic_write_csv, atomic_write_json, config_hash
 from aelib.stats import t_interval
 from aelib.study.claims import exclusive
@@ -25,10 +25,6 @@ from aelib.study.provenance import record_step
 from aelib.study.runs import TrainSpec, cached_dataset, load_trained
 from aelib.study.settings import OPTIONS, StudySettings, check_families, check_latent_sizes, setting_record
 from aelib.study.store import RunResult
-
-# Each family's expected cost relative to fcae (aelib.families): the time-left estimate, and the order of
-# concurrent runs (longest first).
-FAMILY_COST = {key: info.relative_cost for key, info in FAMILIES.items()}
 
 # Columns that identify a row of a step's table (the others are measurements).
 TABLE_KEYS = ("family", "dataset", "role", "depth", "latent_dim", "seed", "mode", "source", "sampler", "level",
