@@ -13,6 +13,7 @@ until after the redirection ends.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import sys
 
@@ -35,12 +36,24 @@ def stderr_to_devnull():
         os.close(null)
 
 
+class _NotRetracing(logging.Filter):
+    """Drops TensorFlow's "N out of the last M calls … triggered tf.function retracing" warning. Every model
+    the study builds traces its own predict and train functions once; TensorFlow counts those traces across
+    models and warns as if one function were being retraced, which is not the case here."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "triggered tf.function retracing" not in record.getMessage()
+
+
 def import_tensorflow():
-    """``import tensorflow`` without its C++ start-up lines (see the module docstring); returns the module."""
+    """``import tensorflow`` without its C++ start-up lines (see the module docstring) and without the
+    retracing warning (:class:`_NotRetracing`); returns the module."""
     if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL", "0") == "0":
         import tensorflow
-
-        return tensorflow
-    with stderr_to_devnull():
-        import tensorflow
+    else:
+        with stderr_to_devnull():
+            import tensorflow
+    logger = logging.getLogger("tensorflow")
+    if not any(isinstance(f, _NotRetracing) for f in logger.filters):
+        logger.addFilter(_NotRetracing())
     return tensorflow

@@ -56,6 +56,9 @@ PCA = FamilyInfo("pca", "PCA", "PCA", "#000000", "*", 0.0)
 #: Each family's expected cost relative to fcae: the time-left estimate, the order of concurrent runs (longest
 #: first) and the session plan.
 FAMILY_COST: dict[str, float] = {key: info.relative_cost for key, info in FAMILIES.items()}
+#: The objective families: fcae's depth-rule MLP backbone with an objective of their own (docs/methods.md §1,
+#: "Objective or architecture"), fcae first as their unregularised reference.
+OBJECTIVE_FAMILIES: tuple[str, ...] = ("fcae", "dae", "sae", "conae", "vae", "aae", "mmae")
 #: Every key figures and tables know, in the order they are shown: the families, then the baseline.
 ORDER: tuple[str, ...] = (*FAMILIES, PCA.key)
 

@@ -196,6 +196,7 @@ NOTEBOOKS = {
                  "(docs/methods.md §3)."),
         "params": (
             "z_values = ...  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100",
+            "matched = ...  # architectures also trained at fcae's parameter count (architectures_matched.csv)",
         ),
         "show": ["rmse_vs_z.png"],
     },

@@ -6,9 +6,9 @@ Pure functions on arrays first (each tested against a closed form or a construct
 
 - ``sae``: the mean activation ρ̂ of its penalised sigmoid units against the target ρ (Ng 2011), and the
   KL sparsity penalty per unit;
-- ``conae``: the Frobenius norm of its encoder's Jacobian ‖J_f(x)‖_F, against fcae's encoder's (Rifai et al.
-  2011); the code scales differ (a sigmoid code against fcae's linear one), which is part of what the penalty
-  does;
+- ``conae``: the standardised sensitivity of its code, mean_j ‖∂z_j/∂x‖² / Var(z_j) — the penalty it trains
+  with, unchanged by rescaling a code unit — against fcae's encoder's on the same images, and the raw Frobenius
+  norm ‖J_f(x)‖_F beside it (Rifai et al. 2011), whose scale follows the code's;
 - ``vae``: the KL to the prior per code dimension, the number of active units (Burda, Grosse, Salakhutdinov,
   ICLR 2016: Cov_x(E[z|x]) > 0.01) and the MMD of its codes to the prior;
 - ``aae``: the MMD between its aggregated codes q(z) and draws from its prior (Makhzani et al. 2015);
@@ -143,11 +143,26 @@ def masked_patch_rmse(x, x_hat, mask, *, patch_size: int) -> np.ndarray:
 # ----- measured on a family's model ----------------------------------------------------------------------------------
 def encoder_jacobian_norms(model, x, *, batch_size: int = 50) -> np.ndarray:
     """‖J_f(x_n)‖_F of ``model.encoder`` (the exact Jacobian, ``batch_jacobian``) for each image, shape (n,)."""
+    return np.sqrt(encoder_jacobian_rows(model, x, batch_size=batch_size).sum(axis=1))
+
+
+def encoder_jacobian_rows(model, x, *, batch_size: int = 50) -> np.ndarray:
+    """‖∂z_j/∂x(x_n)‖² of ``model.encoder`` for each image and code unit, shape (n, latent_dim)."""
     from aelib.models.conae import jacobian_autodiff  # the package's one TensorFlow-only Jacobian
 
     x = np.asarray(x, dtype="float32")
-    return np.concatenate([frobenius_norms(np.asarray(jacobian_autodiff(model.encoder, x[i:i + batch_size])))
+    return np.concatenate([np.sum(np.asarray(jacobian_autodiff(model.encoder, x[i:i + batch_size]),
+                                             dtype=np.float64) ** 2, axis=2)
                            for i in range(0, len(x), batch_size)])
+
+
+def standardised_sensitivity(rows, codes) -> float:
+    """mean_n mean_j ‖∂z_j/∂x(x_n)‖² / Var_n(z_j) from Jacobian rows (n, latent_dim) and codes (n, latent_dim):
+    how much each code unit moves near an input against how much it varies across inputs (rescaling a unit
+    leaves it unchanged)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    variance = np.asarray(codes, dtype=np.float64).var(axis=0)
+    return float(np.mean(rows / (variance[None, :] + 1e-12)))
 
 
 def _row(measure: str, value: float, fcae_value: float = math.nan, target: float = math.nan) -> dict:
@@ -164,8 +179,15 @@ def _sparse(model, x, reference, seed) -> list[dict]:
 
 def _contractive(model, x, reference, seed) -> list[dict]:
     x = x[:JACOBIAN_POINTS]
-    fcae = encoder_jacobian_norms(reference, x).mean() if reference is not None else math.nan
-    return [_row("jacobian_frobenius", encoder_jacobian_norms(model, x).mean(), fcae)]
+    values = {}
+    for name, encoder_of in (("model", model), ("fcae", reference)):
+        if encoder_of is None:
+            values[name] = (math.nan, math.nan)
+            continue
+        rows = encoder_jacobian_rows(encoder_of, x)
+        values[name] = (standardised_sensitivity(rows, encoder_of.encode(x)), np.sqrt(rows.sum(axis=1)).mean())
+    return [_row("standardised_sensitivity", values["model"][0], values["fcae"][0]),
+            _row("jacobian_frobenius", values["model"][1], values["fcae"][1])]
 
 
 def _prior_mmd(model, codes, reference_codes, seed, prior: str = "normal") -> dict:

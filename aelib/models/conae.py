@@ -1,14 +1,18 @@
 """Contractive AE (Rifai, Vincent, Muller, Glorot, Bengio, "Contractive
 auto-encoders: explicit invariance during feature extraction", ICML 2011).
 
-The penalty is ``lam · mean_n ‖J_f(x_n)‖²_F`` with ``J_f(x) = ∂z/∂x`` the
-Jacobian of the code with respect to the input, computed exactly.
+The penalty is Rifai et al.'s ``‖J_f(x)‖²_F``, ``J_f(x) = ∂z/∂x`` the
+Jacobian of the code with respect to the input, computed exactly. By default
+(``penalty="standardised"``) each code unit's row of ``J`` is measured
+against that unit's spread over the batch:
+
+    lam · mean_n mean_j ‖∂z_j/∂x(x_n)‖² / Var_batch(z_j)
 
 Architecture (default ``encoder="deep"``): the depth-rule MLP encoder and
 mirrored decoder of ``fcae`` (docs/methods.md §1, "Objective or architecture": the
 objective families share one backbone, so their parameter counts agree and a
-difference between them is one of objective), with a **sigmoid code** and the
-exact Jacobian of the whole encoder:
+difference between them is one of objective), with fcae's **linear code** and
+the exact Jacobian of the whole encoder:
 
 * ``jacobian="auto"``/``"autodiff"``: ``tf.GradientTape.batch_jacobian`` of
   the encoder, vectorised over the ``latent_dim`` rows — about
@@ -20,58 +24,51 @@ exact Jacobian of the whole encoder:
   backend). With ``a_k = h_{k-1} W_k + b_k``, ``h_k = s_k(a_k)`` and
   ``D_k = diag(s_k'(a_k))``, ``J = D_L W_L^T D_{L-1} W_{L-1}^T … D_1 W_1^T``,
   formed from the code side as (batch·z) × h_k by h_k × h_{k-1} products.
-  Equal to ``batch_jacobian`` in value and gradient (tested). About the
-  same cost on two CPU cores (z = 40, batch 64, s per epoch, chain against
-  ``batch_jacobian`` in the same run: 4.9 vs 4.6, then 4.2 vs 4.8;
-  ``benchmarks/family_cost.py --variant conae:jacobian=chain``).
+  Equal to ``batch_jacobian`` in value and gradient (tested).
 
-A deep contractive encoder costs about twice fcae per epoch (z = 10,
-depth 1, 2,000 images, batch 64, two shared CPU cores: 4.2–5.1 s against
-2.3–2.5 s).
+A deep contractive encoder costs about 3.5 times fcae per epoch (z = 10,
+depth 1, 3,600 MNIST images, batch 128, two CPU cores: 0.55 against 0.16 s).
 
-Why a sigmoid code. With a linear code ``z = W_L^T h + b`` the penalty
-scales with ``W_L``, and an untied decoder undoes any shrinking of ``W_L``
-exactly, so the penalty could be lowered at no cost in reconstruction — it
-would only rescale the code. A sigmoid code cannot be shrunk freely: it is
-bounded in (0, 1), and the penalty falls only where units saturate
-(h(1 − h) → 0) or where the pre-activations vary little, which pushes units
-into the near-linear regime around 0.5 where the decoder must amplify small
-differences. That saturation is the contraction Rifai et al. describe.
-``code_activation="linear"`` stays an option.
+Why standardised, and why not the sigmoid code. With a linear code the raw
+penalty scales with the code layer's weights, and the untied decoder undoes
+any shrinking of them exactly: the raw penalty can be lowered at no cost in
+reconstruction by rescaling the code, which measures nothing. Rifai et al.
+bound the code with a sigmoid instead. On the deep ReLU backbone that code
+collapsed: at initialisation the sigmoid codes of different images differ
+by about 0.06, the decoder first learns the mean image, and within the first
+epoch every code unit saturates at a constant (z = 10, 3,600 MNIST images:
+test RMSE 0.259, the mean image's, already at ``lam = 0``; in the study the
+single-layer sigmoid encoder collapsed at z = 2 the same way). Dividing each
+unit's sensitivity by its variance over the batch makes the penalty
+unchanged by any rescaling of a unit, so the only way to lower it is what
+contraction asks: a code that moves little near each input while it still
+spreads across the data. Measured (z = 10, depth 1, 3,600 MNIST images,
+60 epochs at most; test RMSE / standardised penalty on 200 test images):
+``lam`` = 0 → 0.1435 / 1.35, 1e-3 → 0.1427 / 0.51, 1e-2 → 0.1461 / 0.23,
+0.1 → 0.1535 / 0.20, 1 → 0.1622 / 0.19. ``lam=1e-2`` is the default; the
+study's tuning stage picks λ from a grid that includes 0
+(:mod:`aelib.study.tuning`). ``penalty="raw"`` is the paper's unnormalised
+``mean_n ‖J_f(x_n)‖²_F``; ``code_activation="sigmoid"`` stays an option.
 
 ``encoder="single"`` is the paper's architecture: one dense layer with a
-sigmoid code ``h = σ(W x + b)``, so the penalty has the closed form
+sigmoid code ``h = σ(W x + b)``, so the raw penalty has the closed form
 ``‖J‖²_F = Σ_j (h_j(1 − h_j))² Σ_i W_ij²`` (Rifai et al., eq. 3) — one pass,
 no ``batch_jacobian`` — and ``fcae``'s mirrored decoder, or with
 ``tied=True`` the paper's tied one-layer decoder ``σ(Wᵀ h + c)``
 (:class:`TiedDense`, which reads the encoder's kernel; ``depth`` then does
-not apply). For the single layer, ``jacobian="autodiff"`` or ``"chain"``
-force those paths (same value as the closed form, tested). Its encoder has
-about half of fcae's parameters, and at z = 2 its code collapsed in the
-quick study, which is why it is no longer the default.
+not apply). Use ``penalty="raw", code_activation="sigmoid"`` with it for the
+paper's model. For the single layer, ``jacobian="autodiff"`` or ``"chain"``
+force those paths (same value as the closed form, tested).
 
-Default weight. Rifai et al. pick λ by validation, with a cross-entropy
-summed over the 784 pixels; ``aelib`` uses the per-value mean squared error,
-which is smaller by roughly a factor d, so their λ values do not carry over.
-The balance at initialisation on MNIST (Glorot weights, sigmoid code): the
-deep encoder's ‖J‖²_F is measured 0.10 / 0.66 / 5.7 at z = 2 / 10 / 100
-(depth 1) and 0.06 / 0.28 / 1.9 (depth 3); the paper's single layer gives
-1.1 at z = 10 and 10.2 at z = 100 — against an MSE of ≈ 0.07 falling to
-0.01–0.04 when trained. The penalty is a sum over code units, so its weight
-must suit the whole z sweep (1–700). ``lam=1e-4`` makes it ≈ 1e-4 (z = 10)
-to 1e-3 (z = 100) at the start, a few per cent of the reconstruction term
-at most: active but mild. Measured for the single layer (5 epochs on 3,000
-MNIST images, batch 64, test RMSE / final ‖J‖²_F; a short check, not a
-tuning): z = 10: λ = 0 → 0.236 / 0.81, 1e-4 → 0.238 / 0.50, 1e-3 → 0.241 /
-0.23; z = 100: λ = 0 → 0.184 / 8.9, 1e-4 → 0.190 / 4.0, 1e-3 → 0.224 /
-0.69, 1e-2 → 0.243 / 0.13. The study's tuning stage picks λ from a grid
-that includes 0 (:mod:`aelib.study.tuning`); this default is only the
-starting point.
+Rifai et al. pick λ by validation, with a cross-entropy summed over the 784
+pixels; ``aelib`` uses the per-value mean squared error, so their λ values
+do not carry over.
 
-Departures from the paper: a deep ReLU encoder with a sigmoid code and an
+Departures from the paper: a deep ReLU encoder with a linear code and an
 untied deep decoder by default (``encoder="single", tied=True`` for the
-paper's), the per-value mean squared error instead of the cross-entropy,
-Adam instead of SGD, and the penalty averaged over the batch.
+paper's), the standardised penalty, the per-value mean squared error instead
+of the cross-entropy, Adam instead of SGD, and the penalty averaged over the
+batch.
 """
 from __future__ import annotations
 
@@ -89,6 +86,7 @@ from aelib.models.registry import register_model
 CODE_ACTIVATIONS = ("linear", "sigmoid")
 HIDDEN_ACTIVATIONS = ("relu", "sigmoid")
 JACOBIAN_METHODS = ("auto", "chain", "autodiff")
+PENALTIES = ("standardised", "raw")
 ENCODERS = ("single", "deep")
 
 
@@ -110,7 +108,22 @@ def jacobian_autodiff(encoder, x):
 
 def frobenius_sq_autodiff(encoder, x):
     """``‖J_f(x_n)‖²_F`` for each sample, shape (n,), from the exact Jacobian."""
-    return ops.sum(ops.square(jacobian_autodiff(encoder, x)), axis=(1, 2))
+    return ops.sum(row_norms_sq_autodiff(encoder, x), axis=1)
+
+
+def row_norms_sq_autodiff(encoder, x):
+    """``‖∂z_j/∂x‖²`` for each sample and code unit, shape (n, latent_dim), from the exact Jacobian."""
+    return ops.sum(ops.square(jacobian_autodiff(encoder, x)), axis=2)
+
+
+def standardised_penalty(row_norms_sq, z):
+    """``mean_n mean_j ‖∂z_j/∂x(x_n)‖² / Var_batch(z_j)``: the Jacobian of the code standardised per unit.
+
+    Unchanged when a code unit is rescaled (the decoder could undo any rescaling), so the only way to lower
+    it is to make each unit vary less near each input than it varies across the batch: local contraction.
+    """
+    variance = ops.var(z, axis=0)
+    return ops.mean(row_norms_sq / (variance[None, :] + 1e-8))
 
 
 def _activation_derivative(name: str, a, h):
@@ -124,8 +137,8 @@ def _activation_derivative(name: str, a, h):
     raise ValueError(f"Expected an activation in ('relu', 'sigmoid', 'linear'). Received: {name!r}")
 
 
-def frobenius_sq_chain(dense_layers, x):
-    """``‖J_f(x_n)‖²_F`` per sample, shape (n,), for an encoder that is a stack
+def row_norms_sq_chain(dense_layers, x):
+    """``‖∂z_j/∂x(x_n)‖²`` per sample and code unit, shape (n, latent_dim), for an encoder that is a stack
     of Dense layers (after flattening), by the chain rule in matrix form.
 
     Exact, like :func:`frobenius_sq_autodiff`; it forms
@@ -152,7 +165,12 @@ def frobenius_sq_chain(dense_layers, x):
         width = layer.kernel.shape[0]
         flat = ops.matmul(ops.reshape(rows, (-1, layer.kernel.shape[1])), ops.transpose(layer.kernel))
         rows = ops.reshape(flat, (n, latent_dim, width))
-    return ops.sum(ops.square(rows), axis=(1, 2))
+    return ops.sum(ops.square(rows), axis=2)
+
+
+def frobenius_sq_chain(dense_layers, x):
+    """``‖J_f(x_n)‖²_F`` per sample, shape (n,), by the chain rule (:func:`row_norms_sq_chain`)."""
+    return ops.sum(row_norms_sq_chain(dense_layers, x), axis=1)
 
 
 def frobenius_sq_sigmoid(h, kernel):
@@ -215,22 +233,25 @@ class ContractiveAE(Autoencoder):
     """Autoencoder with a contractive penalty on the encoder Jacobian.
 
     Args:
-        lam: weight λ of ``mean_n ‖J_f(x_n)‖²_F``, >= 0 (0 turns it off).
-            Default 1e-4 (module docstring).
+        lam: weight λ of the penalty, >= 0 (0 turns it off). Default 1e-2
+            (module docstring).
         encoder: ``"deep"`` (default: the depth-rule MLP encoder of ``fcae``)
             or ``"single"`` (Rifai et al.'s one dense layer to the code, with
             the closed-form penalty).
         tied: ``True`` for the tied one-layer decoder ``σ(Wᵀ h + c)``
             (needs ``encoder="single"``); ``False`` (default) for the
             mirrored MLP decoder of ``fcae``.
-        code_activation: ``"sigmoid"`` (default, the paper's) or ``"linear"``
-            (then ``‖J‖²_F = ‖W‖²_F`` for a single layer; module docstring).
+        code_activation: ``"linear"`` (default, fcae's code) or ``"sigmoid"``
+            (the paper's; module docstring).
         hidden_activation: ``"relu"`` (default, as ``fcae``) or ``"sigmoid"``:
             hidden layers of the decoder and of a deep encoder.
         jacobian: ``"auto"`` uses the closed form for a single-layer encoder
             and ``batch_jacobian`` otherwise; ``"autodiff"`` always
             ``batch_jacobian``; ``"chain"`` the chain rule in ``keras.ops``
             (any backend). All are exact.
+        penalty: ``"standardised"`` (default: each unit's Jacobian row over
+            its batch variance) or ``"raw"`` (``mean_n ‖J_f(x_n)‖²_F``, whose
+            closed forms the single layer uses).
         **kwargs: see :class:`~aelib.models.base.Autoencoder`.
 
     Raises:
@@ -245,14 +266,16 @@ class ContractiveAE(Autoencoder):
     def __init__(
         self,
         *args: Any,
-        lam: float = 1e-4,
+        lam: float = 1e-2,
         encoder: str = "deep",
         tied: bool = False,
-        code_activation: str = "sigmoid",
+        code_activation: str = "linear",
         hidden_activation: str = "relu",
         jacobian: str = "auto",
+        penalty: str = "standardised",
         **kwargs: Any,
     ) -> None:
+        self.penalty = check_choice("penalty", penalty, PENALTIES)
         self.lam = check_non_negative("lam", lam)
         self.encoder_kind = check_choice("encoder", encoder, ENCODERS)
         self.code_activation = check_choice("code_activation", code_activation, CODE_ACTIVATIONS)
@@ -291,7 +314,17 @@ class ContractiveAE(Autoencoder):
         return self.jacobian == "auto" and (self.encoder_kind == "single" or self.depth == 0)
 
     def jacobian_penalty(self, x, z=None):
-        """``mean_n ‖J_f(x_n)‖²_F`` (without λ); ``z`` avoids a second encoder pass for the closed form."""
+        """The penalty without λ: ``mean_n ‖J_f(x_n)‖²_F`` (``penalty="raw"``) or its standardised form
+        (:func:`standardised_penalty`); ``z`` (the codes of ``x``) saves an encoder pass."""
+        if self.penalty == "standardised":
+            if z is None:
+                z = self.encoder(x)
+            if self.jacobian == "chain":
+                dense_layers = [layer for layer in self.encoder.layers if isinstance(layer, keras.layers.Dense)]
+                rows = row_norms_sq_chain(dense_layers, x)
+            else:
+                rows = row_norms_sq_autodiff(self.encoder, x)
+            return standardised_penalty(rows, z)
         if self.uses_closed_form:
             kernel = self.code_layer.kernel
             if self.code_activation == "linear":

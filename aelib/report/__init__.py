@@ -7,6 +7,7 @@ Markdown for the report. The modules take DataFrames and paths (the study layer,
 - :mod:`~aelib.report.tables`: writing a table three ways; cells, captions and epoch-cap marks;
 - :mod:`~aelib.report.runs`: convergence, depth, tuning, sanity gates (and the runs they leave out of every
   ranking) and capacity;
+- :mod:`~aelib.report.capacity`: the objective families on one backbone, the architectures at matched capacity;
 - :mod:`~aelib.report.results`: one section per criterion (reconstruction and its spread, complementary data,
   latent space, smoothness under latent perturbation, augmentation);
 - :mod:`~aelib.report.generation`: generation judged on samples, and the judge;
@@ -17,6 +18,7 @@ Markdown for the report. The modules take DataFrames and paths (the study layer,
 
 The names below are the package's public interface.
 """
+from aelib.report.capacity import capacity_matched_section
 from aelib.report.comparisons import Samples, generative_degradation, ranking_and_comparisons
 from aelib.report.document import (
     COMPLETENESS_KEYS,
@@ -58,8 +60,8 @@ from aelib.report.tables import (
     write_table,
 )
 
-__all__ = ["COMPLETENESS_KEYS", "Samples", "architecture_section", "augmentation_section", "capped_cells",
-           "convergence_section", "criterion_weights", "data_text", "failed_runs", "fmt_ci",
+__all__ = ["COMPLETENESS_KEYS", "Samples", "architecture_section", "augmentation_section", "capacity_matched_section",
+           "capped_cells", "convergence_section", "criterion_weights", "data_text", "failed_runs", "fmt_ci",
            "gates_and_capacity_sections", "generative_degradation", "generative_section", "incomplete_note",
            "invocation_lines", "latent_section", "mark_capped", "markdown", "missing_rows", "ood_ratio_table",
            "ood_section", "ood_sources_text", "other_settings_note", "over_seeds", "performance_prediction_section",

@@ -243,7 +243,8 @@ def regularisers_section(activity: pd.DataFrame, out: Path, *, path_figure: Path
     write_table(mean, out / "regulariser_activity", caption="Each regulariser's measure beside fcae's (mean over "
                 "seeds): is the regulariser active?")
     inactive = mean[(mean["ratio_to_fcae"] - 1).abs() < 0.05]
-    text += ("Each objective family's own measure (sae: mean hidden activation; conae: ‖J‖_F of the encoder; vae: KL "
+    text += ("Each objective family's own measure (sae: mean hidden activation; conae: the standardised Jacobian "
+             "mean_j ‖∂z_j/∂x‖²/Var(z_j) of the encoder, and ‖J‖_F; vae: KL "
              "per dimension and active units; aae: MMD of the codes to the prior; dae: RMSE on corrupted inputs; "
              "masked families: RMSE on masked patches) beside the same measure of fcae at the same z and seed.")
     if not inactive.empty:

@@ -30,6 +30,7 @@ LIST_PARAMETERS: dict[str, type] = {
     "perturbations": float,
     "thresholds": int,
     "chosen_z": int,
+    "matched": str,
 }
 #: Words that a list parameter may hold instead of a list (kept as they are): ``families = "all"``.
 KEEP: dict[str, tuple[str, ...]] = {"families": ("all",)}

@@ -61,8 +61,11 @@ def default_out(profile: str) -> Path:
 
 def model_notebook_parameters(profile: str, overrides: dict | None = None) -> dict:
     """The parameters of a family notebook under ``profile`` (``overrides`` applied as for a step), without its
-    ``family``: those of :data:`MODEL_NOTEBOOK_STEP`."""
-    return step_parameters(profile, MODEL_NOTEBOOK_STEP, overrides)
+    ``family``: those of :data:`MODEL_NOTEBOOK_STEP` but its own (``matched``: the sweep's matched-capacity
+    runs, which a family notebook does not train)."""
+    params = step_parameters(profile, MODEL_NOTEBOOK_STEP, overrides)
+    params.pop("matched", None)
+    return params
 
 
 def is_model_unit(unit: dict) -> bool:

@@ -58,11 +58,11 @@ RULE_LOWEST = "lowest validation RMSE"
 DEFAULT_GRIDS: dict[str, tuple[str, list]] = {
     "vae": ("beta", [0.0, 0.5, 1.0, 2.0]),
     "sae": ("beta", [0.0, 0.003, 0.01, 0.03]),
-    "conae": ("lam", [0.0, 1e-4, 1e-3, 1e-2]),
+    "conae": ("lam", [0.0, 1e-3, 1e-2, 1e-1]),
     "dae": ("noise_level", [0.0, 0.1, 0.3, 0.5]),
     "aae": ("generator_lr_scale", [0.0, 0.1, 0.3, 1.0]),
-    "mae": ("mask_ratio", [0.0, 0.5, 0.75]),
-    "mmae": ("mask_ratio", [0.0, 0.5, 0.75]),
+    "mae": ("mask_ratio", [0.0, 0.25, 0.75]),
+    "mmae": ("mask_ratio", [0.0, 0.25, 0.75]),
 }
 
 TUNING_COLUMNS = ["family", "option", "value", "learning_rate", "latent_dim", "seed", "val_rmse", "rmse_mean",

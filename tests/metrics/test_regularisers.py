@@ -56,6 +56,17 @@ def test_encoder_jacobian_of_a_linear_encoder_is_its_weight():
     np.testing.assert_allclose(reg.frobenius_norms(np.ones((2, 3, 4))), [math.sqrt(12)] * 2)
 
 
+def test_standardised_sensitivity_of_a_linear_encoder_ignores_the_scale_of_each_unit():
+    """z = x W: row j is ‖W[:, j]‖², Var(z_j) = W[:, j]ᵀ Cov(x) W[:, j]."""
+    rng = np.random.default_rng(0)
+    x, kernel = rng.normal(size=(500, 4)), rng.normal(size=(4, 2))
+    rows = np.broadcast_to(np.sum(kernel**2, axis=0), (500, 2))
+    by_hand = np.mean(np.sum(kernel**2, axis=0) / np.einsum("ij,ik,kj->j", kernel, np.cov(x.T, bias=True), kernel))
+    assert reg.standardised_sensitivity(rows, x @ kernel) == pytest.approx(by_hand, rel=1e-9)
+    scale = np.array([10.0, 0.1])  # rescaling a unit scales its row by scale² and its variance by scale²
+    assert reg.standardised_sensitivity(rows * scale**2, x @ kernel * scale) == pytest.approx(by_hand, rel=1e-9)
+
+
 def test_patch_masks_zeroing_and_the_rmse_on_masked_patches():
     mask = reg.random_patch_mask(5, 16, ratio=0.75, seed=3)
     np.testing.assert_array_equal(mask.sum(axis=1), 12)
@@ -106,7 +117,7 @@ def test_masked_mlp_is_measured_as_fcae_would_be_on_the_same_masked_images():
 
 
 @pytest.mark.parametrize("family, measures", [
-    ("conae", {"jacobian_frobenius"}), ("aae", {"mmd_to_prior"}), ("dae", {"corrupted_rmse"}),
+    ("conae", {"standardised_sensitivity", "jacobian_frobenius"}), ("aae", {"mmd_to_prior"}), ("dae", {"corrupted_rmse"}),
     ("mae", {"masked_patch_rmse"}), ("vae", {"kl_per_dimension", "active_units", "mmd_to_prior"}),
 ])
 def test_each_family_s_measures_beside_fcae(family, measures):

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from aelib.models import build_model
-from aelib.models.conae import frobenius_sq_autodiff, frobenius_sq_chain, frobenius_sq_sigmoid
+from aelib.models.conae import frobenius_sq_autodiff, frobenius_sq_chain, frobenius_sq_sigmoid, jacobian_autodiff
 from aelib.training import train
 from tests.models.harness import (
     CONTRACT_LATENT_DIMS,
@@ -33,27 +33,47 @@ def test_seeded_training_repeats_with_any_steps_per_execution():
 @pytest.mark.parametrize("jacobian", ["auto", "chain", "autodiff"])
 def test_conae_linear_encoder_penalty_is_frobenius_norm_of_kernel(jacobian):
     model = build_model("conae", input_shape=(12,), latent_dim=4, encoder="single", code_activation="linear",
-                        jacobian=jacobian, seed=0)
+                        jacobian=jacobian, penalty="raw", seed=0)
     kernel = np.asarray(model.code_layer.kernel)
     assert float(model.jacobian_penalty(VECTORS)) == pytest.approx(float(np.sum(kernel**2)), rel=1e-5)
 
 
-def test_conae_default_is_fcae_s_mlp_with_a_sigmoid_code_and_the_exact_jacobian():
+def test_conae_default_is_fcae_s_mlp_with_a_linear_code_and_the_standardised_exact_jacobian():
     model = build_model("conae", latent_dim=5, seed=0)
     encoder_dense = [layer for layer in model.get_layer("encoder").layers if isinstance(layer, keras.layers.Dense)]
     assert [(layer.units, keras.activations.serialize(layer.activation)) for layer in encoder_dense] == [
-        (588, "relu"), (392, "relu"), (196, "relu"), (5, "sigmoid")]
+        (588, "relu"), (392, "relu"), (196, "relu"), (5, "linear")]
     decoder_widths = [layer.units for layer in model.get_layer("decoder").layers
                       if isinstance(layer, keras.layers.Dense)]
     assert decoder_widths == [196, 392, 588, 784]  # fcae's mirrored decoder (depth 3 preset)
     assert model.count_params() == build_model("fcae", latent_dim=5).count_params()
     assert not model.uses_closed_form and model.widths_rule_used == "seed"
-    exact = np.asarray(frobenius_sq_autodiff(model.encoder, IMAGES))
-    assert float(model.jacobian_penalty(IMAGES)) == pytest.approx(float(exact.mean()), rel=1e-5)
+    assert model.penalty == "standardised" and model.lam == pytest.approx(1e-2)
+    jacobian = np.asarray(jacobian_autodiff(model.encoder, IMAGES))  # (n, z, d)
+    variance = np.asarray(model.encoder(IMAGES)).var(axis=0)
+    by_hand = (np.sum(jacobian**2, axis=2) / variance).mean()
+    assert float(model.jacobian_penalty(IMAGES)) == pytest.approx(float(by_hand), rel=1e-4)
+    raw = build_model("conae", latent_dim=5, penalty="raw", seed=0)
+    exact = np.asarray(frobenius_sq_autodiff(raw.encoder, IMAGES))
+    assert float(raw.jacobian_penalty(IMAGES)) == pytest.approx(float(exact.mean()), rel=1e-5)
+
+
+@pytest.mark.parametrize("jacobian", ["autodiff", "chain"])
+def test_conae_standardised_penalty_of_a_linear_encoder_is_unchanged_by_rescaling_the_code(jacobian):
+    """z = x W + b: row j of J is W[:, j], Var(z_j) = W[:, j]ᵀ Cov(x) W[:, j]; scaling W and b by 5 changes
+    neither, while the raw penalty grows 25-fold."""
+    model = build_model("conae", input_shape=(12,), latent_dim=4, encoder="single", code_activation="linear",
+                        jacobian=jacobian, seed=0)
+    kernel = np.asarray(model.code_layer.kernel, dtype=np.float64)
+    covariance = np.cov(VECTORS.astype(np.float64), rowvar=False, bias=True)
+    closed = np.mean(np.sum(kernel**2, axis=0) / np.einsum("ij,ik,kj->j", kernel, covariance, kernel))
+    assert float(model.jacobian_penalty(VECTORS)) == pytest.approx(closed, rel=1e-4)
+    model.code_layer.kernel.assign(5 * kernel.astype("float32"))
+    assert float(model.jacobian_penalty(VECTORS)) == pytest.approx(closed, rel=1e-4)
 
 
 def test_conae_single_layer_option_is_one_sigmoid_layer_with_an_mlp_decoder():
-    model = build_model("conae", latent_dim=5, encoder="single", seed=0)
+    model = build_model("conae", latent_dim=5, encoder="single", code_activation="sigmoid", penalty="raw", seed=0)
     encoder_dense = [layer for layer in model.get_layer("encoder").layers if isinstance(layer, keras.layers.Dense)]
     assert [(layer.units, keras.activations.serialize(layer.activation)) for layer in encoder_dense] == [(5, "sigmoid")]
     decoder_widths = [layer.units for layer in model.get_layer("decoder").layers
@@ -64,7 +84,8 @@ def test_conae_single_layer_option_is_one_sigmoid_layer_with_an_mlp_decoder():
 
 @pytest.mark.parametrize("input_shape, x", [((12,), VECTORS), ((28, 28, 1), IMAGES)])
 def test_conae_sigmoid_closed_form_matches_batch_jacobian(input_shape, x):
-    model = build_model("conae", input_shape=input_shape, latent_dim=5, encoder="single", seed=0)
+    model = build_model("conae", input_shape=input_shape, latent_dim=5, encoder="single", code_activation="sigmoid",
+                        penalty="raw", seed=0)
     h = model.encoder(x)
     closed = np.asarray(frobenius_sq_sigmoid(h, model.code_layer.kernel))
     exact = np.asarray(frobenius_sq_autodiff(model.encoder, x))
@@ -74,7 +95,7 @@ def test_conae_sigmoid_closed_form_matches_batch_jacobian(input_shape, x):
     assert float(model.jacobian_penalty(x)) == pytest.approx(float(exact.mean()), rel=1e-5)
     for jacobian in ("chain", "autodiff"):
         forced = build_model("conae", input_shape=input_shape, latent_dim=5, encoder="single", jacobian=jacobian,
-                             seed=0)
+                             code_activation="sigmoid", penalty="raw", seed=0)
         assert not forced.uses_closed_form
         assert float(forced.jacobian_penalty(x)) == pytest.approx(float(exact.mean()), rel=1e-5)
 
@@ -82,7 +103,7 @@ def test_conae_sigmoid_closed_form_matches_batch_jacobian(input_shape, x):
 def test_conae_tied_decoder_reuses_the_transposed_encoder_kernel(tmp_path):
     from aelib.models import load_model
 
-    model = build_model("conae", latent_dim=4, encoder="single", tied=True, seed=0)
+    model = build_model("conae", latent_dim=4, encoder="single", tied=True, code_activation="sigmoid", seed=0)
     assert model.widths_rule_used == "n/a" and model.effective_bottleneck() == 4
     kernel = np.asarray(model.code_layer.kernel)  # (784, 4)
     assert [tuple(w.shape) for w in model.get_layer("decoder").weights] == [(784,)]  # only the bias c
@@ -131,7 +152,7 @@ def test_conae_chain_rule_jacobian_equals_batch_jacobian_with_gradients(hidden, 
         scale = np.abs(autodiff_grad).max()
         np.testing.assert_allclose(chain_grad, autodiff_grad, rtol=0, atol=1e-4 * scale)
     chained = build_model("conae", input_shape=(28, 28, 1), latent_dim=5, depth=2, encoder="deep",
-                          hidden_activation=hidden, code_activation=code, jacobian="chain", seed=1)
+                          hidden_activation=hidden, code_activation=code, jacobian="chain", penalty="raw", seed=1)
     assert float(chained.jacobian_penalty(IMAGES)) == pytest.approx(float(values[1].mean()), rel=2e-5)
 
 
@@ -148,9 +169,9 @@ def test_conae_deep_encoder_trains_on_vectors():
     "options",
     [
         {"lam": 0.2, "encoder": "deep", "tied": False, "code_activation": "linear",
-         "hidden_activation": "sigmoid", "jacobian": "autodiff"},
+         "hidden_activation": "sigmoid", "jacobian": "autodiff", "penalty": "standardised"},
         {"lam": 0.0, "encoder": "single", "tied": True, "code_activation": "sigmoid",
-         "hidden_activation": "relu", "jacobian": "chain"},
+         "hidden_activation": "relu", "jacobian": "chain", "penalty": "raw"},
     ],
 )
 def test_options_round_trip_through_config(options):
@@ -165,6 +186,7 @@ def test_options_round_trip_through_config(options):
         ({"tied": 1}, "Received: tied=1"),
         ({"lam": -0.1}, "Received: lam=-0.1"),
         ({"jacobian": "fd"}, "Received: jacobian='fd'"),
+        ({"penalty": "l1"}, "Received: penalty='l1'"),
     ],
 )
 def test_bad_options_raise(options, message):

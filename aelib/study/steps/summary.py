@@ -83,7 +83,10 @@ def _build(study: Study, out: Path, incomplete: str, *, families: list[str], z_v
                                        family_options=study.settings.family_options, rule=tuning.RULE_STRONGEST),
                  report.regularisers_section(_of(inputs.read_current(study, "regulariser_activity"), families), out,
                                              path_figure=study.figures / "regularisation_path.png"),
-                 *report.gates_and_capacity_sections(sweep_runs, out)]
+                 *report.gates_and_capacity_sections(sweep_runs, out),
+                 report.capacity_matched_section(  # matched runs keep their own (width) settings
+                     _of(inputs.read_current(study, "architectures_matched", current=False), [*families, "fcae"]),
+                     sweep_runs, out)]
     inputs.copy_tables(study, out, ("regularisation_path", "architectures_matched"))
     # one section per criterion, then the performance prediction
     by_z, ood, gen = (_of(inputs.read_current(study, name), families)

@@ -7,16 +7,18 @@ import numpy as np
 import pandas as pd
 
 from aelib import gates, plots
-from aelib.study import regularisation
+from aelib.study import capacity, regularisation
 from aelib.study.steps.common import train_rows
 from aelib.study.study import Study, aggregate_seeds, check_families, check_latent_sizes
 
 
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int],
-        seeds: Sequence[int]) -> pd.DataFrame:
+        seeds: Sequence[int], matched: Sequence[str] = ()) -> pd.DataFrame:
     """Train the grid; write ``latent_sweep_runs.csv`` (one row per run, with its sanity gates),
     ``rmse_by_z.csv`` (mean over seeds with a 95 % interval), the figures and ``regulariser_activity.csv``
-    (:func:`aelib.study.regularisation.activity`). Returns ``rmse_by_z``."""
+    (:func:`aelib.study.regularisation.activity`). Then the architectures in ``matched`` (those of
+    ``families``) are trained again at fcae's parameter budget at each z and seed
+    (:func:`aelib.study.capacity.matched`, ``architectures_matched.csv``). Returns ``rmse_by_z``."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     specs = [study.spec(f, z, s) for f in families for z in z_values for s in seeds]
@@ -26,6 +28,9 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     by_z = study.write_table("rmse_by_z", by_z_table(runs))
     figures(study, runs[study.is_current(runs)], by_z[study.is_current(by_z)], results)
     regularisation.activity(study, families=families, z_values=z_values, seeds=seeds)  # regulariser_activity.csv
+    sized = [f for f in check_families(list(matched)) if f in families] if matched else []
+    if sized:
+        capacity.matched(study, families=sized, z_values=z_values, seeds=seeds)  # architectures_matched.csv
     return by_z
 
 
