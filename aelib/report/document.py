@@ -109,6 +109,42 @@ def invocation_lines(path: Path, last: int = 10) -> list[str]:
              "being skipped):"), "", markdown(pd.DataFrame(rows))]
 
 
+def step_times(log: Path) -> dict[tuple[str, str], tuple[float, list[str]]]:
+    """(step, shard) → (seconds, invocations) of the executions that built the step's current results, from
+    ``provenance/steps.jsonl`` (one line per step execution: invocation, step, shard, seconds, run counts).
+
+    The newest execution counts; when it reused runs already complete (``skipped``), the earlier executions
+    that ran some (``complete`` > 0) count too, newest first, until their runs add up to the newest's total.
+    A step without model runs counts its newest execution only. Lines cut short by a kill are skipped.
+    """
+    executions: dict[tuple[str, str], list[dict]] = {}
+    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float)):
+            executions.setdefault((str(entry.get("step")), str(entry.get("shard") or "")), []).append(entry)
+    times = {}
+    for key, entries in executions.items():
+        newest = entries[-1]
+        runs = newest.get("runs") or {}
+        needed = sum(int(runs.get(k, 0)) for k in ("complete", "skipped"))
+        seconds, built_by = float(newest["seconds"]), [str(newest.get("invocation"))]
+        found = int(runs.get("complete", 0))
+        for entry in reversed(entries[:-1]):
+            if found >= needed:
+                break
+            done = int((entry.get("runs") or {}).get("complete", 0))
+            if done > 0:
+                seconds += float(entry["seconds"])
+                found += done
+                if str(entry.get("invocation")) not in built_by:
+                    built_by.append(str(entry.get("invocation")))
+        times[key] = (seconds, built_by)
+    return times
+
+
 def _shown_path(path: Path) -> str:
     """``path`` relative to the working directory when it lies below it (so a
     committed report does not name one machine's folders), else absolute."""
@@ -134,23 +170,13 @@ def _files_section(out_dir: Path) -> str:
 
 
 def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
-                *, opening: str = "") -> str:
+                *, opening: str = "", invocation: str | None = None) -> str:
     """REPORT.md of the study in ``out_dir``: the opening (``opening`` first), what ran (from ``provenance/``),
     the overall ranking, ``sections`` (their figure links made relative to the report), ``failures`` and
-    the files."""
+    the files. ``invocation``: the id of the invocation writing the report, whose running step has no time yet."""
     out_dir = Path(out_dir)
     prov_dir = out_dir / "provenance"
-    # Seconds per step, summed over every invocation logged (shards and Slurm jobs included).
-    step_seconds: dict[str, float] = {}
-    log = prov_dir / "invocations.jsonl"
-    for line in log.read_text(encoding="utf-8").splitlines() if log.is_file() else []:
-        try:
-            steps = json.loads(line).get("steps") or []
-        except ValueError:
-            continue  # a line cut short by a kill
-        for entry in steps:
-            if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float)):
-                step_seconds[entry.get("step")] = step_seconds.get(entry.get("step"), 0.0) + entry["seconds"]
+    times = step_times(prov_dir / "steps.jsonl")
 
     def duration(seconds: float | None) -> str:
         if seconds is None:
@@ -166,7 +192,12 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
             counts = [info["runs"].get(k, 0) for k in ("complete", "skipped", "failed")]
             cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
             step = info["step"] + (f" (shard {info['shard']})" if info.get("shard") else "")
-            ran.append(f"| {step} | {info['when']} | {duration(step_seconds.get(info['step']))} | {cells} |")
+            seconds, built_by = times.get((info["step"], info.get("shard", "")), (None, []))
+            if seconds is None and info.get("invocation") and info["invocation"] == invocation:
+                built = "this invocation (running)"
+            else:
+                built = ", ".join(f"`{i}`" for i in built_by) or "–"
+            ran.append(f"| {step} | {info['when']} | {duration(seconds)} | {built} | {cells} |")
         for split, src in (info.get("data_sources") or {}).items():
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
@@ -179,13 +210,15 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
         opening,
         "## What ran",
         "",
-        "| step | when | time | ran | already complete | failed |",
-        "|---|---|---|---|---|---|",
+        "| step | when | time | built by (invocations) | ran | already complete | failed |",
+        "|---|---|---|---|---|---|---|",
         *ran,
         "",
-        ("time: the step's duration summed over every invocation in `provenance/invocations.jsonl` (shards and "
-         "Slurm jobs add up, so it is compute time, not wall time; a rerun that skipped complete runs adds its few "
-         "seconds); – where no invocation logged the step."),
+        ("time: the duration of the step's executions that built these results (`provenance/steps.jsonl`, "
+         "written as each step ends): the newest execution, and the earlier ones whose runs it reused, newest "
+         "first, until they account for every run it counted; executions that only found their runs complete, "
+         "and those whose runs were replaced, are not counted. Shards add up (compute time, not wall time). "
+         "– where no execution of the step was logged."),
         "",
         "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",
         "",

@@ -14,6 +14,7 @@ available (Windows) the kernel keeps TCP.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import sys
@@ -82,9 +83,34 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
     failed_runs = read_failures(out_dir, invocation=os.environ.get(INVOCATION_ENV), step=step, offset=offset)
     if status == "failed" and not failed_runs:  # an error outside any run (e.g. a table not written): logged too
         log_error(out_dir, error, label=step)
-    return {"step": step, "status": status, "error": error, "seconds": time.perf_counter() - start,
+    seconds = time.perf_counter() - start
+    log_step_execution(out_dir, step, tag=tag, status=status, seconds=seconds)
+    return {"step": step, "status": status, "error": error, "seconds": seconds,
             "executed": str(executed), "families": unit["parameters"].get("families"),
             "failed_runs": [describe_failure(e, out_dir) for e in failed_runs]}
+
+
+def log_step_execution(out_dir: Path, step: str, *, tag: str, status: str, seconds: float) -> None:
+    """Append the step's execution to ``provenance/steps.jsonl`` as soon as it ends: its invocation, duration
+    and the run counts its own provenance recorded (empty when the notebook wrote none under this invocation).
+    REPORT's "What ran" reads it (:func:`aelib.report.document.step_times`), also within the invocation that
+    writes the report, which ``invocations.jsonl`` (written at the end) cannot serve."""
+    invocation = os.environ.get(INVOCATION_ENV)
+    runs = {}
+    try:
+        info = json.loads((out_dir / "provenance" / f"{step}{tag}.json").read_text(encoding="utf-8"))
+        if info.get("invocation") == invocation:
+            runs = info.get("runs") or {}
+    except (OSError, ValueError):
+        pass
+    line = {"invocation": invocation, "step": step, "shard": tag.lstrip("-"), "status": status, "seconds": seconds,
+            "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "runs": runs}
+    try:
+        (out_dir / "provenance").mkdir(parents=True, exist_ok=True)
+        with open(out_dir / "provenance" / "steps.jsonl", "a", encoding="utf-8") as log:
+            log.write(json.dumps(line) + "\n")
+    except OSError as err:
+        print(f"warning: could not log the step's time in provenance/steps.jsonl: {explain(err)}", file=sys.stderr)
 
 
 ANSI = re.compile(r"\x1b\[[0-9;]*m")

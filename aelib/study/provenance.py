@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from aelib.io import atomic_write_json
+from aelib.study.failures import INVOCATION_ENV
 
 #: the environment variable naming a shard's own provenance file (set by the invocation lease)
 SHARD_TAG_VARIABLE = "AELIB_SHARD_TAG"
@@ -40,6 +41,7 @@ def record_step(out_dir: Path, step: str, parameters: dict[str, Any], *, setting
     info = {
         "step": step,
         "when": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "invocation": os.environ.get(INVOCATION_ENV),  # aelib.study.execution pairs it with the step's duration
         "parameters": parameters,
         "settings": settings,
         "data_sources": sources,

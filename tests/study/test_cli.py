@@ -212,24 +212,48 @@ def test_plan_takes_its_scale_from_converged_runs_or_says_it_is_relative(tmp_pat
     assert "RELATIVE estimate" in capsys.readouterr().out
 
 
-def test_report_says_how_long_each_step_took(tmp_path):
+def test_report_says_how_long_each_step_took_from_the_executions_that_built_its_results(tmp_path):
     import pandas as pd
 
     from aelib.report import report_text
 
     prov = tmp_path / "provenance"
     prov.mkdir()
-    for step, runs in [("02_latent_sweep", {"complete": 3, "skipped": 0, "failed": 0}),
-                       ("03_reconstruction", {"complete": 1}), ("08_summary", {})]:
-        (prov / f"{step}.json").write_text(json.dumps({"step": step, "when": "2026-01-01 10:00:00", "runs": runs}))
-    lines = [{"argv": ["run"], "steps": [{"step": "02_latent_sweep", "status": "complete", "seconds": 600},
-                                         {"step": "08_summary", "status": "complete", "seconds": 10}]},
-             {"argv": ["run", "--steps", "02"], "steps": [{"step": "02_latent_sweep", "seconds": 5.4}]},
-             {"argv": ["run"], "steps": [{"step": "08_summary", "seconds": 7200}]}]
-    (prov / "invocations.jsonl").write_text("".join(json.dumps(r) + "\n" for r in lines) + '{"argv": ["ru')
-    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame())
-    assert "| step | when | time | ran | already complete | failed |" in text
-    assert "| 02_latent_sweep | 2026-01-01 10:00:00 | 10 min 05 s | 3 | 0 | 0 |" in text  # 600 + 5.4 s
-    assert "| 03_reconstruction | 2026-01-01 10:00:00 | – | 1 | 0 | 0 |" in text  # no invocation logged it
-    assert "| 08_summary | 2026-01-01 10:00:00 | 2 h 00 min | –" in text
-    assert "summed over every invocation" in text
+    for step, runs, invocation in [("02_latent_sweep", {"complete": 2, "skipped": 3, "failed": 0}, "c"),
+                                   ("03_reconstruction", {"complete": 1}, "b"), ("04_latent_space", {}, "b"),
+                                   ("08_summary", {}, "now")]:
+        (prov / f"{step}.json").write_text(json.dumps({"step": step, "when": "2026-01-01 10:00:00", "runs": runs,
+                                                       "invocation": invocation}))
+    executions = [
+        # a: a committed study whose five sweep runs were all replaced since (b retrained them)
+        {"invocation": "a", "step": "02_latent_sweep", "seconds": 900, "runs": {"complete": 5}},
+        {"invocation": "b", "step": "02_latent_sweep", "seconds": 600, "runs": {"complete": 3, "skipped": 2}},
+        {"invocation": "b", "step": "04_latent_space", "seconds": 30, "runs": {}},
+        {"invocation": "b2", "step": "02_latent_sweep", "seconds": 4, "runs": {"skipped": 5}},  # found all complete
+        {"invocation": "c", "step": "02_latent_sweep", "seconds": 125, "runs": {"complete": 2, "skipped": 3}},
+        {"invocation": "c", "step": "04_latent_space", "seconds": 20, "runs": {}},
+    ]
+    (prov / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in executions) + '{"invocation": "c", "st')
+    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame(), invocation="now")
+    assert "| step | when | time | built by (invocations) | ran | already complete | failed |" in text
+    # c's 125 s, then b's 600 s (3 runs: 2 + 3 = 5, all of c's total); b2 ran nothing, a's runs were replaced
+    assert "| 02_latent_sweep | 2026-01-01 10:00:00 | 12 min 05 s | `c`, `b` | 2 | 3 | 0 |" in text
+    assert "| 03_reconstruction | 2026-01-01 10:00:00 | – | – | 1 | 0 | 0 |" in text  # no execution logged
+    assert "| 04_latent_space | 2026-01-01 10:00:00 | 0 min 20 s | `c` |" in text  # no runs: the newest only
+    assert "| 08_summary | 2026-01-01 10:00:00 | – | this invocation (running) |" in text
+
+
+def test_each_step_execution_is_logged_with_its_own_run_counts(tmp_path, monkeypatch):
+    from aelib.study.execution import log_step_execution
+    from aelib.study.failures import INVOCATION_ENV
+
+    prov = tmp_path / "provenance"
+    prov.mkdir()
+    (prov / "02_latent_sweep.json").write_text(json.dumps({"invocation": "x", "runs": {"complete": 4, "skipped": 1}}))
+    monkeypatch.setenv(INVOCATION_ENV, "x")
+    log_step_execution(tmp_path, "02_latent_sweep", tag="", status="complete", seconds=12.5)
+    monkeypatch.setenv(INVOCATION_ENV, "y")  # the provenance is another invocation's: no counts of this one
+    log_step_execution(tmp_path, "02_latent_sweep", tag="", status="failed", seconds=1.0)
+    first, second = [json.loads(line) for line in (prov / "steps.jsonl").read_text().splitlines()]
+    assert first["runs"] == {"complete": 4, "skipped": 1} and first["seconds"] == 12.5 and first["invocation"] == "x"
+    assert second["runs"] == {} and second["status"] == "failed"

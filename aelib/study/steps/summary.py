@@ -24,6 +24,7 @@ from aelib import findings, report
 from aelib.io import atomic_write_text
 from aelib.study import tuning
 from aelib.study.claims import claim_timeout, exclusive, mark_summarising, read_claim
+from aelib.study.failures import INVOCATION_ENV
 from aelib.study.steps import summary_inputs as inputs
 from aelib.study.study import Study, check_families, check_latent_sizes
 
@@ -58,7 +59,7 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
         # the findings in words (aelib.findings) read the new summary/ tables, after the convergence lines
         opening += "\n" + findings.findings_section(**{**findings.read_tables(study.out_dir), **seen}) + "\n"
         text = report.report_text(study.out_dir, profile, ranking, sections, inputs.failures_table(study),
-                                  opening=opening)
+                                  opening=opening, invocation=os.environ.get(INVOCATION_ENV))
         atomic_write_text(study.out_dir / "REPORT.md", text)
     print(f"Wrote {study.out_dir / 'REPORT.md'} and tables in {study.out_dir / SUMMARY}")
     return ranking
@@ -111,6 +112,8 @@ def _build(study: Study, out: Path, incomplete: str, *, families: list[str], z_v
     sections.extend(ranking_sections)
     if not ranking.empty:
         report.plot_ranks(ranking, study.figures / "ranking")
+    sections.append(report.declared_section(out, **inputs.declared_inputs(study), families=families,
+                                            figures=study.figures))
     return ranking, sections, opening, {"architecture": arch_runs, "latent_quality": _of(latent, families)}
 
 
