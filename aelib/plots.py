@@ -441,3 +441,77 @@ def heatmap(table: pd.DataFrame, *, title: str = "", fmt: str = ".4f", better: s
     if any(len(str(c)) > 6 for c in shown.columns):
         plt.setp(ax.get_xticklabels(), rotation=30, ha="right", rotation_mode="anchor")
     return fig
+
+
+def cd_diagram(mean_ranks: Mapping[str, float], critical_difference: float, *, title: str = "",
+               colors: Mapping[str, str] | None = None):
+    """Demšar's (2006) critical-difference diagram, at the full text width.
+
+    An axis of mean rank (1 = best, at the left) with each family's mean rank marked and labelled — the better
+    half on the left, the rest on the right, as in the paper — a bar of length ``critical_difference`` above
+    it, and thick lines joining the groups of families whose mean ranks differ by less than the CD (maximal
+    groups on the sorted ranks, :func:`aelib.rank_tests.cd_groups`). Family keys become display names; each
+    family keeps its colour unless ``colors`` (family → colour) says otherwise.
+
+    Raises:
+        ValueError: no families, a non-finite mean rank, or a critical difference that is not a number > 0.
+    """
+    import math
+
+    from aelib.rank_tests import cd_groups  # numpy/scipy only
+
+    if not mean_ranks:
+        raise ValueError("Expected the mean rank of at least one family. Received: none")
+    cd = float(critical_difference)
+    if not math.isfinite(cd) or cd <= 0:
+        raise ValueError(f"Expected critical_difference > 0 (a finite number). Received: {critical_difference!r}")
+    items = sorted(((str(f), float(r)) for f, r in mean_ranks.items()), key=lambda item: item[1])
+    groups = cd_groups(dict(items), cd)  # also refuses non-finite ranks
+    colors = dict(colors or {})
+    n = len(items)
+    lowest, highest = 1.0, float(max(n, 2, math.ceil(items[-1][1])))
+    n_left = (n + 1) // 2
+    labels = [f"{family_label(f)} ({r:.2f})" for f, r in items]
+    rows = max(n_left, n - n_left)
+    # laid out in inches: y = 0 is the rank axis, the CD bar above, group lines and label rows below
+    top, title_h, group_step, row_step = 0.55, (0.3 if title else 0.0), 0.09, 0.2
+    first_row = -(0.12 + group_step * len(groups) + 0.08)
+    bottom = first_row - row_step * (rows - 1) - 0.15
+    fig_w, fig_h = FULL_WIDTH, top - bottom + title_h
+    set_style()
+    fig, ax = plt.subplots(figsize=(fig_w, fig_h))
+    fig._aelib_tight = False  # laid out here, in inches
+    left_w = _label_width(labels[:n_left]) + 0.12
+    right_w = _label_width(labels[n_left:] or [""]) + 0.12
+    fig.subplots_adjust(left=left_w / fig_w, right=1 - right_w / fig_w, bottom=0, top=1 - title_h / fig_h)
+    pad = 0.04 * (highest - lowest)
+    ax.set_xlim(lowest - pad, highest + pad)
+    ax.set_ylim(bottom, top)
+    ax.set_axis_off()
+    ax.plot([lowest, highest], [0, 0], color="black", lw=0.8)
+    for tick in np.arange(lowest, highest + 0.25, 0.5):
+        major = float(tick).is_integer()
+        ax.plot([tick, tick], [0, 0.05 if major else 0.025], color="black", lw=0.8)
+        if major:
+            ax.text(tick, 0.07, f"{tick:.0f}", ha="center", va="bottom", fontsize=MIN_FONT_PT)
+    ax.plot([lowest, lowest + cd], [0.38, 0.38], color="black", lw=1.0, clip_on=False)
+    for end in (lowest, lowest + cd):
+        ax.plot([end, end], [0.34, 0.42], color="black", lw=1.0, clip_on=False)
+    ax.text(lowest + cd / 2, 0.43, f"CD = {cd:.2f}", ha="center", va="bottom", fontsize=MIN_FONT_PT)
+    for g, members in enumerate(groups):
+        ranks = [r for f, r in items if f in members]
+        ax.plot([min(ranks) - 0.03, max(ranks) + 0.03], [-0.12 - group_step * g] * 2, color="black", lw=3.0,
+                solid_capstyle="round", gid="cd_group")
+    for i, ((family, rank), label) in enumerate(zip(items, labels)):
+        left = i < n_left
+        row = i if left else n - 1 - i  # rows fill from the top towards the middle, so no lines cross
+        y = first_row - row_step * row
+        end = lowest - pad if left else highest + pad
+        color = colors.get(family, family_color(family))
+        ax.plot([rank, rank, end], [0, y, y], color=color, lw=0.9, clip_on=False)
+        ax.plot([rank], [0], ls="", marker=family_marker(family), color=color, ms=4, clip_on=False)
+        ax.text(end + (-0.01 if left else 0.01) * (highest - lowest), y, label, ha="right" if left else "left",
+                va="center", fontsize=MIN_FONT_PT)
+    if title:
+        fig.suptitle(title, fontsize=9, y=1 - 0.06 / fig_h, va="top")
+    return fig

@@ -13,6 +13,7 @@ Markdown for the report. The modules take DataFrames and paths (the study layer,
 - :mod:`~aelib.report.generation`: generation judged on samples, and the judge;
 - :mod:`~aelib.report.prediction`: power laws of RMSE(z), extrapolation in z, criteria from RMSE;
 - :mod:`~aelib.report.comparisons`: what each criterion ranks, rank intervals and paired comparisons;
+- :mod:`~aelib.report.declared`: each family against fcae and PCA (two-stage intervals, Holm), rank tests;
 - :mod:`~aelib.report.ranking`: the ranking per criterion and overall, its sensitivity, table and figure;
 - :mod:`~aelib.report.document`: REPORT.md itself (what ran, completeness, failures, files).
 
@@ -20,6 +21,7 @@ The names below are the package's public interface.
 """
 from aelib.report.capacity import capacity_matched_section
 from aelib.report.comparisons import Samples, generative_degradation, ranking_and_comparisons
+from aelib.report.declared import declared_section
 from aelib.report.document import (
     COMPLETENESS_KEYS,
     incomplete_note,
@@ -61,8 +63,8 @@ from aelib.report.tables import (
 )
 
 __all__ = ["COMPLETENESS_KEYS", "Samples", "architecture_section", "augmentation_section", "capacity_matched_section",
-           "capped_cells", "convergence_section", "criterion_weights", "data_text", "failed_runs", "fmt_ci",
-           "gates_and_capacity_sections", "generative_degradation", "generative_section", "incomplete_note",
+           "capped_cells", "convergence_section", "criterion_weights", "data_text", "declared_section", "failed_runs",
+           "fmt_ci", "gates_and_capacity_sections", "generative_degradation", "generative_section", "incomplete_note",
            "invocation_lines", "latent_section", "mark_capped", "markdown", "missing_rows", "ood_ratio_table",
            "ood_section", "ood_sources_text", "other_settings_note", "over_seeds", "performance_prediction_section",
            "plot_ranks", "rank_table", "ranking_and_comparisons", "ranking_overview", "ranking_sensitivity",

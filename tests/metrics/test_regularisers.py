@@ -117,7 +117,8 @@ def test_masked_mlp_is_measured_as_fcae_would_be_on_the_same_masked_images():
 
 
 @pytest.mark.parametrize("family, measures", [
-    ("conae", {"standardised_sensitivity", "jacobian_frobenius"}), ("aae", {"mmd_to_prior"}), ("dae", {"corrupted_rmse"}),
+    ("conae", {"standardised_sensitivity", "jacobian_frobenius"}), ("aae", {"mmd_to_prior"}),
+    ("dae", {"corrupted_rmse"}),
     ("mae", {"masked_patch_rmse"}), ("vae", {"kl_per_dimension", "active_units", "mmd_to_prior"}),
 ])
 def test_each_family_s_measures_beside_fcae(family, measures):

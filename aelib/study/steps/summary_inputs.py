@@ -11,9 +11,11 @@ import numpy as np
 import pandas as pd
 
 from aelib import report
-from aelib.baselines import pca_rmse
+from aelib.baselines import PCABaseline, pca_rmse
 from aelib.io import atomic_write_csv
+from aelib.metrics.reconstruction import rmse_per_sample
 from aelib.study.failures import INVOCATION_ENV, read_failures
+from aelib.study.steps.ood import COMPLEMENTARY, _eval_data
 from aelib.study.study import Study
 
 # The step tables the summary reads (for the line on rows of other settings it leaves out).
@@ -124,6 +126,64 @@ def ranking_inputs(study: Study) -> dict:
     return {"sweep_runs": read_current(study, "latent_sweep_runs"), "ood": read_current(study, "ood_rmse"),
             "latent": read_current(study, "latent_quality"), "generative": read_current(study, "generative"),
             "generative_samples": read_current(study, "generative_samples"), "samples": RunSamples(study)}
+
+
+class PCASamples:
+    """Per-image RMSE of the PCA baseline (the ``pca_samples`` of :func:`aelib.report.declared_section`): PCA with
+    z components fitted on the study's training images (as :func:`pca_rows`), reconstructing the study's test
+    set (``dataset`` None: the images of every run's ``test_rmse.npy``) or complementary data set ``dataset``
+    loaded as step 05 loaded it (its ``n_eval`` images in ``ood``, the same stratified subset), so that PCA's
+    image i is the families' image i. Each PCA is fitted once, each array computed once."""
+
+    def __init__(self, study: Study, ood: pd.DataFrame | None = None) -> None:
+        self.study = study
+        self.n_eval: dict[str, int] = {}
+        if ood is not None and not ood.empty and {"dataset", "role", "n_eval"} <= set(ood):
+            comp = ood[(ood["role"] == COMPLEMENTARY) & ood["n_eval"].notna()]
+            self.n_eval = {str(d): int(part["n_eval"].mode().iloc[0]) for d, part in comp.groupby("dataset")}
+        self._pca: dict[int, PCABaseline | None] = {}
+        self._images: dict[str | None, np.ndarray | None] = {}
+        self._rmse: dict[tuple[int, str | None], np.ndarray | None] = {}
+
+    def _fitted(self, z: int) -> PCABaseline | None:
+        if z not in self._pca:
+            x_train = self.study.data("train")[0]
+            fits = z <= min(len(x_train), int(np.prod(np.shape(x_train)[1:])))
+            self._pca[z] = PCABaseline(z).fit(x_train) if fits else None
+        return self._pca[z]
+
+    def _load(self, dataset: str | None) -> np.ndarray | None:
+        if dataset not in self._images:
+            if dataset is None:
+                self._images[dataset] = self.study.data("test")[0]
+            elif dataset not in self.n_eval:  # step 05 did not evaluate it: no family values to compare with
+                self._images[dataset] = None
+            else:
+                try:
+                    self._images[dataset] = _eval_data(self.study, dataset, COMPLEMENTARY, self.n_eval[dataset])[0]
+                except Exception as err:  # noqa: BLE001 (as pca_rows: a set that cannot be loaded has no reference)
+                    print(f"PCA per-image baseline: skipping {dataset}: {err}")
+                    self._images[dataset] = None
+        return self._images[dataset]
+
+    def __call__(self, z: int, dataset: str | None = None) -> np.ndarray | None:
+        """PCA's per-image RMSE with ``z`` components on the test set or ``dataset``; None where it has none."""
+        key = (int(z), dataset)
+        if key not in self._rmse:
+            x = self._load(dataset)
+            pca = self._fitted(int(z)) if x is not None else None
+            self._rmse[key] = None if pca is None else rmse_per_sample(x, pca.reconstruct(x))
+        return self._rmse[key]
+
+
+def declared_inputs(study: Study) -> dict:
+    """The keyword arguments of :func:`aelib.report.declared_section` but ``out``, ``families`` and ``figures``:
+    the step tables (this study's settings), the per-image RMSE of the runs and of PCA."""
+    ood = read_current(study, "ood_rmse")
+    return {"sweep_runs": read_current(study, "latent_sweep_runs"), "ood": ood,
+            "latent": read_current(study, "latent_quality"),
+            "generative_samples": read_current(study, "generative_samples"), "samples": RunSamples(study),
+            "pca_samples": PCASamples(study, ood)}
 
 
 def missing_rows(study: Study, families: Sequence[str], chosen_z: Sequence[int]) -> pd.DataFrame:
