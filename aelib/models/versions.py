@@ -39,7 +39,7 @@ VERSIONS: dict[str, tuple[int, str]] = {
     "aae": (1, "5cae45cb9895"),
     "rae": (1, "2845d50b9d1b"),
     "sae": (1, "abb545f1014c"),
-    "conae": (3, "ec2ad3f40038"),
+    "conae": (4, "38f3704e8af2"),
     "mae": (2, "040188b5ce8b"),
     "mmae": (1, "8b4ac43191f2"),
 }
