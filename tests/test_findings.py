@@ -47,20 +47,20 @@ RMSE = {"cae": 0.130, "rae": 0.131, "dae": 0.140, "vae": 0.150}
 def test_block_sentence_names_best_ties_and_the_rest():
     text = findings.block_sentence(pairwise(RMSE), higher_is_better=False, label="z = 2", quantity="test RMSE")
     assert text.startswith("z = 2: **cae** lowest test RMSE")
-    assert "rae is not detectably different (rae higher by 0.0010 [-0.0010, 0.0030])" in text
-    assert "every other family is detectably higher, by at least 0.0100 (dae: [0.0080, 0.0120])" in text
+    assert "rae is not distinguishable here (rae higher by 0.0010 [-0.0010, 0.0030])" in text
+    assert "every other family is higher on these units, by at least 0.0100 (dae: [0.0080, 0.0120])" in text
 
 
 def test_block_sentence_follows_the_table():
     swapped = findings.block_sentence(pairwise({**RMSE, "dae": 0.120}), higher_is_better=False, label="z = 2")
     assert "**dae** lowest" in swapped and "**cae**" not in swapped
     every_pair = findings.block_sentence(pairwise(RMSE, threshold=0.0005), higher_is_better=False, label="z = 2")
-    assert "not detectably different" not in every_pair
-    assert "every other family is detectably higher, by at least 0.0010 (rae: [-0.0010, 0.0030])" in every_pair
+    assert "not distinguishable here" not in every_pair
+    assert "every other family is higher on these units, by at least 0.0010 (rae: [-0.0010, 0.0030])" in every_pair
     two = findings.block_sentence(pairwise({"cae": 0.13, "rae": 0.14}), higher_is_better=False, label="z = 2")
-    assert two == "z = 2: **cae** lowest; rae is detectably higher, by 0.0100 [0.0080, 0.0120]."
+    assert two == "z = 2: **cae** lowest; rae is higher on these units, by 0.0100 [0.0080, 0.0120]."
     no_pair = findings.block_sentence(pairwise(RMSE, threshold=1.0), higher_is_better=False, label="z = 2")
-    assert "no family is detectably different from it" in no_pair and "detectably higher" not in no_pair
+    assert "no family is distinguishable from it here" in no_pair and "on these units" not in no_pair
 
 
 def test_block_sentence_higher_is_better_and_many_ties():
@@ -68,8 +68,8 @@ def test_block_sentence_higher_is_better_and_many_ties():
     text = findings.block_sentence(pairwise(auc, threshold=0.05), higher_is_better=True, label="z = 10")
     assert "**sae** highest" in text
     # four tied families: named, then only the largest gap shown
-    assert "rae, cae, dae and vae are not detectably different (up to 0.0400 [0.0380, 0.0420], vae)" in text
-    assert "fcae is detectably lower, by 0.2000 [0.1980, 0.2020]" in text
+    assert "rae, cae, dae and vae are not distinguishable here (up to 0.0400 [0.0380, 0.0420], vae)" in text
+    assert "fcae is lower on these units, by 0.2000 [0.1980, 0.2020]" in text
 
 
 def test_block_best_is_found_from_any_anchor_and_disconnected_pairs_fail():
@@ -101,13 +101,13 @@ def test_seed_blocks_too_small_to_decide_are_said_so_not_read_as_ties():
     samples = pairwise(RMSE)  # the same cell over test images: cae and rae tied, the rest detectably higher
     text = findings.criterion_finding("reconstruction", ranking("reconstruction", RMSE),
                                       pd.concat([seeds, samples], ignore_index=True))
-    assert text.count("- z = 2: ") == 1 and "every other family is detectably higher" in text
+    assert text.count("- z = 2: ") == 1 and "every other family is higher on these units" in text
     assert "Over seeds (2), no pair can be declared different" in text and "at least 8 seeds" in text
     # only seed blocks (no per-image values): the best is listed, untested, with the reason
     only = findings.criterion_finding("latent_structure", ranking("latent_structure", RMSE),
                                       seeds.assign(measure="trustworthiness"),
                                       latent_directions={"trustworthiness": False})
-    assert "too few seeds for the test to decide" in only and "not detectably different" not in only
+    assert "too few seeds for the test to decide" in only and "not distinguishable here" not in only
     # enough seeds: the seed block decides as before
     many = pairwise(RMSE, over="seeds").assign(n=12)
     assert "Over seeds" not in findings.criterion_finding("reconstruction", ranking("reconstruction", RMSE), many)
@@ -253,11 +253,11 @@ def test_depth_claim_with_seeds_tests_the_gap_and_names_the_training_size():
     assert "**contradicted** (on 54,000 training images" in clear and "Student-t 95 % over 3 seeds" in clear
     noisy = findings.depth_claim(architecture({1: [0.10, 0.13, 0.10], 3: [0.12, 0.11, 0.12]}, val_offset={}))
     assert "**not reproduced** (on 4,000 training images" in noisy and "depth 3 is higher by 0.0067" in noisy
-    assert "not detectably worse" in noisy
+    assert "the interval includes 0" in noisy
     # chosen on validation, never on test: depth 1 has the lower test RMSE, depth 3 the lower validation RMSE
     chosen = findings.depth_claim(architecture({1: [0.110, 0.111], 3: [0.115, 0.116]}, val_offset={1: 0.02}))
     assert "**reproduced** (on 4,000 training images" in chosen and "lowest at depth 3" in chosen
-    assert "the next, depth 1, is higher by -0.0050 [" in chosen and "(not detectably)" in chosen
+    assert "the next, depth 1, is higher by -0.0050 [" in chosen and "(the interval includes 0)" in chosen
 
 
 # ------------------------------------------------------------------ claim 2: latent space
@@ -293,9 +293,9 @@ def test_latent_claim_uses_the_holm_decisions_when_tested():
     frame["stress_scaled"] = 1 - frame["stress_scaled"]
     table.loc[table["measure"] == "stress_scaled", "diff"] *= -1  # lower is better for stress
     tied = findings.latent_claim(frame, pairwise=table)
-    assert "**not reproduced**" in tied and "not detectably behind the best on any measure" in tied
+    assert "**not reproduced**" in tied and "no measure puts it behind the best" in tied
     behind = findings.latent_claim(frame, pairwise=table.assign(reject=True))
-    assert "**contradicted**" in behind and "detectably behind the best on trustworthiness" in behind
+    assert "**contradicted**" in behind and "vae is behind the best on trustworthiness, continuity" in behind
 
 
 # ------------------------------------------------------------------ claim 3: augmentation
@@ -323,7 +323,8 @@ def test_augmentation_claim_verdicts():
     text = findings.augmentation_claim(*peak)
     assert "**reproduced**" in text and "the highest mean AUC is at p = 10 %" in text
     elsewhere = findings.augmentation_claim(*augmentation({0.05: 0.72, 0.1: 0.74, 0.5: 0.80}, spread=0.002))
-    assert "**contradicted**" in elsewhere and "p = 50 %" in elsewhere and "10 % is detectably lower" in elsewhere
+    assert "**contradicted**" in elsewhere and "p = 50 %" in elsewhere
+    assert "10 % is lower (paired interval over seeds excludes 0)" in elsewhere
     flat_tables = augmentation({0.05: 0.70, 0.1: 0.701, 0.5: 0.70}, spread=0.01)
     flat = findings.augmentation_claim(*flat_tables)
     # nothing found, and the seed's effect size is not recorded: no interval can rule it out
@@ -400,3 +401,34 @@ def test_numbers_in_the_text_never_read_minus_zero():
 
     assert fmt_num(-1e-7) == "0.0000" and fmt_num(-0.0) == "0.0000"
     assert fmt_num(-0.00012) == "-0.0001" and fmt_num(0.25) == "0.2500" and fmt_num(float("nan")) == "–"
+
+
+def test_declared_comparisons_are_the_only_detectably_and_say_their_seeds():
+    rows = pd.DataFrame({
+        "criterion": ["reconstruction"] * 4, "latent_dim": [2, 2, 2, 2],
+        "family": ["dae", "vae", "dae", "vae"], "reference": ["fcae", "fcae", "pca", "pca"],
+        "estimate": [-0.01, 0.002, -0.03, -0.005], "ci_low": [-0.012, -0.001, -0.032, -0.009],
+        "ci_high": [-0.008, 0.005, -0.028, -0.001], "p_value": [0.001, 0.4, 0.001, 0.2],
+        "p_adjusted": [0.003, 0.4, 0.003, 0.4],
+        "decision": ["better", "not distinguishable", "better", "not distinguishable"],
+        "over": ["3 seeds × 1000 test images, two-stage bootstrap"] * 4})
+    ranking = pd.DataFrame({"criterion": ["reconstruction"] * 3, "family": ["dae", "fcae", "vae"],
+                            "value": [0.1, 0.11, 0.112], "rank": [1, 2, 3], "better": ["lower"] * 3})
+    text = findings.criterion_finding("reconstruction", ranking, comparisons=rows)
+    assert "- z = 2: against fcae — detectably better: dae (-0.0100 [-0.0120, -0.0080]); not distinguishable at " \
+           "3 seeds: vae (interval half-widths up to 0.0030)" in text
+    assert "against pca — detectably better: dae" in text
+    assert text.count("detectably") == 3  # two decisions and the rule's own sentence
+    other = findings.criterion_finding("reconstruction", ranking, comparisons=rows.assign(criterion="generative"))
+    assert "Declared comparisons" not in other
+
+
+def test_depth_claim_cites_the_data_size_experiment():
+    by_size = pd.DataFrame({"n_train": [4000] * 3 + [15000] * 3, "latent_dim": [10] * 6, "depth": [1, 2, 3] * 2,
+                            "val_rmse": [0.10, 0.11, 0.12, 0.09, 0.085, 0.086],
+                            "val_rmse_min": [0.099, 0.109, 0.119, 0.089, 0.084, 0.0845],
+                            "val_rmse_max": [0.101, 0.111, 0.121, 0.091, 0.086, 0.0875], "n_seeds": [2] * 6})
+    text = findings.depth_claim(None, by_size=by_size)
+    assert "4,000 images, z = 10: depth 1; 15,000 images, z = 10: depth 2" in text
+    assert "its seed range overlaps the chosen depth's in 1 of 2 cells" in text
+    assert "has not run beside this study" in findings.depth_claim(None)

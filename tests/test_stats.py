@@ -346,3 +346,20 @@ def test_summary_ranking_and_pairwise_tables_from_the_study_files(fake_study):
     weights = by_criterion.groupby("criterion")["weight"].first()
     assert weights["ood_detection"] == 0.0 and weights["smoothness_relative"] == 0.0 and weights["generative"] == 1.0
     assert ranks.loc["fcae", "rank_generative"] == 1 and ranks.loc["dae", "rank_generative"] == 3  # gmm Fréchet
+
+
+def test_standardised_composite_weighs_measures_by_effect_size_not_rank():
+    """Measure a separates the families by 0.0004 under seed noise of ±0.01, measure b by 0.3: a mean of ranks
+    calls it a tie (one place each), the composite standardised over families and seeds follows b."""
+    a = {"x": [0.9104, 0.8904, 0.9004], "y": [0.9100, 0.8900, 0.9000]}  # x ahead by 0.0004 in every seed
+    b = {"x": [0.50, 0.52, 0.51], "y": [0.80, 0.82, 0.81]}
+    ranks = stats.composite_rank_intervals({"a": a, "b": b}, higher_is_better={"a": True, "b": True}, n_boot=200)
+    assert ranks.set_index("family")["value"].tolist() == [1.5, 1.5]
+    table = stats.standardised_composite({"a": a, "b": b}, higher_is_better={"a": True, "b": True}, n_boot=200)
+    by = table.set_index("family")
+    assert by.loc["y", "rank"] == 1 and by.loc["x", "rank"] == 2
+    # b: the families sit about ±1 sd apart; a: 0.0004 against an sd of about 0.008, a few hundredths
+    assert by.loc["y", "value"] == pytest.approx(0.5 * (0.99 - 0.025), abs=0.02)
+    assert by.loc["y", "value"] == pytest.approx(-by.loc["x", "value"])
+    flipped = stats.standardised_composite({"a": a, "b": b}, higher_is_better={"a": True, "b": False}, n_boot=200)
+    assert flipped.set_index("family").loc["x", "rank"] == 1

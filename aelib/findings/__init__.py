@@ -4,7 +4,7 @@ Pure functions: each takes DataFrames as the earlier steps and :mod:`aelib.repor
 Markdown, so the sentences stay true when the results change. Three kinds of finding:
 
 - per ranking criterion (:mod:`~aelib.findings.ranking`; ``summary/ranking_by_criterion.csv`` and the paired
-  tables ``summary/pairwise_*.csv``): the best family, the families not detectably different from it under the
+  tables ``summary/pairwise_*.csv``): the best family, the families not distinguishable from it under the
   pairwise table's Holm decision, and how far behind the rest are, with the 95 % interval and what it is over;
 - per claim of the seed study (:mod:`~aelib.findings.claims`; depth 3; the VAE's latent space at z = 100; the
   augmentation peak at 10 %): reproduced, contradicted, not testable here, not tested against noise (one seed) or

@@ -56,7 +56,42 @@ def _n_train_text(frame: pd.DataFrame) -> str:
     return text
 
 
-def depth_claim(architecture: pd.DataFrame | None, *, family: str = "fcae", seed_depth: int = SEED_DEPTH) -> str:
+def depth_claim(architecture: pd.DataFrame | None, *, family: str = "fcae", seed_depth: int = SEED_DEPTH,
+                by_size: pd.DataFrame | None = None) -> str:
+    """Claim 1 from the study's own depth search (:func:`_depth_claim_study`), followed by what the data-size
+    experiment shows (``by_size``: ``results/depth_by_size/depth_by_size.csv`` of scripts/depth_by_size.py) when
+    there is one."""
+    text = _depth_claim_study(architecture, family=family, seed_depth=seed_depth)
+    return text.rstrip("\n") + by_size_text(by_size, seed_depth=seed_depth) + "\n"
+
+
+def by_size_text(by_size: pd.DataFrame | None, *, seed_depth: int = SEED_DEPTH) -> str:
+    """One sentence on the data-size experiment: the depth chosen on validation at each training-set size and z,
+    and in how many of those cells depth ``seed_depth``'s seed range overlaps the best depth's."""
+    needed = {"n_train", "latent_dim", "depth", "val_rmse", "val_rmse_min", "val_rmse_max", "n_seeds"}
+    if by_size is None or by_size.empty or not needed <= set(by_size):
+        return (" The data-size experiment (`scripts/depth_by_size.py`, `results/depth_by_size/`) has not run beside "
+                "this study.")
+    cells, overlapping, tested = [], 0, 0
+    for (n, z), part in by_size.groupby(["n_train", "latent_dim"], sort=True):
+        best = part.loc[part["val_rmse"].idxmin()]
+        cells.append(f"{int(n):,} images, z = {int(z)}: depth {int(best['depth'])}")
+        seed_row = part[part["depth"] == seed_depth]
+        if not seed_row.empty and int(best["depth"]) != seed_depth:
+            tested += 1
+            overlapping += bool(seed_row["val_rmse_min"].iloc[0] <= best["val_rmse_max"])
+    n_seeds = int(by_size["n_seeds"].min())
+    text = (f" The data-size experiment (`results/depth_by_size/`, fcae's depth search at several training-set "
+            f"sizes, {n_seeds} seed{'s' if n_seeds != 1 else ''} each, depth chosen on validation): "
+            + "; ".join(cells) + ".")
+    if tested:
+        text += (f" Where depth {seed_depth} is not chosen, its seed range overlaps the chosen depth's in "
+                 f"{overlapping} of {tested} cells (an overlap: not distinguishable at these seeds).")
+    return text
+
+
+def _depth_claim_study(architecture: pd.DataFrame | None, *, family: str = "fcae",
+                       seed_depth: int = SEED_DEPTH) -> str:
     """Claim 1: the seed chose three hidden layers. ``architecture``: ``tables/architecture_runs.csv`` (one row
     per run: ``depth``, ``latent_dim``, ``seed``, ``val_rmse``, ``rmse_mean``, ``n_train_used``; optionally
     ``family``, ``data_stand_in``, ``data_source``).
@@ -124,12 +159,12 @@ def depth_claim(architecture: pd.DataFrame | None, *, family: str = "fcae", seed
     if best == seed_depth:
         gap = -(low + high) / 2  # the next depth minus depth seed_depth, on test RMSE
         return (f"{title}: **reproduced** ({size}): {where}; on test RMSE the next, depth {other}, is higher by "
-                f"{fmt_num(gap)} {fmt_interval(-high, -low)}" + ("" if high < 0 else " (not detectably)") + "."
+                f"{fmt_num(gap)} {fmt_interval(-high, -low)}" + ("" if high < 0 else " (the interval includes 0)") + "."
                 + numbers + seeds_text + "\n")
     gap = (low + high) / 2
     gap_text = f"on test RMSE depth {seed_depth} is higher by {fmt_num(gap)} {fmt_interval(low, high)}"
     if low <= 0:
-        verdict, tail = "**not reproduced**", f"; {gap_text}, not detectably worse"
+        verdict, tail = "**not reproduced**", f"; {gap_text}, the interval includes 0"
     else:
         verdict, tail = "**contradicted**", f"; {gap_text}"
     return f"{title}: {verdict} ({size}): {where}{tail}." + numbers + seeds_text + "\n"
@@ -169,7 +204,7 @@ def latent_claim(latent: pd.DataFrame | None, *, pairwise: pd.DataFrame | None =
     projection measures; several seeds are averaged). The family with the best mean rank over the measures in
     ``directions`` (default :data:`aelib.criteria.LATENT_MEASURES`) at ``z``; when ``z`` was not run, what the largest z
     run shows. ``pairwise`` (``summary/pairwise_latent_structure.csv``), when its block at that z is tested, says
-    whether ``family`` is detectably behind the best on each measure."""
+    whether ``family`` is behind the best on each measure under its Holm decisions."""
     directions = LATENT_MEASURES if directions is None else directions
     title = f"2. **The {family.upper()} at z = {z} gives the best-organised latent space**"
     if latent is None or latent.empty:
@@ -204,13 +239,14 @@ def latent_claim(latent: pd.DataFrame | None, *, pairwise: pd.DataFrame | None =
         head = f"{family} has the best mean rank over the measures at z = {z}"
     elif behind is not None and not behind:
         verdict = "**not reproduced**"
-        head = (f"{family} is not first at z = {z} but not detectably behind the best on any measure "
-                "(Holm decisions in `summary/pairwise_latent_structure.csv`)")
+        head = (f"{family} is not first at z = {z} but no measure puts it behind the best under the Holm "
+                "decisions over seeds of `summary/pairwise_latent_structure.csv`")
     else:
         verdict = "**contradicted**"
         head = f"{mean_rank.index[0]}, not {family}, has the best mean rank over the measures at z = {z}"
         if behind:
-            head += f"; {family} is detectably behind the best on {', '.join(behind)}"
+            head += (f"; {family} is behind the best on {', '.join(behind)} under the Holm decisions over seeds "
+                     "(`summary/pairwise_latent_structure.csv`)")
     return f"{title}: {verdict}: {head}. {standing} {composite}{noise}\n"
 
 
@@ -314,8 +350,8 @@ def augmentation_claim(summary: pd.DataFrame | None, results: pd.DataFrame | Non
         paired_text = " Differences between values of p: not available (per-seed results missing)."
     detectable = above_base and (below is None or len(below) > 0)
     if not detectable:
-        why = ("not detectably above the baseline" if not above_base else
-               "not detectably above any other p")
+        why = ("its interval against the baseline includes 0" if not above_base else
+               "not above any other p beyond the paired intervals")
         verdict = "**underpowered: no detectable peak**" if underpowered else "**not reproduced: no detectable peak**"
         return (f"{title}: {verdict}{stand_in}: {text_top}, {why}." + numbers + paired_text
                 + f" Intervals over seeds ({n_seeds})." + power_text + "\n")
@@ -327,11 +363,12 @@ def augmentation_claim(summary: pd.DataFrame | None, results: pd.DataFrame | Non
     peak_detectably_lower = below is not None and any(math.isclose(v, peak) for v in below)
     if peak_detectably_lower or below is None:
         return (f"{title}: **contradicted**{stand_in}: {text_top}"
-                + (f", and {fmt_percent(peak)} is detectably lower" if peak_detectably_lower else "") + "." + numbers
+                + (f", and {fmt_percent(peak)} is lower (paired interval over seeds excludes 0)"
+                   if peak_detectably_lower else "") + "." + numbers
                 + paired_text + power_text + "\n")
     verdict = "**underpowered**" if underpowered else "**not reproduced**"
-    return (f"{title}: {verdict}{stand_in}: {text_top}; {fmt_percent(peak)} is not detectably below it." + numbers
-            + paired_text + power_text + "\n")
+    return (f"{title}: {verdict}{stand_in}: {text_top}; {fmt_percent(peak)} is not below it beyond the paired "
+            "interval." + numbers + paired_text + power_text + "\n")
 
 
 def _below_peak(results: pd.DataFrame | None, experiment: str,

@@ -1,10 +1,12 @@
-"""Findings per ranking criterion: the best family, the families not detectably different from it under the
+"""Findings per ranking criterion: the best family, the families not distinguishable from it under the
 pairwise table's Holm decision, and how far behind the rest are."""
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Mapping
 
+import numpy as np
 import pandas as pd
 
 from aelib.criteria import LATENT_MEASURES, STEPS, criterion_title, split_criterion
@@ -80,8 +82,9 @@ def _shortfall(o: dict, higher_is_better: bool) -> tuple[float, float, float]:
 
 
 def block_sentence(rows: pd.DataFrame, *, higher_is_better: bool, label: str, quantity: str = "") -> str:
-    """One sentence for one tested block: ``"z = 10: **cae** lowest test RMSE; rae not detectably different
-    (higher by 0.0000 [-0.0021, 0.0020]); every other family detectably higher, by at least 0.0074 (dae, …)"``.
+    """One sentence for one tested block: ``"z = 10: **cae** lowest test RMSE; rae is not distinguishable here
+    (higher by 0.0000 [-0.0021, 0.0020]); every other family is higher on these units, by at least 0.0074 (dae,
+    …)"``: instance-level evidence over the block's units (one seed's test images, or the seeds).
     For a block without p-values (one seed) the sentence says the order is untested."""
     found = block_comparison(rows, higher_is_better=higher_is_better)
     best, others = found["best"], found["others"]
@@ -106,17 +109,17 @@ def block_sentence(rows: pd.DataFrame, *, higher_is_better: bool, label: str, qu
             o, (s, lo, hi) = max(shown, key=lambda x: x[1][0])
             detail = f"up to {fmt_num(s)} {fmt_interval(lo, hi)}, {o['family']}"
         names = name_list([o["family"] for o in tied])
-        parts.append(f"{names} {'is' if len(tied) == 1 else 'are'} not detectably different ({detail})")
+        parts.append(f"{names} {'is' if len(tied) == 1 else 'are'} not distinguishable here ({detail})")
     if apart:
         o = apart[0]
         s, lo, hi = _shortfall(o, higher_is_better)
         if len(apart) == 1:
-            parts.append(f"{o['family']} is detectably {worse}, by {fmt_num(s)} {fmt_interval(lo, hi)}")
+            parts.append(f"{o['family']} is {worse} on these units, by {fmt_num(s)} {fmt_interval(lo, hi)}")
         else:
-            parts.append(f"every other family is detectably {worse}, by at least {fmt_num(s)} ({o['family']}: "
+            parts.append(f"every other family is {worse} on these units, by at least {fmt_num(s)} ({o['family']}: "
                          f"{fmt_interval(lo, hi)})")
     else:
-        parts.append("no family is detectably different from it")
+        parts.append("no family is distinguishable from it here")
     return "; ".join(parts) + "."
 
 
@@ -176,8 +179,58 @@ def _reference_text(reference: pd.DataFrame, ranked: pd.DataFrame, higher: bool)
     return "".join(pieces)
 
 
+def declared_for(criterion: str, comparisons: pd.DataFrame | None) -> pd.DataFrame:
+    """The rows of ``summary/comparisons.csv`` that belong to ranking criterion ``criterion``: its own name, or
+    its name followed by ``_`` (``latent_structure_trustworthiness`` for ``latent_structure``)."""
+    if comparisons is None or comparisons.empty or "criterion" not in comparisons:
+        return pd.DataFrame()
+    names = comparisons["criterion"].astype(str)
+    return comparisons[(names == criterion) | names.str.startswith(f"{criterion}_")]
+
+
+def declared_text(rows: pd.DataFrame, *, stand_ins: Mapping[str, str] | None = None) -> str:
+    """Per criterion and z, the declared comparisons in words: each family "detectably better/worse" than fcae or
+    PCA only where ``summary/comparisons.csv`` decided so (two-stage interval excluding 0 and the Holm-adjusted
+    test over seeds rejecting); every other family "not distinguishable at n seeds", with the widest interval
+    half-width among them (what those seeds could resolve)."""
+    check_columns(rows, ("criterion", "latent_dim", "family", "reference", "estimate", "ci_low", "ci_high",
+                         "decision", "over"), "the declared comparisons")
+    lines = []
+    for (name, z), part in rows.groupby(["criterion", "latent_dim"], sort=True):
+        pieces = []
+        for reference, ref_rows in part.groupby("reference", sort=False):
+            said = []
+            for decision in ("better", "worse"):
+                hit = ref_rows[ref_rows["decision"] == decision]
+                if not hit.empty:
+                    said.append(f"detectably {decision}: " + ", ".join(
+                        f"{r.family} ({fmt_num(r.estimate)} {fmt_interval(r.ci_low, r.ci_high)})"
+                        for r in hit.itertuples()))
+            rest = ref_rows[~ref_rows["decision"].isin(["better", "worse"])]
+            if not rest.empty:
+                n = _seeds_in(str(rest["over"].iloc[0]))
+                half = float(((rest["ci_high"] - rest["ci_low"]) / 2).max())
+                said.append(f"not distinguishable at {n}: {name_list(list(rest['family'].astype(str)))}"
+                            + (f" (interval half-widths up to {fmt_num(half)})" if np.isfinite(half) else ""))
+            pieces.append(f"against {reference} — " + "; ".join(said))
+        sub = str(name).split("_", 2)[-1] if str(name).count("_") >= 2 else ""
+        label = f"z = {int(z)}" + (f", {dataset_label(sub, stand_ins)}" if sub else "")
+        lines.append(f"- {label}: " + ". ".join(pieces) + ".")
+    over = str(rows["over"].iloc[0]) if not rows.empty else ""
+    return ("\nDeclared comparisons (`summary/comparisons.csv`: each family against fcae and, where it applies, "
+            f"PCA at the same z; estimate family − reference with its two-stage 95 % interval over {over}; "
+            "\"detectably\" only where the Holm-adjusted paired t-test over seeds rejects and the interval "
+            "excludes 0):\n\n" + "\n".join(lines) + "\n")
+
+
+def _seeds_in(over: str) -> str:
+    """"3 seeds" from an ``over`` text such as "3 seeds × 10000 test images …" (else "these seeds")."""
+    match = re.search(r"(\d+) seeds?", over)
+    return f"{match.group(1)} seed{'s' if match.group(1) != '1' else ''}" if match else "these seeds"
+
+
 def criterion_finding(criterion: str, ranking: pd.DataFrame, pairwise: pd.DataFrame | None = None, *,
-                      what: str = "", over: str = "",
+                      what: str = "", over: str = "", comparisons: pd.DataFrame | None = None,
                       latent_directions: Mapping[str, bool] | None = None,
                       stand_ins: Mapping[str, str] | None = None) -> str:
     """A paragraph on one criterion: which family ranks first (``ranking``: the rows of
@@ -189,7 +242,9 @@ def criterion_finding(criterion: str, ranking: pd.DataFrame, pairwise: pd.DataFr
         criterion: the criterion's name (``reconstruction``, ``generative``, ``smoothness_additive``, …).
         ranking: rows ``criterion, family, value, rank[, rank_low, rank_high, better, over]``; other
             criteria's rows are ignored.
-        pairwise: the criterion's pairwise table, or None/empty when there is none.
+        pairwise: the criterion's pairwise table, or None/empty when there is none: instance-level evidence.
+        comparisons: ``summary/comparisons.csv``; its rows of this criterion give the family-level statements
+            (:func:`declared_text`), the only ones that say "detectably".
         what, over: what is ranked and what its rank interval is over (``summary/ranking_criteria.csv``).
         latent_directions: measure → higher is better, for the latent-structure blocks
             (default :data:`aelib.criteria.LATENT_MEASURES`).
@@ -233,6 +288,9 @@ def criterion_finding(criterion: str, ranking: pd.DataFrame, pairwise: pd.DataFr
     if not rest.empty:
         text += f"; next {rest['family'].iloc[0]} ({float(rest['value'].iloc[0]):.4g})"
     text += "." + _reference_text(reference, rows, higher) + _left_out_text(excluded) + "\n"
+    declared = declared_for(criterion, comparisons)
+    if not declared.empty:
+        text += declared_text(declared, stand_ins=stand_ins)
     if pairwise is None or pairwise.empty:
         return text + f"\nNo paired table for `{criterion}`: no per-z comparison.\n"
     check_columns(pairwise, PAIRWISE_REQUIRED, f"the pairwise table of {criterion}")
@@ -297,8 +355,9 @@ def _blocks_text(group: str, table: pd.DataFrame, *, higher_is_better: bool,
     if tested_lines:
         overs = sorted({o for o, _, _ in tested_lines})
         n_pairs = max(n for _, n, _ in tested_lines)
-        text += (f"\nPaired differences to the best (mean over {', '.join(overs)}, with its 95 % bootstrap "
-                 "interval, not adjusted for multiplicity; \"not detectably different\": the pairwise table's "
+        text += (f"\nInstance-level evidence: paired differences to the best (mean over {', '.join(overs)}, with "
+                 "its 95 % bootstrap interval, not adjusted for multiplicity; \"not distinguishable here\": the "
+                 "pairwise table's "
                  f"sign-flip test, Holm-corrected at 5 % over the {n_pairs} pair{'s' if n_pairs != 1 else ''} of each "
                  "block):\n\n" + "\n".join(line for _, _, line in tested_lines) + "\n")
     if untested_by_z:

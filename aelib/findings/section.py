@@ -23,6 +23,8 @@ def findings_section(*, ranking_by_criterion: pd.DataFrame | None = None,
                      augmentation_summary: pd.DataFrame | None = None,
                      augmentation_results: pd.DataFrame | None = None,
                      ood_ratio: pd.DataFrame | None = None,
+                     comparisons: pd.DataFrame | None = None,
+                     depth_by_size: pd.DataFrame | None = None,
                      latent_directions: Mapping[str, bool] | None = None) -> str:
     """The report's ``## Findings`` section: one paragraph per criterion, then the seed study's claims.
 
@@ -34,8 +36,10 @@ def findings_section(*, ranking_by_criterion: pd.DataFrame | None = None,
     ranking = ranking_by_criterion if ranking_by_criterion is not None else pd.DataFrame()
     described = ranking_criteria if ranking_criteria is not None else pd.DataFrame()
     parts = ["## Findings", "",
-             "Generated from the tables (`aelib.findings`): the criteria from `summary/ranking_by_criterion.csv` "
-             "and `summary/pairwise_*.csv`, the seed study's claims from the tables each names.", "",
+             "Generated from the tables (`aelib.findings`): the criteria from `summary/ranking_by_criterion.csv`, "
+             "`summary/comparisons.csv` (family-level statements: the only ones that say \"detectably\") and "
+             "`summary/pairwise_*.csv` (instance-level evidence: how one seed's models, or the seeds, differ on "
+             "these units), the seed study's claims from the tables each names.", "",
              "### Which family is best, per criterion", ""]
     names = list(ranking["criterion"].drop_duplicates()) if not ranking.empty and "criterion" in ranking else []
     for expected in GROUPS:
@@ -52,11 +56,12 @@ def findings_section(*, ranking_by_criterion: pd.DataFrame | None = None,
                 what = str(row["what is ranked"].iloc[0]) if "what is ranked" in row else ""
                 over = str(row["interval over"].iloc[0]) if "interval over" in row else ""
         parts.append(criterion_finding(name, ranking, pairwise_for(name, pairwise), what=what, over=over,
-                                       latent_directions=latent_directions, stand_ins=stand_ins))
+                                       comparisons=comparisons, latent_directions=latent_directions,
+                                       stand_ins=stand_ins))
         if name == "ood_generalisation":
             parts.append(pca_finding(ood_ratio))
     parts += ["### The seed study's claims", "",
-              depth_claim(architecture),
+              depth_claim(architecture, by_size=depth_by_size),
               latent_claim(latent_quality, pairwise=pairwise.get("latent_structure"), directions=latent_directions),
               augmentation_claim(augmentation_summary, augmentation_results)]
     return "\n".join(parts)
@@ -102,6 +107,9 @@ def read_tables(out_dir: Path | str, *, since: float | None = None) -> dict:
     return {"ranking_by_criterion": _read_csv(summary / "ranking_by_criterion.csv", since),
             "ranking_criteria": _read_csv(summary / "ranking_criteria.csv", since),
             "ood_ratio": _read_csv(summary / "ood_ratio.csv", since),
+            "comparisons": _read_csv(summary / "comparisons.csv", since),
+            # the data-size experiment beside the study (scripts/depth_by_size.py), when there is one
+            "depth_by_size": _read_csv(out_dir.parent / "depth_by_size" / "depth_by_size.csv", None),
             "pairwise": pairwise,
             "architecture": architecture,
             "latent_quality": _read_csv(summary / "latent_quality.csv", since),

@@ -296,12 +296,13 @@ def _latent_criterion(latent: pd.DataFrame) -> tuple[dict | None, list[pd.DataFr
         return None, pairwise
     frame = frame[frame["latent_dim"].isin([c[0] for c in cells]) & frame["seed"].isin(seeds)]
     per_measure = {m: _seed_units(frame, ["latent_dim"], m)[0] for m in measures}
-    table = stats.composite_rank_intervals(per_measure, higher_is_better={m: LATENT_MEASURES[m] for m in measures})
-    what = (f"mean of the per-measure ranks of {', '.join(measures)} (each averaged over "
-            f"{_cells_text(cells, ['z'])}); the value is that mean rank")
-    over = (f"{_seeds_text(seeds)}; every measure reranked in each resample" if len(seeds) >= 2
+    table = stats.standardised_composite(per_measure, higher_is_better={m: LATENT_MEASURES[m] for m in measures})
+    what = (f"mean of {', '.join(measures)}, each standardised against its spread over families and seeds (in "
+            f"standard deviations, sign turned so that higher is better; each averaged over "
+            f"{_cells_text(cells, ['z'])}); an effect-size composite, not a mean of ranks")
+    over = (f"{_seeds_text(seeds)}; the seeds resampled, every measure's standardisation kept" if len(seeds) >= 2
             else "one seed: no interval")
-    return _ranked("latent_structure", table, better="lower", what=what, over=over,
+    return _ranked("latent_structure", table, better="higher", what=what, over=over,
                    excluded=_left_out(frame)), pairwise
 
 
