@@ -141,6 +141,8 @@ def step_times(log: Path) -> dict[tuple[str, str], tuple[float, list[str]]]:
                 found += done
                 if str(entry.get("invocation")) not in built_by:
                     built_by.append(str(entry.get("invocation")))
+        if found < needed:  # some runs came from executions that logged no time (killed, or before steps.jsonl)
+            built_by.append("earlier, unlogged")
         times[key] = (seconds, built_by)
     return times
 
@@ -193,11 +195,13 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
             cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
             step = info["step"] + (f" (shard {info['shard']})" if info.get("shard") else "")
             seconds, built_by = times.get((info["step"], info.get("shard", "")), (None, []))
+            partial = "earlier, unlogged" in built_by
             if seconds is None and info.get("invocation") and info["invocation"] == invocation:
                 built = "this invocation (running)"
             else:
-                built = ", ".join(f"`{i}`" for i in built_by) or "–"
-            ran.append(f"| {step} | {info['when']} | {duration(seconds)} | {built} | {cells} |")
+                built = ", ".join(i if i == "earlier, unlogged" else f"`{i}`" for i in built_by) or "–"
+            shown = duration(seconds) + (" + unlogged" if partial else "")
+            ran.append(f"| {step} | {info['when']} | {shown} | {built} | {cells} |")
         for split, src in (info.get("data_sources") or {}).items():
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
@@ -217,7 +221,8 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
         ("time: the duration of the step's executions that built these results (`provenance/steps.jsonl`, "
          "written as each step ends): the newest execution, and the earlier ones whose runs it reused, newest "
          "first, until they account for every run it counted; executions that only found their runs complete, "
-         "and those whose runs were replaced, are not counted. Shards add up (compute time, not wall time). "
+         "and those whose runs were replaced, are not counted; \"+ unlogged\": some runs were made by an execution "
+         "that logged no time (interrupted). Shards add up (compute time, not wall time). "
          "– where no execution of the step was logged."),
         "",
         "Data sources: " + ("; ".join(sorted(sources)) if sources else "see provenance/*.json") + ".",

@@ -257,3 +257,18 @@ def test_each_step_execution_is_logged_with_its_own_run_counts(tmp_path, monkeyp
     first, second = [json.loads(line) for line in (prov / "steps.jsonl").read_text().splitlines()]
     assert first["runs"] == {"complete": 4, "skipped": 1} and first["seconds"] == 12.5 and first["invocation"] == "x"
     assert second["runs"] == {} and second["status"] == "failed"
+
+
+def test_report_marks_a_step_time_that_misses_unlogged_executions(tmp_path):
+    import pandas as pd
+
+    from aelib.report import report_text
+
+    prov = tmp_path / "provenance"
+    prov.mkdir()
+    (prov / "01_architecture.json").write_text(json.dumps({"step": "01_architecture", "when": "w", "invocation": "c",
+                                                           "runs": {"complete": 2, "skipped": 6}}))
+    (prov / "steps.jsonl").write_text(json.dumps({"invocation": "c", "step": "01_architecture", "seconds": 60,
+                                                  "runs": {"complete": 2, "skipped": 6}}) + "\n")
+    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame())
+    assert "| 01_architecture | w | 1 min 00 s + unlogged | `c`, earlier, unlogged | 2 | 6 |" in text
