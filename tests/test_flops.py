@@ -94,11 +94,14 @@ def test_shared_layers_are_counted_once():
     assert sae["forward"] == fcae["forward"]
 
 
-def test_contractive_jacobian_adds_z_encoder_passes():
-    count = flops.training_macs(build_model("conae", latent_dim=40, depth=1, seed=0))
+def test_contractive_jacobian_adds_encoder_passes():
+    count = flops.training_macs(build_model("conae", latent_dim=40, depth=1, seed=0))  # the projection estimate
     encoder = 784 * 392 + 392 * 40
-    assert count["step"] == 3 * 646_016 + 3 * 40 * encoder and "Jacobian" in count["counted"]
-    closed = flops.training_macs(build_model("conae", latent_dim=40, depth=1, encoder="single", seed=0))
+    assert count["step"] == 3 * 646_016 + 3 * 2 * encoder and "Jacobian estimate" in count["counted"]
+    exact = flops.training_macs(build_model("conae", latent_dim=40, depth=1, jacobian="autodiff", seed=0))
+    assert exact["step"] == 3 * 646_016 + 3 * 40 * encoder and "Jacobian: 3·z" in exact["counted"]
+    closed = flops.training_macs(build_model("conae", latent_dim=40, depth=1, encoder="single", penalty="raw",
+                                             code_activation="sigmoid", seed=0))
     assert closed["step"] == 3 * closed["forward"]
 
 
