@@ -35,8 +35,9 @@ from aelib.study.study import Study  # noqa: E402
 from aelib.training import TRAINING_FIELDS  # noqa: E402
 
 
-def train_sizes(args: argparse.Namespace) -> pd.DataFrame:
-    """Run the depth search at each size; the runs' rows with their ``n_train``."""
+def train_sizes(args: argparse.Namespace, start: float) -> pd.DataFrame:
+    """Run the depth search at each size, writing the outputs after each (so an interrupted experiment leaves the
+    sizes it finished reported); the runs' rows with their ``n_train``."""
     common = PROFILES["quick"]["common"]
     training = {k: common[k] for k in TRAINING_FIELDS}
     frames = []
@@ -51,7 +52,8 @@ def train_sizes(args: argparse.Namespace) -> pd.DataFrame:
         runs["n_fit"] = len(study.data("train")[0]) - int(round(len(study.data("train")[0])
                                                                 * training["validation_fraction"]))
         frames.append(runs)
-        print(f"=== n_train = {n}: {len(runs)} runs in {time.perf_counter() - start:.0f} s ===", flush=True)
+        print(f"=== n_train = {n}: {len(runs)} runs, {time.perf_counter() - start:.0f} s so far ===", flush=True)
+        write_outputs(args, pd.concat(frames, ignore_index=True), time.perf_counter() - start)
     return pd.concat(frames, ignore_index=True)
 
 
@@ -116,24 +118,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--workers", type=int, default=None, help="training processes (default: the study's)")
     args = parser.parse_args(argv)
-    start = time.perf_counter()
-    runs = train_sizes(args)
+    train_sizes(args, time.perf_counter())
+    print((args.out / "REPORT.md").read_text(encoding="utf-8"))
+    return 0
+
+
+def write_outputs(args: argparse.Namespace, runs: pd.DataFrame, seconds: float) -> None:
+    """The tables, the figure and REPORT.md of the sizes run so far."""
     args.out.mkdir(parents=True, exist_ok=True)
     runs.to_csv(args.out / "depth_by_size_runs.csv", index=False)
     table = cells(runs)
     table.to_csv(args.out / "depth_by_size.csv", index=False)
     figure(table, args.out / "depth_by_size")
-    seconds = time.perf_counter() - start
+    sizes = sorted(runs["n_train"].unique())
     shown = table.drop(columns=["val_rmse_min", "val_rmse_max", "rmse_min", "rmse_max"])
     text = "\n".join([
         "# Depth by training-set size",
         "",
         f"fcae's depth search (depths {', '.join(map(str, args.depths))}; z = {', '.join(map(str, args.z))}; seeds "
         f"{', '.join(map(str, args.seeds))}) on the real {args.dataset} at training-set sizes "
-        f"{', '.join(f'{n:,}' for n in args.sizes)} (10 % of each held out for early stopping and for choosing the "
+        f"{', '.join(f'{n:,}' for n in sizes)} (10 % of each held out for early stopping and for choosing the "
         "depth; test RMSE on the full test split, reported, never used to choose). Training as the quick profile "
         "(batch 64, Adam 1e-3, early stopping). Built by `scripts/depth_by_size.py` in "
-        f"{seconds / 60:.0f} min on this machine (runs already in the store are reused).",
+        f"{seconds / 60:.0f} min of wall time on this machine (a shared machine: not a benchmark; runs already "
+        "in the store are reused).",
         "",
         "![depth by size](depth_by_size.png)",
         "",
@@ -146,8 +154,6 @@ def main(argv: list[str] | None = None) -> int:
         "",
     ])
     (args.out / "REPORT.md").write_text(text, encoding="utf-8")
-    print(text)
-    return 0
 
 
 if __name__ == "__main__":
