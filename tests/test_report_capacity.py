@@ -40,3 +40,24 @@ def test_section_names_the_widest_backbone_gap_and_each_matched_verdict(tmp_path
     assert "cae, z = 40: 0.1125 at 2,050 parameters against fcae's 0.1100: below fcae in 1 of 2 seeds" in text
     assert (tmp_path / "architectures_matched_by_z.csv").is_file()
     assert "_No architectures at matched capacity" in capacity_matched_section(pd.DataFrame(), RUNS, tmp_path)
+
+
+def test_latent_reference_puts_pca_on_the_families_standardised_scale(tmp_path):
+    import numpy as np
+
+    from aelib.criteria import LATENT_MEASURES
+    from aelib.report.comparisons import _latent_reference
+    from aelib.report.results import latent_section
+
+    measures = list(LATENT_MEASURES)
+    per_measure = {m: {"fcae": [0.8, 0.82], "vae": [0.6, 0.62]} for m in measures}  # mean 0.71, sd ≈ 0.1005
+    pca = pd.DataFrame([{"family": "pca", "latent_dim": 2, **{m: 0.71 + 0.1005 for m in measures}}])
+    row = _latent_reference(pca, per_measure, [(2,)], measures)
+    sd = np.std([0.8, 0.82, 0.6, 0.62])
+    signs = [1 if LATENT_MEASURES[m] else -1 for m in measures]
+    assert row["value"].iloc[0] == pytest.approx(np.mean(signs) * 0.1005 / sd, rel=1e-6)
+    assert _latent_reference(pca, per_measure, [(2,), (40,)], measures) is None  # PCA lacks z = 40: no reference
+    latent = pd.DataFrame([{"family": "fcae", "latent_dim": 2, "seed": s, **{m: 0.8 for m in measures}}
+                           for s in (0, 1)])
+    text = latent_section(latent, tmp_path, ["fcae"], [2], set(), "data", pca_latent=pca)
+    assert "| pca " in text and "a reference, not ranked" in text

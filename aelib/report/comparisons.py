@@ -283,7 +283,28 @@ def _ood_criteria(ood: pd.DataFrame, samples: Samples,
     return ranked, pairwise
 
 
-def _latent_criterion(latent: pd.DataFrame) -> tuple[dict | None, list[pd.DataFrame]]:
+def _latent_reference(pca_latent: pd.DataFrame | None, per_measure: Mapping, cells: Sequence[tuple],
+                      measures: Sequence[str]) -> pd.DataFrame | None:
+    """PCA's latent composite on the families' scale: each measure averaged over the same z, standardised with
+    the families' mean and spread (the composite's own), then averaged — a reference row, never ranked."""
+    if pca_latent is None or pca_latent.empty or "latent_dim" not in pca_latent:
+        return None
+    rows = pca_latent[pca_latent["latent_dim"].isin([c[0] for c in cells])]
+    if rows["latent_dim"].nunique() != len(cells) or any(m not in rows for m in measures):
+        return None
+    scores = []
+    for m in measures:
+        values = np.array([np.asarray(v, dtype=float) for v in per_measure[m].values()])
+        sd = values.std()
+        z = (float(rows[m].mean()) - values.mean()) / sd if sd > 0 else 0.0
+        scores.append(z if LATENT_MEASURES[m] else -z)
+    return pd.DataFrame([{"family": "pca", "value": float(np.mean(scores)),
+                          "over": "reference: PCA with the same z (deterministic), standardised on the families' "
+                                  "scale"}])
+
+
+def _latent_criterion(latent: pd.DataFrame,
+                      pca_latent: pd.DataFrame | None = None) -> tuple[dict | None, list[pd.DataFrame]]:
     measures = [m for m in LATENT_MEASURES if m in latent and latent[m].notna().any()]
     if latent.empty or not measures:
         return None, []
@@ -303,7 +324,8 @@ def _latent_criterion(latent: pd.DataFrame) -> tuple[dict | None, list[pd.DataFr
     over = (f"{_seeds_text(seeds)}; the seeds resampled, every measure's standardisation kept" if len(seeds) >= 2
             else "one seed: no interval")
     return _ranked("latent_structure", table, better="higher", what=what, over=over,
-                   excluded=_left_out(frame)), pairwise
+                   excluded=_left_out(frame),
+                   reference=_latent_reference(pca_latent, per_measure, cells, measures)), pairwise
 
 
 def generative_degradation(gen: pd.DataFrame) -> pd.DataFrame:
@@ -401,7 +423,8 @@ def _detectable_summary(tables: Mapping[str, pd.DataFrame]) -> pd.DataFrame:
 def ranking_and_comparisons(out: Path, *, sweep_runs: pd.DataFrame, ood: pd.DataFrame, latent: pd.DataFrame,
                             generative: pd.DataFrame, samples: Samples, families: Sequence[str],
                             chosen_z: Sequence[int], pca: pd.DataFrame | None = None,
-                            generative_samples: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
+                            generative_samples: pd.DataFrame | None = None,
+                            pca_latent: pd.DataFrame | None = None) -> tuple[pd.DataFrame, list[str]]:
     """Criteria grouped and ranked with bootstrap intervals, every pair of families compared per criterion and
     z; writes the ranking, pairwise and sensitivity tables in ``out``; returns the ranking and the report sections.
 
@@ -415,6 +438,8 @@ def ranking_and_comparisons(out: Path, *, sweep_runs: pd.DataFrame, ood: pd.Data
         families: the families ranked, in the order pairs are formed; chosen_z: the z of the latent criterion.
         pca: the PCA baseline rows (``latent_dim``, ``dataset``, ``role``, ``rmse_mean``): a reference row beside
             the OOD generalisation ranking, never ranked.
+        pca_latent: PCA's latent measures at each z (``latent_quality_pca``): a reference row beside the latent
+            structure ranking, never ranked.
 
     A run of ``sweep_runs`` that fails ``beats_mean_image`` or has non-finite output
     (:func:`aelib.report.runs.failed_runs`), and a row whose value is not finite, is failed: its family is left out
@@ -445,7 +470,7 @@ def ranking_and_comparisons(out: Path, *, sweep_runs: pd.DataFrame, ood: pd.Data
     pairwise.update(blocks)
     latent = keep(latent)
     latent = latent[latent["latent_dim"].isin(chosen_z)] if not latent.empty else latent
-    criterion, pairwise["latent_structure"] = _latent_criterion(latent)
+    criterion, pairwise["latent_structure"] = _latent_criterion(latent, pca_latent)
     ranked += [criterion] if criterion else []
     degradation = generative_degradation(keep(generative).drop(columns=FAILED, errors="ignore"))
     if not degradation.empty:

@@ -196,8 +196,9 @@ def ood_section(out: Path, ood: pd.DataFrame, pca: pd.DataFrame, capped: set[tup
 
 
 def latent_section(latent: pd.DataFrame, out: Path, families: Sequence[str], chosen_z: Sequence[int],
-                   capped: set[tuple[str, int]], data: str) -> str:
-    """Latent-space measures (step 04's ``latent_quality``) at the chosen z."""
+                   capped: set[tuple[str, int]], data: str, pca_latent: pd.DataFrame | None = None) -> str:
+    """Latent-space measures (step 04's ``latent_quality``) at the chosen z, with PCA's at the same z
+    (``latent_quality_pca``) as reference rows."""
     if latent.empty:
         return "## Latent space\n\n_Step 04 has not written latent_quality.csv yet._\n"
     latent = latent[latent["family"].isin(families) & latent["latent_dim"].isin(chosen_z)]
@@ -206,10 +207,18 @@ def latent_section(latent: pd.DataFrame, out: Path, families: Sequence[str], cho
             if c in latent]
     agg = latent.groupby(["family", "latent_dim"])[cols].mean().reset_index()
     agg.insert(2, "n_seeds", latent.groupby(["family", "latent_dim"])["seed"].nunique().to_numpy())
+    reference = ""
+    if pca_latent is not None and not pca_latent.empty and "latent_dim" in pca_latent:
+        pca_rows = pca_latent[pca_latent["latent_dim"].isin(chosen_z)]
+        if not pca_rows.empty:
+            pca_agg = pca_rows.groupby("latent_dim")[[c for c in cols if c in pca_rows]].mean().reset_index()
+            agg = pd.concat([agg, pca_agg.assign(family="pca", n_seeds=np.nan)], ignore_index=True)[agg.columns]
+            reference = (" The `pca` rows are PCA with the same z on the same images (deterministic; "
+                         "`tables/latent_quality_pca.csv`), a reference, not ranked.")
     over = over_seeds(latent)
     write_table(agg, out / "latent_quality", caption=f"Latent-space quality at chosen z (k = 7; {over}); "
                                                     "stress_scaled is the scale-normalised form", data=data)
-    return (f"## Latent space (chosen z)\n\nEach value is the {over}. "
+    return (f"## Latent space (chosen z)\n\nEach value is the {over}.{reference} "
             "`stress_seed` is the seed's Σ(Δo−Δq)²/max(ΣΔo², ΣΔq²); "
             "`stress_scaled` rescales the codes optimally first (latent spaces have arbitrary scale).\n\n"
             + markdown(mark_capped(agg, capped))

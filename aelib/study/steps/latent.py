@@ -6,6 +6,9 @@ keep (a logistic-regression probe and a k-NN classifier fitted on training
 codes, scored on test codes), and for chosen z a UMAP view of the codes
 coloured by class (codes with z ≤ 2 are drawn as they are) with the UMAP
 embedding's own quality (codes → 2-D).
+
+PCA with z components (fitted on the same training images) is measured the same way, on the same test
+subset, as the reference of the measures: ``latent_quality_pca.csv``.
 """
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ import numpy as np
 import pandas as pd
 
 from aelib import plots
+from aelib.baselines import PCABaseline
 from aelib.metrics.projection import projection_quality
 from aelib.study.steps.common import check_seeds, model_setting
 from aelib.study.study import Study, Unit, check_families, check_latent_sizes
@@ -73,8 +77,49 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     table, results = study.evaluate_grid("04 latent space", "latent", units, evaluate, table="latent_quality",
                                          rows=latent_rows)
     study.release_models()
+    study.write_table("latent_quality_pca", pca_quality(study, z_values, k=k, n_points=n_points, seed=umap_seed))
     figures(study, table, seeds, [r for r in results if r.metrics is not None and r.config.get("umap")], umap_z)
     return table
+
+
+def pca_quality(study: Study, z_values: Sequence[int], *, k: int, n_points: int, seed: int = 0) -> pd.DataFrame:
+    """The reference of the measures: PCA with z components fitted on the study's training images, measured as
+    :func:`evaluate` measures a model (the same stratified test subset of ``n_points``, the same ``k``; the probes
+    fitted on the PCA codes of the training images). PCA is deterministic: ``seed`` (the step's analysis seed) only
+    seeds the measures' random draws and the logistic regression, and is the rows' ``seed``.
+
+    A z that PCA cannot fit (more components than training images or pixels) or that exceeds the test points
+    measured is left out with a note, as is a z whose measurement fails: the reference never stops the step.
+
+    Returns:
+        One row per z measured: ``family`` ("pca"), ``latent_dim``, ``seed``, the measures of
+        :func:`projection_quality` (with ``k`` and ``n``), the two probes, and ``data_source``.
+    """
+    x_test, y_test, info = study.data("test", n=n_points)
+    x_train, y_train, _ = study.data("train")
+    flat_test = x_test.reshape(len(x_test), -1)
+    limit = min(len(x_train), flat_test.shape[1])
+    rows = []
+    for z in z_values:
+        if z > limit or z > len(x_test):
+            print(f"04 latent space: no PCA reference at z={z}: PCA fits at most {limit} components on "
+                  f"{len(x_train)} training images of {flat_test.shape[1]} values, and {len(x_test)} test points "
+                  "are measured")
+            continue
+        try:
+            pca = PCABaseline(z, seed=seed).fit(x_train)
+            codes = pca.encode(x_test)
+            row = projection_quality(flat_test, codes, y_test, k=k, seed=seed)
+            row.update(class_probes(pca.encode(x_train), y_train, codes, y_test, k=k, seed=seed))
+        except Exception as err:  # noqa: BLE001 (a reference that cannot be measured leaves its row out)
+            print(f"04 latent space: no PCA reference at z={z}: {type(err).__name__}: {err}")
+            continue
+        rows.append({"family": "pca", "latent_dim": int(z), "seed": int(seed),
+                     **{key: v for key, v in row.items() if not isinstance(v, (dict, list))},
+                     "data_source": info["source"]})
+    table = pd.DataFrame(rows)
+    keys = ["family", "latent_dim", "seed"]
+    return table[keys + sorted(c for c in table.columns if c not in keys)] if not table.empty else table
 
 
 def evaluate(study: Study, unit: Unit, run_dir) -> dict:

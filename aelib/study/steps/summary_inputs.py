@@ -125,7 +125,9 @@ def ranking_inputs(study: Study) -> dict:
     ``chosen_z``: the step tables it ranks (this study's settings) and the per-sample RMSE."""
     return {"sweep_runs": read_current(study, "latent_sweep_runs"), "ood": read_current(study, "ood_rmse"),
             "latent": read_current(study, "latent_quality"), "generative": read_current(study, "generative"),
-            "generative_samples": read_current(study, "generative_samples"), "samples": RunSamples(study)}
+            "generative_samples": read_current(study, "generative_samples"), "samples": RunSamples(study),
+            # PCA's latent measures (deterministic, no setting of its own): the latent ranking's reference
+            "pca_latent": read_current(study, "latent_quality_pca", current=False)}
 
 
 class PCASamples:

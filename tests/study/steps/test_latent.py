@@ -77,3 +77,39 @@ def test_an_analysis_step_trains_missing_models_through_the_pool_and_says_which_
     latent_space_step(study, families=["fcae"], z_values=[2], umap_z=[], n_points=60, k=5, seeds=[0],
                       analysis_seed=None)
     assert "training them first" not in capsys.readouterr().out  # the second time: nothing missing
+
+
+def test_latent_step_writes_the_pca_reference(tmp_path):
+    """PCA at each z is measured on the same test subset as the models: one row per z in
+    latent_quality_pca.csv, equal to the measures of PCA codes computed by hand; latent_quality.csv keeps
+    the families' rows only."""
+    from aelib.baselines import PCABaseline
+    from aelib.metrics.projection import projection_quality
+
+    study = Study(tmp_path, epochs=1, n_train=200, n_test=100)
+    table = latent_space_step(study, families=["fcae"], z_values=[2, 3], umap_z=[], n_points=60, k=5, seeds=[0, 1],
+                              analysis_seed=1)
+    assert set(table["family"]) == {"fcae"}
+    pca = pd.read_csv(tmp_path / "tables" / "latent_quality_pca.csv")
+    assert list(pca.columns[:3]) == ["family", "latent_dim", "seed"]
+    assert list(pca["family"]) == ["pca", "pca"] and list(pca["latent_dim"]) == [2, 3] and set(pca["seed"]) == {1}
+    for col in ("trustworthiness", "continuity", "neighborhood_hit", "shepard_goodness", "probe_logreg_accuracy",
+                "probe_knn_accuracy"):
+        assert pca[col].between(0.0, 1.0).all(), col
+    assert np.isfinite(pca["stress_scaled"]).all() and (pca["n"] == 60).all() and (pca["k"] == 5).all()
+    x_test, y_test, _ = study.data("test", n=60)
+    x_train, _, _ = study.data("train")
+    codes = PCABaseline(3).fit(x_train).encode(x_test)
+    by_hand = projection_quality(x_test.reshape(len(x_test), -1), codes, y_test, k=5, seed=1)
+    row = pca[pca["latent_dim"] == 3].iloc[0]
+    for col in ("trustworthiness", "continuity", "stress_scaled", "neighborhood_hit", "shepard_goodness"):
+        assert row[col] == pytest.approx(by_hand[col], abs=1e-12), col
+
+
+def test_pca_reference_leaves_out_a_z_it_cannot_fit(tmp_path, capsys):
+    from aelib.study.steps.latent import pca_quality
+
+    study = Study(tmp_path, epochs=1, n_train=100, n_test=100)
+    rows = pca_quality(study, [2, 150], k=5, n_points=60)  # 150 components > 100 training images
+    assert list(rows["latent_dim"]) == [2]
+    assert "no PCA reference at z=150" in capsys.readouterr().out
