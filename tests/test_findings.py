@@ -432,3 +432,19 @@ def test_depth_claim_cites_the_data_size_experiment():
     assert "4,000 images, z = 10: depth 1; 15,000 images, z = 10: depth 2" in text
     assert "its seed range overlaps the chosen depth's in 1 of 2 cells" in text
     assert "has not run beside this study" in findings.depth_claim(None)
+
+
+def test_objective_and_architecture_findings():
+    from aelib.findings.capacity import matched_finding, objectives_finding
+
+    comparisons = pd.DataFrame({"criterion": ["reconstruction"] * 3 + ["generative"], "latent_dim": [2, 2, 2, 2],
+                                "family": ["dae", "vae", "cae", "dae"], "reference": ["fcae"] * 4,
+                                "decision": ["better", "not distinguishable", "worse", "worse"]})
+    text = objectives_finding(comparisons)
+    assert "- z = 2: detectably better than fcae: dae; not distinguishable from fcae: vae." in text  # no cae
+    matched = pd.DataFrame({"family": ["cae", "cae"], "latent_dim": [2, 40], "n_seeds": [3, 3],
+                            "rmse_matched": [0.2, 0.07], "fcae_rmse": [0.21, 0.08], "seeds_below_fcae": [3, 3],
+                            "params": [100, 200], "rmse_native": [0.19, 0.06]})
+    assert "cae — below fcae at every z and seed at the same size: its lead is its design" in matched_finding(matched)
+    assert "mixed" in matched_finding(matched.assign(seeds_below_fcae=[3, 0]))
+    assert "not run" in matched_finding(None)

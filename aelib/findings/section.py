@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 
 from aelib.criteria import GROUPS, criterion_group
+from aelib.findings.capacity import matched_finding, objectives_finding
 from aelib.findings.claims import augmentation_claim, depth_claim, latent_claim
 from aelib.findings.ood import pca_finding, stand_ins_of
 from aelib.findings.ranking import RANKING_REQUIRED, criterion_finding, pairwise_for
@@ -25,6 +26,7 @@ def findings_section(*, ranking_by_criterion: pd.DataFrame | None = None,
                      ood_ratio: pd.DataFrame | None = None,
                      comparisons: pd.DataFrame | None = None,
                      depth_by_size: pd.DataFrame | None = None,
+                     architectures_matched: pd.DataFrame | None = None,
                      latent_directions: Mapping[str, bool] | None = None) -> str:
     """The report's ``## Findings`` section: one paragraph per criterion, then the seed study's claims.
 
@@ -60,6 +62,8 @@ def findings_section(*, ranking_by_criterion: pd.DataFrame | None = None,
                                        stand_ins=stand_ins))
         if name == "ood_generalisation":
             parts.append(pca_finding(ood_ratio))
+    parts += ["### Objective or architecture", "", objectives_finding(comparisons),
+              matched_finding(architectures_matched)]
     parts += ["### The seed study's claims", "",
               depth_claim(architecture, by_size=depth_by_size),
               latent_claim(latent_quality, pairwise=pairwise.get("latent_structure"), directions=latent_directions),
@@ -108,6 +112,7 @@ def read_tables(out_dir: Path | str, *, since: float | None = None) -> dict:
             "ranking_criteria": _read_csv(summary / "ranking_criteria.csv", since),
             "ood_ratio": _read_csv(summary / "ood_ratio.csv", since),
             "comparisons": _read_csv(summary / "comparisons.csv", since),
+            "architectures_matched": _read_csv(summary / "architectures_matched_by_z.csv", since),
             # the data-size experiment beside the study (scripts/depth_by_size.py), when there is one
             "depth_by_size": _read_csv(out_dir.parent / "depth_by_size" / "depth_by_size.csv", None),
             "pairwise": pairwise,
