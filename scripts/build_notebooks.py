@@ -197,6 +197,8 @@ NOTEBOOKS = {
         "params": (
             "z_values = ...  # latent sizes; the seed's grid is 1–10, 20–100 by 10, 200–700 by 100",
             "matched = ...  # architectures also trained at fcae's parameter count (architectures_matched.csv)",
+            "matched_z = ...  # the latent sizes of those matched runs",
+            "matched_seeds = ...  # their seeds",
         ),
         "show": ["rmse_vs_z.png"],
     },

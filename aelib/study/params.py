@@ -31,6 +31,8 @@ LIST_PARAMETERS: dict[str, type] = {
     "thresholds": int,
     "chosen_z": int,
     "matched": str,
+    "matched_z": int,
+    "matched_seeds": int,
 }
 #: Words that a list parameter may hold instead of a list (kept as they are): ``families = "all"``.
 KEEP: dict[str, tuple[str, ...]] = {"families": ("all",)}

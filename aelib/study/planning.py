@@ -64,7 +64,8 @@ def model_notebook_parameters(profile: str, overrides: dict | None = None) -> di
     ``family``: those of :data:`MODEL_NOTEBOOK_STEP` but its own (``matched``: the sweep's matched-capacity
     runs, which a family notebook does not train)."""
     params = step_parameters(profile, MODEL_NOTEBOOK_STEP, overrides)
-    params.pop("matched", None)
+    for name in ("matched", "matched_z", "matched_seeds"):
+        params.pop(name, None)
     return params
 
 

@@ -13,12 +13,14 @@ from aelib.study.study import Study, aggregate_seeds, check_families, check_late
 
 
 def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequence[int],
-        seeds: Sequence[int], matched: Sequence[str] = ()) -> pd.DataFrame:
+        seeds: Sequence[int], matched: Sequence[str] = (), matched_z: Sequence[int] | None = None,
+        matched_seeds: Sequence[int] | None = None) -> pd.DataFrame:
     """Train the grid; write ``latent_sweep_runs.csv`` (one row per run, with its sanity gates),
     ``rmse_by_z.csv`` (mean over seeds with a 95 % interval), the figures and ``regulariser_activity.csv``
     (:func:`aelib.study.regularisation.activity`). Then the architectures in ``matched`` (those of
-    ``families``) are trained again at fcae's parameter budget at each z and seed
-    (:func:`aelib.study.capacity.matched`, ``architectures_matched.csv``). Returns ``rmse_by_z``."""
+    ``families``) are trained again at fcae's parameter budget at each z of ``matched_z`` and seed of
+    ``matched_seeds`` (default: the sweep's; :func:`aelib.study.capacity.matched`, ``architectures_matched.csv``).
+    Returns ``rmse_by_z``."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     specs = [study.spec(f, z, s) for f in families for z in z_values for s in seeds]
@@ -30,7 +32,8 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     regularisation.activity(study, families=families, z_values=z_values, seeds=seeds)  # regulariser_activity.csv
     sized = [f for f in check_families(list(matched)) if f in families] if matched else []
     if sized:
-        capacity.matched(study, families=sized, z_values=z_values, seeds=seeds)  # architectures_matched.csv
+        capacity.matched(study, families=sized, z_values=z_values if matched_z is None else matched_z,
+                         seeds=seeds if matched_seeds is None else matched_seeds)  # architectures_matched.csv
     return by_z
 
 
