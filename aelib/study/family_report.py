@@ -31,7 +31,7 @@ from aelib.io import config_hash
 from aelib.models import build_model
 from aelib.study import steps
 from aelib.study.planning import MODEL_NOTEBOOK_STEP
-from aelib.study.profiles import step_parameters
+from aelib.study.profiles import MATCHED_PARAMETERS, step_parameters
 from aelib.study.study import Study, StudyFailures, aggregate_seeds, check_families, check_latent_sizes
 
 #: The table each step the family notebook reads writes, and the store kind of its runs.
@@ -101,6 +101,8 @@ class FamilyReport:
                   "z_values": self.z_values if grid == sweep_grid or not inside else inside}
         if "grid_seed" in params and params["grid_seed"] not in self.seeds:
             params["grid_seed"] = self.seeds[0]
+        for name in MATCHED_PARAMETERS:  # the sweep's matched-capacity runs are not this family's story
+            params.pop(name, None)
         params.update(self.step_options.get(step, {}))
         taken = set(inspect.signature(steps.module(step).run).parameters) - {"study"}
         return {k: v for k, v in params.items() if k in taken}

@@ -16,7 +16,7 @@ from pathlib import Path
 from aelib.data import list_datasets
 from aelib.data.catalog import DEFAULT_DATASET, min_training_size
 from aelib.study import steps
-from aelib.study.profiles import step_parameters
+from aelib.study.profiles import MATCHED_PARAMETERS, step_parameters
 from aelib.study.steps import STEP_NAMES
 
 REPO = Path(__file__).resolve().parents[2]
@@ -64,7 +64,7 @@ def model_notebook_parameters(profile: str, overrides: dict | None = None) -> di
     ``family``: those of :data:`MODEL_NOTEBOOK_STEP` but its own (``matched``: the sweep's matched-capacity
     runs, which a family notebook does not train)."""
     params = step_parameters(profile, MODEL_NOTEBOOK_STEP, overrides)
-    for name in ("matched", "matched_z", "matched_seeds"):
+    for name in MATCHED_PARAMETERS:
         params.pop(name, None)
     return params
 

@@ -66,6 +66,10 @@ PROFILES: dict[str, dict] = {
     },
 }
 
+#: Step 02's parameters of the matched-capacity runs: the sweep's own, which a family notebook (one family's
+#: story) neither takes nor passes on.
+MATCHED_PARAMETERS = ("matched", "matched_z", "matched_seeds")
+
 # Step settings every profile shares (a profile's own step settings win).
 COMPLEMENTARY = ["emnist_letters", "fashion_mnist"]  # data sets unlike MNIST (docs/methods.md §4, step 6)
 SHARED_STEP = {

@@ -108,7 +108,8 @@ def test_the_strengths_line_needs_the_whole_interval_in_a_third():
 
 def test_the_notebook_parameters_are_the_sweeps():
     from aelib.study.planning import model_notebook_parameters
-    from aelib.study.profiles import step_parameters
+    from aelib.study.profiles import MATCHED_PARAMETERS, step_parameters
 
-    assert model_notebook_parameters("thesis") == step_parameters("thesis", "02_latent_sweep")
+    sweep = {k: v for k, v in step_parameters("thesis", "02_latent_sweep").items() if k not in MATCHED_PARAMETERS}
+    assert model_notebook_parameters("thesis") == sweep
     assert family_report.MODEL_NOTEBOOK_STEP == "02_latent_sweep"
