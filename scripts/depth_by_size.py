@@ -147,6 +147,8 @@ def write_outputs(args: argparse.Namespace, runs: pd.DataFrame, seconds: float) 
         "",
         *reading(table),
         "",
+        *([f"Not run yet: training-set sizes {', '.join(f'{n:,}' for n in args.sizes if n not in sizes)} (rerun the "
+           "command: runs already in the store are reused).", ""] if set(args.sizes) - set(sizes) else []),
         markdown(shown),
         "",
         "Files: `depth_by_size.csv` (per size, depth and z), `depth_by_size_runs.csv` (one row per run), "

@@ -448,3 +448,5 @@ def test_objective_and_architecture_findings():
     assert "cae — below fcae at every z and seed at the same size: its lead is its design" in matched_finding(matched)
     assert "mixed" in matched_finding(matched.assign(seeds_below_fcae=[3, 0]))
     assert "not run" in matched_finding(None)
+    one = matched_finding(matched.assign(n_seeds=[1, 1], seeds_below_fcae=[1, 1]))
+    assert "below fcae at the same size in the 2 runs made (one seed per z: not tested against seed noise)" in one

@@ -50,9 +50,14 @@ def matched_finding(matched: pd.DataFrame | None) -> str:
                          + (f"; native size {fmt_num(native)}" if pd.notna(native) else "") + ")")
         always = (part["seeds_below_fcae"] == part["n_seeds"]).all()
         never = (part["seeds_below_fcae"] == 0).all()
-        verdict = ("below fcae at every z and seed at the same size: its lead is its design, not its size"
-                   if always else "never below fcae at the same size: what it gains at its native size is size, not "
-                   "design" if never else "mixed: below fcae in some cells only")
+        runs = int(part["n_seeds"].sum())
+        if part["n_seeds"].max() < 2:  # one run per z: an observation, not tested against seed noise
+            verdict = (f"{'below' if always else 'not below' if never else 'mixed against'} fcae at the same size in "
+                       f"the {runs} run{'s' if runs != 1 else ''} made (one seed per z: not tested against seed noise)")
+        else:
+            verdict = ("below fcae at every z and seed at the same size: its lead is its design, not its size"
+                       if always else "never below fcae at the same size: what it gains at its native size is size, "
+                       "not design" if never else "mixed: below fcae in some cells only")
         lines.append(f"- {family} — {verdict}. " + "; ".join(cells) + ".")
     return ("**Architectures at matched capacity** (`summary/architectures_matched_by_z.csv`; each trained again "
             "with its width chosen so that its parameter count is fcae's at each z):\n\n" + "\n".join(lines) + "\n")
