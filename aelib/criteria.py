@@ -27,6 +27,9 @@ GROUPS: tuple[str, ...] = ("reconstruction", "ood_generalisation", "ood_detectio
 RANKING_WEIGHTS: dict[str, float] = {"reconstruction": 1.0, "latent_structure": 1.0, "ood_generalisation": 1.0,
                                      "ood_detection": 0.0, "generative": 1.0, "smoothness": 0.0}
 NEVER_COMBINED: tuple[tuple[str, str], ...] = (("ood_generalisation", "ood_detection"),)
+#: Groups that describe a model rather than judge it (weight 0 for that reason, not for NEVER_COMBINED): a family
+#: is not "strong" or "weak" on them.
+DESCRIPTORS: tuple[str, ...] = ("smoothness",)
 # The projection measures whose ranks make the one latent-structure criterion (their mean rank), with their
 # direction (True: higher is better). The class probes are left out: they measure class separation, not structure.
 LATENT_MEASURES: dict[str, bool] = {"trustworthiness": True, "continuity": True, "stress_scaled": False,

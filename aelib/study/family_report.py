@@ -429,20 +429,24 @@ def strengths_line(label: str, ranks: pd.DataFrame) -> str:
     """One sentence from a family's ranks (columns ``criterion``, ``rank``, ``rank_low``, ``rank_high``, ``of``):
     a criterion is a strength when the whole rank interval lies in the best third of the families ranked, a
     weakness when it lies in the worst third; ``(rank 2 of 11, interval 1–3)`` for each."""
-    strong, weak = [], []
+    strong, weak, described = [], [], []
     for row in ranks.itertuples(index=False):
         third = max(1, math.ceil(row.of / 3))
         low = row.rank if pd.isna(row.rank_low) else row.rank_low
         high = row.rank if pd.isna(row.rank_high) else row.rank_high
         text = (f"{criteria.criterion_title(row.criterion).lower()} (rank {int(row.rank)} of {int(row.of)}, "
                 f"interval {int(low)}–{int(high)})")
-        if high <= third:
+        if criteria.criterion_group(row.criterion) in criteria.DESCRIPTORS:
+            described.append(text)  # a description of the decoder, not a merit (criteria.DESCRIPTORS)
+        elif high <= third:
             strong.append(text)
         elif low > row.of - third:
             weak.append(text)
     parts = [f"strong on {', '.join(strong)}" if strong else "in the best third on no criterion",
              f"weak on {', '.join(weak)}" if weak else "in the worst third on no criterion"]
-    return f"{label}: {parts[0]}; {parts[1]} (rank intervals: 95 % bootstrap, summary/ranking_by_criterion.csv)."
+    tail = f"; descriptors, not merits: {', '.join(described)}" if described else ""
+    return (f"{label}: {parts[0]}; {parts[1]}{tail} (rank intervals: 95 % bootstrap, "
+            "summary/ranking_by_criterion.csv).")
 
 
 def embedding_row(panels: Sequence[dict], *, title: str = ""):

@@ -104,6 +104,9 @@ def test_the_strengths_line_needs_the_whole_interval_in_a_third():
     assert "generative" not in line  # its interval spans the middle
     one_seed = ranks.assign(rank_low=float("nan"), rank_high=float("nan"))  # no interval: the rank alone decides
     assert "strong on reconstruction (rank 1 of 11, interval 1–1)" in strengths_line("x", one_seed)
+    smooth = strengths_line("x", ranks.assign(criterion=["smoothness_additive", "ood_detection", "generative"]))
+    assert "in the best third on no criterion" in smooth  # smoothness is described, not a strength
+    assert "descriptors, not merits: smoothness" in smooth
 
 
 def test_the_notebook_parameters_are_the_sweeps():
