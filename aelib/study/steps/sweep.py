@@ -19,8 +19,8 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
     ``rmse_by_z.csv`` (mean over seeds with a 95 % interval), the figures and ``regulariser_activity.csv``
     (:func:`aelib.study.regularisation.activity`). Then the architectures in ``matched`` (those of
     ``families``) are trained again at fcae's parameter budget at each z of ``matched_z`` and seed of
-    ``matched_seeds`` (default: the sweep's; :func:`aelib.study.capacity.matched`, ``architectures_matched.csv``).
-    Returns ``rmse_by_z``."""
+    ``matched_seeds`` (None: the sweep's; ``matched`` empty: none; :func:`aelib.study.capacity.matched`,
+    ``architectures_matched.csv``). Returns ``rmse_by_z``."""
     families = check_families(families)
     z_values = check_latent_sizes(z_values)
     specs = [study.spec(f, z, s) for f in families for z in z_values for s in seeds]
