@@ -356,6 +356,23 @@ def rank_intervals(values: Mapping[str, Sequence[float]], *, lower_is_better: bo
     return _interval_frame(families, value, rank, boot)
 
 
+def _parse_measures(measures, higher_is_better) -> tuple[dict, list[str]]:
+    """measure → (families, (family, unit) matrix), and the families; raises on no measures, a measure without a
+    direction, or different families or units across measures."""
+    if not measures:
+        raise ValueError("Expected at least one measure. Received: {}")
+    missing = [m for m in measures if m not in higher_is_better]
+    if missing:
+        raise ValueError(f"Expected a direction for every measure. Missing: {missing}")
+    parsed = {m: _as_matrix(v) for m, v in measures.items()}
+    shapes = {m: (tuple(f), x.shape) for m, (f, x) in parsed.items()}
+    if len(set(shapes.values())) != 1:
+        raise ValueError(f"Expected the same families and units for every measure. Received: "
+                         f"{ {m: s[1] for m, s in shapes.items()} } for families {[s[0] for s in shapes.values()]}")
+    families = next(iter(parsed.values()))[0]
+    return parsed, families
+
+
 def composite_rank_intervals(measures: Mapping[str, Mapping[str, Sequence[float]]], *,
                              higher_is_better: Mapping[str, bool], n_boot: int = N_BOOT, seed: int = 0) -> pd.DataFrame:
     """One ranking from several measures: each family's score is the mean of its per-measure ranks.
@@ -372,17 +389,7 @@ def composite_rank_intervals(measures: Mapping[str, Mapping[str, Sequence[float]
     Raises:
         ValueError: no measures, a measure without a direction, different families or units across measures.
     """
-    if not measures:
-        raise ValueError("Expected at least one measure. Received: {}")
-    missing = [m for m in measures if m not in higher_is_better]
-    if missing:
-        raise ValueError(f"Expected a direction for every measure. Missing: {missing}")
-    parsed = {m: _as_matrix(v) for m, v in measures.items()}
-    shapes = {m: (tuple(f), x.shape) for m, (f, x) in parsed.items()}
-    if len(set(shapes.values())) != 1:
-        raise ValueError(f"Expected the same families and units for every measure. Received: "
-                         f"{ {m: s[1] for m, s in shapes.items()} } for families {[s[0] for s in shapes.values()]}")
-    families = next(iter(parsed.values()))[0]
+    parsed, families = _parse_measures(measures, higher_is_better)
     n = next(iter(parsed.values()))[1].shape[1]
     point = np.mean([_ranks(x.mean(axis=1), not higher_is_better[m]) for m, (_, x) in parsed.items()], axis=0)
     boot = None
@@ -413,17 +420,7 @@ def standardised_composite(measures: Mapping[str, Mapping[str, Sequence[float]]]
     Raises:
         ValueError: no measures, a measure without a direction, different families or units across measures.
     """
-    if not measures:
-        raise ValueError("Expected at least one measure. Received: {}")
-    missing = [m for m in measures if m not in higher_is_better]
-    if missing:
-        raise ValueError(f"Expected a direction for every measure. Missing: {missing}")
-    parsed = {m: _as_matrix(v) for m, v in measures.items()}
-    shapes = {m: (tuple(f), x.shape) for m, (f, x) in parsed.items()}
-    if len(set(shapes.values())) != 1:
-        raise ValueError(f"Expected the same families and units for every measure. Received: "
-                         f"{ {m: s[1] for m, s in shapes.items()} } for families {[s[0] for s in shapes.values()]}")
-    families = next(iter(parsed.values()))[0]
+    parsed, families = _parse_measures(measures, higher_is_better)
     standard = []
     for m, (_, x) in parsed.items():
         sd = x.std()
