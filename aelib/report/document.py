@@ -172,10 +172,13 @@ def _files_section(out_dir: Path) -> str:
 
 
 def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: list[str], failures: pd.DataFrame,
-                *, opening: str = "", invocation: str | None = None) -> str:
+                *, opening: str = "", invocation: str | None = None,
+                running: tuple[str, float | None] | None = None) -> str:
     """REPORT.md of the study in ``out_dir``: the opening (``opening`` first), what ran (from ``provenance/``),
     the overall ranking, ``sections`` (their figure links made relative to the report), ``failures`` and
-    the files. ``invocation``: the id of the invocation writing the report, whose running step has no time yet."""
+    the files. ``invocation``: the id of the invocation writing the report. ``running``: the step writing it
+    and when it started (seconds since the epoch, or None): its row is this invocation's, with the time so
+    far, whatever an earlier execution of that step left in ``provenance/``."""
     out_dir = Path(out_dir)
     prov_dir = out_dir / "provenance"
     times = step_times(prov_dir / "steps.jsonl")
@@ -190,7 +193,9 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
     sources = set()
     for path in sorted(prov_dir.glob("*.json")) if prov_dir.is_dir() else []:
         info = json.loads(path.read_text())
-        if "runs" in info:
+        if "runs" in info and running is not None and info.get("step") == running[0]:
+            pass  # an earlier execution's: this invocation's row is added below
+        elif "runs" in info:
             counts = [info["runs"].get(k, 0) for k in ("complete", "skipped", "failed")]
             cells = " | ".join(map(str, counts)) if any(counts) else "– | – | – (no model runs; see its own outputs)"
             step = info["step"] + (f" (shard {info['shard']})" if info.get("shard") else "")
@@ -206,6 +211,10 @@ def report_text(out_dir: Path, profile: str, ranking: pd.DataFrame, sections: li
             if isinstance(src, dict) and "source" in src:
                 sources.add(f"{src.get('name')} {split}: {src['source']} ({src.get('n')} samples)"
                             + (" — STAND-IN" if src.get("stand_in") else ""))
+    if running is not None:
+        so_far = duration(time.time() - running[1]) + " so far" if running[1] is not None else "–"
+        ran.append(f"| {running[0]} | {time.strftime('%Y-%m-%d %H:%M:%S')} | {so_far} | this invocation (running) "
+                   "| – | – | – (no model runs; see its own outputs) |")
     head = [
         f"# Autoencoder comparison — profile `{profile}`",
         "",

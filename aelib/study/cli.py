@@ -109,7 +109,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--shard", help="i/n: run only shard i of n, families split round-robin (default: 0/1)")
     # submitit-local: the jobs as local processes
     run.add_argument("--executor", default="local", choices=["local", "slurm", "submitit-local"],
-                     help="where the step units run (default: local, one after another)")
+                     help="where the step units run (default: local: on this machine; the analysis steps 03-07 and "
+                          "the family notebooks two at a time on two cores or more, AELIB_LANES=1 one at a time)")
     run.add_argument("--partition", help="Slurm partition (default: the cluster's)")
     run.add_argument("--gpus", type=int, default=1, help="GPUs per Slurm job (default: 1)")
     run.add_argument("--cpus", type=int, default=4, help="CPUs per Slurm job (default: 4)")

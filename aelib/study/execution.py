@@ -1,9 +1,17 @@
-"""Executing step units: each a step notebook run by papermill, one after another, with its status record.
+"""Executing step units: each a step notebook run by papermill, with its status record.
 
 A failing step is recorded (its error in a line, the runs it failed listed)
 and the next one goes on; ``AELIB_INVOCATION_ID`` and ``AELIB_STEP`` tell the
 notebooks' kernels under which invocation and step to log their failed runs.
 A family notebook (unit ``models/<family>``) runs the same way.
+
+Units run in the order given, except that consecutive units which neither
+read nor write each other's results run in ``lanes`` processes at once
+(:func:`phases`): the analysis steps 03-07 (each reads the sweep's models and
+writes its own runs and tables) and the family notebooks (each reads the
+study's results). Each lane's kernel gets ``cores // lanes`` threads
+(TensorFlow, BLAS, numba), so two lanes on two cores do not fight for them;
+the run store and the tables were built for several processes at once.
 
 The kernels talk to papermill over IPC (Unix domain sockets in a private
 temporary folder) rather than TCP: the notebooks run on this machine only, and
@@ -15,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import multiprocessing
 import os
 import re
 import sys
@@ -26,6 +35,7 @@ from pathlib import Path
 from aelib.study.failures import (
     INVOCATION_ENV,
     STEP_ENV,
+    STEP_STARTED_ENV,
     describe_failure,
     explain,
     failure_log_size,
@@ -33,7 +43,7 @@ from aelib.study.failures import (
     new_invocation_id,
     read_failures,
 )
-from aelib.study.planning import notebooks_dir, time_left, work_dir
+from aelib.study.planning import is_model_unit, notebooks_dir, phase_cost, time_left, unit_cost, work_dir
 from aelib.study.progress import format_seconds
 
 
@@ -61,8 +71,9 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
     executed.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
     offset = failure_log_size(out_dir)
-    previous = os.environ.get(STEP_ENV)
+    previous = {name: os.environ.get(name) for name in (STEP_ENV, STEP_STARTED_ENV)}
     os.environ[STEP_ENV] = step  # the kernel inherits it: failed runs are logged under this step
+    os.environ[STEP_STARTED_ENV] = repr(time.time())  # and the report step its own time so far
     try:
         with kernel_options() as kernel:
             pm.execute_notebook(
@@ -76,10 +87,11 @@ def execute_unit(unit: dict, *, tag: str = "") -> dict:
         status = "failed"
         error = step_error(err)
     finally:
-        if previous is None:
-            os.environ.pop(STEP_ENV, None)
-        else:
-            os.environ[STEP_ENV] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
     failed_runs = read_failures(out_dir, invocation=os.environ.get(INVOCATION_ENV), step=step, offset=offset)
     if status == "failed" and not failed_runs:  # an error outside any run (e.g. a table not written): logged too
         log_error(out_dir, error, label=step)
@@ -132,21 +144,133 @@ def step_error(err: Exception) -> str:
     return text.splitlines()[-1][:500] if text else type(err).__name__
 
 
-def run_local(units: list[dict], *, tag: str = "") -> list[dict]:
-    """Execute ``units`` one after another in this machine, with the time left; their status records."""
-    records = []
+#: Steps that read only the sweep's models (and their own runs) and write only their own runs and tables: a
+#: sequence of them may run in several processes at once. 01 (its choices feed 02), 02 (it trains the models
+#: the others read) and 08 (it reads every table) run alone.
+CONCURRENT_STEPS = frozenset({"03_reconstruction", "04_latent_space", "05_ood_reconstruction", "06_generative",
+                              "07_augmentation"})
+#: Environment variables that set a process's thread pools: TensorFlow's (read when it starts), the BLAS
+#: libraries' and numba's (UMAP).
+THREAD_VARIABLES = ("TF_NUM_INTRAOP_THREADS", "TF_NUM_INTEROP_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS",
+                    "MKL_NUM_THREADS", "NUMBA_NUM_THREADS")
+
+
+def phases(units: list[dict]) -> list[list[dict]]:
+    """``units`` cut into phases run one after another: consecutive analysis steps (:data:`CONCURRENT_STEPS`)
+    form one phase, consecutive family notebooks another; every other unit is a phase of its own."""
+    out: list[tuple[str | None, list[dict]]] = []
+    for unit in units:
+        group = "models" if is_model_unit(unit) else ("analysis" if unit["step"] in CONCURRENT_STEPS else None)
+        if group is not None and out and out[-1][0] == group:
+            out[-1][1].append(unit)
+        else:
+            out.append((group, [unit]))
+    return [part for _, part in out]
+
+
+def default_lanes() -> int:
+    """Processes running a phase's units at once: ``AELIB_LANES`` if set (1: one after another), else the
+    number of training workers (:func:`aelib.study.parallel.default_workers`: 2 on two cores or more)."""
+    text = os.environ.get("AELIB_LANES")
+    if text:
+        try:
+            value = int(text)
+        except ValueError:
+            value = 0
+        if value < 1:
+            raise ValueError(f"Expected AELIB_LANES as an integer >= 1. Received: {text!r}")
+        return value
+    from aelib.study.parallel import default_workers
+
+    return default_workers()
+
+
+def _lane_unit(unit: dict, tag: str, threads: int, workers: int) -> dict:
+    """One unit in a lane process: its kernel inherits the thread limits and the training workers set here."""
+    for name in THREAD_VARIABLES:
+        os.environ[name] = str(threads)
+    os.environ.setdefault("AELIB_WORKERS", str(workers))
+    return _announced(unit, tag)
+
+
+def _banner(unit: dict, i: int, n: int, eta: str) -> None:
+    params = unit["parameters"]
+    fams = params.get("arch_families") or params.get("families") or [params.get("family", "?")]
+    print(f"\n=== step {i}/{n}: {unit['step']} — families {','.join(fams)}{eta} ===", flush=True)
+
+
+def _announced(unit: dict, tag: str) -> dict:
+    record = execute_unit(unit, tag=tag)
+    print(f"=== {unit['step']}: {record['status']} in {format_seconds(record['seconds'])}"
+          + (f" — {record['error']}" if record["error"] else "") + " ===", flush=True)
+    print_failed_runs(record)
+    return record
+
+
+def run_local(units: list[dict], *, tag: str = "", lanes: int | None = None) -> list[dict]:
+    """Execute ``units`` on this machine, phase by phase (:func:`phases`), with the time left; their status
+    records, in the order of ``units``.
+
+    Args:
+        units: the planned units.
+        tag: the shard's suffix of the executed notebooks and provenance records.
+        lanes: processes at once within a phase (default :func:`default_lanes`; 1: one after another).
+    """
+    lanes = default_lanes() if lanes is None else max(1, int(lanes))
+    parts = phases(units)
+    costs = [phase_cost(p, lanes) for p in parts]
+    records: dict[int, dict] = {}
+    position = {id(u): i for i, u in enumerate(units)}
     start = time.perf_counter()
-    for i, unit in enumerate(units):
-        left = time_left(units, i, time.perf_counter() - start)
+    for k, phase in enumerate(parts):
+        left = time_left(costs, k, time.perf_counter() - start)
         eta = f", about {format_seconds(left)} left for the study" if left is not None else ""
-        params = unit["parameters"]
-        fams = params.get("arch_families") or params.get("families") or [params.get("family", "?")]
-        print(f"\n=== step {i + 1}/{len(units)}: {unit['step']} — families {','.join(fams)}{eta} ===", flush=True)
-        record = execute_unit(unit, tag=tag)
-        print(f"=== {unit['step']}: {record['status']} in {format_seconds(record['seconds'])}"
-              + (f" — {record['error']}" if record["error"] else "") + " ===", flush=True)
-        print_failed_runs(record)
-        records.append(record)
+        if len(phase) == 1 or lanes == 1:
+            for unit in phase:
+                _banner(unit, position[id(unit)] + 1, len(units), eta)
+                records[position[id(unit)]] = _announced(unit, tag)
+            continue
+        records.update(_run_phase(phase, position, len(units), tag, lanes, eta))
+    return [records[i] for i in range(len(units))]
+
+
+def _run_phase(phase: list[dict], position: dict, n_units: int, tag: str, lanes: int, eta: str) -> dict[int, dict]:
+    """A phase's units in ``min(lanes, len(phase))`` spawned processes, costliest first; {position: record}."""
+    from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
+
+    lanes = min(lanes, len(phase))
+    threads = max(1, (os.cpu_count() or 1) // lanes)
+    from aelib.study.parallel import default_workers
+
+    workers = max(1, default_workers() // lanes)
+    order = sorted(phase, key=lambda u: -unit_cost(u))
+    print(f"\n=== {len(phase)} units at once, {lanes} at a time ({threads} thread(s) each): "
+          f"{', '.join(u['step'] for u in order)}{eta} ===", flush=True)
+    records: dict[int, dict] = {}
+    context = multiprocessing.get_context("spawn")  # a fresh process per lane: safe from a notebook kernel
+    try:
+        with ProcessPoolExecutor(lanes, mp_context=context) as pool:
+            futures = {}
+            for unit in order:
+                _banner(unit, position[id(unit)] + 1, n_units, "")
+                futures[pool.submit(_lane_unit, unit, tag, threads, workers)] = unit
+            for future, unit in futures.items():
+                try:
+                    records[position[id(unit)]] = future.result()
+                except BrokenProcessPool:
+                    raise
+                except Exception as err:  # noqa: BLE001 — the lane itself failed (not the notebook): this unit only
+                    records[position[id(unit)]] = {"step": unit["step"], "status": "failed",
+                                                   "error": f"lane process failed: {type(err).__name__}: {err}",
+                                                   "seconds": 0.0, "executed": None,
+                                                   "families": unit["parameters"].get("families"), "failed_runs": []}
+    except BrokenProcessPool as err:
+        left = [u for u in order if position[id(u)] not in records]
+        print(f"=== lane processes stopped ({err}); running the {len(left)} remaining unit(s) here, one at a time ===",
+              flush=True)
+        for unit in left:
+            records[position[id(unit)]] = _announced(unit, tag)
     return records
 
 

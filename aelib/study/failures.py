@@ -25,6 +25,7 @@ from aelib.study.store import RunResult, RunStore
 FAILURE_LOG = Path("provenance") / "failures.jsonl"
 INVOCATION_ENV = "AELIB_INVOCATION_ID"  # set by `aelib run`, inherited by its step notebooks
 STEP_ENV = "AELIB_STEP"  # the step notebook being executed (set by the command line)
+STEP_STARTED_ENV = "AELIB_STEP_STARTED"  # when it started (seconds since the epoch), for the report's own row
 
 _DISK_FULL = {errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)}
 _NO_PERMISSION = {errno.EACCES, errno.EPERM, errno.EROFS}

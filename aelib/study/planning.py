@@ -85,12 +85,22 @@ def unit_cost(unit: dict) -> float:
     return step.cost
 
 
-def time_left(units: list[dict], n_done: int, elapsed: float) -> float | None:
-    """Seconds left for ``units[n_done:]``, from the time the first ``n_done`` took."""
-    done_cost = sum(unit_cost(u) for u in units[:n_done])
+def time_left(costs: list[float], n_done: int, elapsed: float) -> float | None:
+    """Seconds left for the parts of expected relative costs ``costs[n_done:]`` (a unit's :func:`unit_cost`,
+    a phase's :func:`phase_cost`), from the time the first ``n_done`` took."""
+    done_cost = sum(costs[:n_done])
     if n_done == 0 or done_cost <= 0 or elapsed <= 0:
         return None
-    return elapsed / done_cost * sum(unit_cost(u) for u in units[n_done:])
+    return elapsed / done_cost * sum(costs[n_done:])
+
+
+def phase_cost(phase: list[dict], lanes: int) -> float:
+    """Expected relative wall time of units run ``lanes`` at once: their costs shared among the lanes, never
+    less than the longest unit; their sum when one at a time."""
+    costs = [unit_cost(u) for u in phase]
+    if len(phase) == 1 or lanes <= 1:
+        return sum(costs)
+    return max(max(costs), sum(costs) / lanes)
 
 
 def parse_shard(text: str | None) -> tuple[int, int]:

@@ -3,6 +3,7 @@
 import importlib.util
 import json
 import re
+import time
 from pathlib import Path
 
 import nbformat
@@ -234,13 +235,16 @@ def test_report_says_how_long_each_step_took_from_the_executions_that_built_its_
         {"invocation": "c", "step": "04_latent_space", "seconds": 20, "runs": {}},
     ]
     (prov / "steps.jsonl").write_text("".join(json.dumps(r) + "\n" for r in executions) + '{"invocation": "c", "st')
-    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame(), invocation="now")
+    text = report_text(tmp_path, "quick", pd.DataFrame(), [], pd.DataFrame(), invocation="now",
+                       running=("08_summary", time.time() - 65))
     assert "| step | when | time | built by (invocations) | ran | already complete | failed |" in text
     # c's 125 s, then b's 600 s (3 runs: 2 + 3 = 5, all of c's total); b2 ran nothing, a's runs were replaced
     assert "| 02_latent_sweep | 2026-01-01 10:00:00 | 12 min 05 s | `c`, `b` | 2 | 3 | 0 |" in text
     assert "| 03_reconstruction | 2026-01-01 10:00:00 | – | – | 1 | 0 | 0 |" in text  # no execution logged
     assert "| 04_latent_space | 2026-01-01 10:00:00 | 0 min 20 s | `c` |" in text  # no runs: the newest only
-    assert "| 08_summary | 2026-01-01 10:00:00 | – | this invocation (running) |" in text
+    # the step writing the report: this invocation's row, its time so far, not its provenance's (an earlier one's)
+    assert re.search(r"\| 08_summary \| \S+ \S+ \| 1 min 0[5-9] s so far \| this invocation \(running\) \|", text)
+    assert "| 08_summary | 2026-01-01" not in text
 
 
 def test_each_step_execution_is_logged_with_its_own_run_counts(tmp_path, monkeypatch):

@@ -139,16 +139,17 @@ def test_progress_estimates_time_left_from_run_weights():
 def test_time_left_scales_step_costs_by_the_time_taken():
     cost = {step.name: step.cost for step in steps.STEPS}
     units = [{"step": step, "parameters": {"families": [f"f{i}" for i in range(10)]}} for step in cost]
-    assert planning.time_left(units, 0, 0.0) is None
+    costs = [planning.unit_cost(u) for u in units]
+    assert planning.time_left(costs, 0, 0.0) is None
     total = sum(cost.values())
     # the first step took twice its share: the rest is expected to take twice theirs
-    left = planning.time_left(units, 1, 2 * cost["01_architecture"])
+    left = planning.time_left(costs, 1, 2 * cost["01_architecture"])
     assert left == pytest.approx(2 * (total - cost["01_architecture"]))
     # fewer families make a per-family step cheaper, not a study-wide one
     few = [{"step": u["step"], "parameters": {"families": ["f0", "f1"]}} for u in units]
     assert planning.unit_cost(few[1]) == pytest.approx(cost["02_latent_sweep"] / 5)
     assert planning.unit_cost(few[6]) == cost["07_augmentation"]
-    assert planning.time_left(units, len(units), 100.0) == 0
+    assert planning.time_left(costs, len(costs), 100.0) == 0
 
 
 def test_plan_applies_profile_and_overrides(tmp_path):

@@ -24,11 +24,13 @@ from aelib import findings, report
 from aelib.io import atomic_write_text
 from aelib.study import tuning
 from aelib.study.claims import claim_timeout, exclusive, mark_summarising, read_claim
-from aelib.study.failures import INVOCATION_ENV
+from aelib.study.failures import INVOCATION_ENV, STEP_STARTED_ENV
 from aelib.study.steps import summary_inputs as inputs
 from aelib.study.study import Study, check_families, check_latent_sizes
 
 SUMMARY = "summary"
+#: This step's name: REPORT's row for it is this invocation's, still running while the report is written.
+STEP = "08_summary"
 BUILDING = ".summary.building"  # + "-<pid>": the summary being built
 REPLACED = ".summary.replaced"  # the previous summary, between the two renames of swap_in
 LOCK = ".summary.lock"
@@ -59,10 +61,19 @@ def run(study: Study, *, families: Sequence[str] | str = "all", z_values: Sequen
         # the findings in words (aelib.findings) read the new summary/ tables, after the convergence lines
         opening += "\n" + findings.findings_section(**{**findings.read_tables(study.out_dir), **seen}) + "\n"
         text = report.report_text(study.out_dir, profile, ranking, sections, inputs.failures_table(study),
-                                  opening=opening, invocation=os.environ.get(INVOCATION_ENV))
+                                  opening=opening, invocation=os.environ.get(INVOCATION_ENV),
+                                  running=(STEP, _started()))
         atomic_write_text(study.out_dir / "REPORT.md", text)
     print(f"Wrote {study.out_dir / 'REPORT.md'} and tables in {study.out_dir / SUMMARY}")
     return ranking
+
+
+def _started() -> float | None:
+    """When this step's execution began (set by ``aelib run`` for the kernel), or None outside it."""
+    try:
+        return float(os.environ[STEP_STARTED_ENV])
+    except (KeyError, ValueError):
+        return None
 
 
 def _build(study: Study, out: Path, incomplete: str, *, families: list[str], z_values: list[int],
