@@ -29,6 +29,7 @@ import numpy as np
 
 from aelib.checks import check_float, check_int
 from aelib.metrics.reconstruction import rmse_per_sample
+from aelib.models.inference import forward
 
 #: Burda et al.'s threshold on the variance over inputs of a code dimension's posterior mean for an active unit.
 ACTIVE_UNIT_THRESHOLD = 0.01
@@ -170,7 +171,7 @@ def _row(measure: str, value: float, fcae_value: float = math.nan, target: float
 
 
 def _sparse(model, x, reference, seed) -> list[dict]:
-    outputs = model.penalised_model.predict(x, batch_size=512, verbose=0)
+    outputs = forward(model.penalised_model, x, batch_size=512)
     units = np.concatenate([np.asarray(h).reshape(len(x), -1) for h in outputs[:-1]], axis=1)
     rho_hat = mean_activation(units)
     return [_row("mean_activation", rho_hat.mean(), target=model.rho),
@@ -200,7 +201,7 @@ def _prior_mmd(model, codes, reference_codes, seed, prior: str = "normal") -> di
 
 
 def _variational(model, x, reference, seed) -> list[dict]:
-    mean, log_var = (np.asarray(a) for a in model.gaussian_encoder.predict(x, batch_size=512, verbose=0))
+    mean, log_var = (np.asarray(a) for a in forward(model.gaussian_encoder, x, batch_size=512))
     reference_codes = reference.encode(x) if reference is not None else None
     fcae_units = active_units(reference_codes) if reference_codes is not None else math.nan
     return [_row("kl_per_dimension", gaussian_kl_per_dimension(mean, log_var).mean()),

@@ -36,6 +36,7 @@ import numpy as np
 from aelib import losses
 from aelib.architectures import DEFAULT_DEPTH, WIDTH_RULES, widths_for, widths_rule_used
 from aelib.checks import check_int
+from aelib.models.inference import forward
 
 
 class LossTerm(NamedTuple):
@@ -219,7 +220,7 @@ class Autoencoder(keras.Model):
     def encode(self, x, *, batch_size: int = 512) -> np.ndarray:
         """Codes of ``x``: an array of shape (n, latent_dim)."""
         x = self._check_input(x)
-        return np.asarray(self.encoder.predict(x, batch_size=batch_size, verbose=0), dtype="float32")
+        return np.asarray(forward(self.encoder, x, batch_size=batch_size), dtype="float32")
 
     def decode(self, z, *, batch_size: int = 512) -> np.ndarray:
         """Decoded samples of shape (n, *input_shape)."""
@@ -228,7 +229,7 @@ class Autoencoder(keras.Model):
             raise ValueError(f"Expected codes of shape (n, {self.latent_dim}). Received: shape={z.shape}")
         if not np.all(np.isfinite(z)):
             raise ValueError("Codes contain NaN or infinite values.")
-        return np.asarray(self.decoder.predict(z, batch_size=batch_size, verbose=0), dtype="float32")
+        return np.asarray(forward(self.decoder, z, batch_size=batch_size), dtype="float32")
 
     def reconstruct(self, x, *, batch_size: int = 512) -> np.ndarray:
         """``decode(encode(x))`` on clean inputs, without any training-time noise."""

@@ -30,7 +30,7 @@ SHARED_SOURCES = ("models/base.py", "models/blocks.py", "architectures.py", "los
 #: ``{family: (version, source hash)}``; ``"shared"``: :data:`SHARED_SOURCES`. A family's source is
 #: ``aelib/models/<family>.py``.
 VERSIONS: dict[str, tuple[int, str]] = {
-    "shared": (1, "18ba9976849e"),
+    "shared": (1, "63948b511717"),
     "vanilla": (1, "cd6e94b91102"),
     "fcae": (1, "1b2604377212"),
     "dae": (1, "42e28e2c576c"),

@@ -18,6 +18,7 @@ import numpy as np
 
 from aelib.data import stratified_indices
 from aelib.metrics.generative import frechet_distance
+from aelib.models.inference import forward
 from aelib.study.study import Study, Unit
 
 # Change when the architecture, augmentation or training below change, so old runs are not reused.
@@ -76,7 +77,7 @@ class Classifier:
 
     def __call__(self, x, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
         """(penultimate features, predicted labels)."""
-        feats, probs = self.features_model.predict(np.asarray(x, dtype="float32"), batch_size=batch_size, verbose=0)
+        feats, probs = forward(self.features_model, np.asarray(x, dtype="float32"), batch_size=batch_size)
         return np.asarray(feats, dtype=np.float64), np.argmax(probs, axis=1)
 
 
