@@ -53,7 +53,7 @@ def train_sizes(args: argparse.Namespace, start: float) -> pd.DataFrame:
                                                                 * training["validation_fraction"]))
         frames.append(runs)
         print(f"=== n_train = {n}: {len(runs)} runs, {time.perf_counter() - start:.0f} s so far ===", flush=True)
-        write_outputs(args, pd.concat(frames, ignore_index=True), time.perf_counter() - start)
+        write_outputs(args, pd.concat(frames, ignore_index=True))
     return pd.concat(frames, ignore_index=True)
 
 
@@ -123,7 +123,17 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def write_outputs(args: argparse.Namespace, runs: pd.DataFrame, seconds: float) -> None:
+def by_size(table: pd.DataFrame) -> list[str]:
+    """One line per z: the depth chosen on validation at each training-set size, smallest size first."""
+    lines = []
+    for z, part in table[table["best_on_validation"]].groupby("latent_dim"):
+        chosen = "; ".join(f"depth {int(row.depth)} at {int(row.n_train):,}"
+                           for row in part.sort_values("n_train").itertuples())
+        lines.append(f"- z = {z}: {chosen}.")
+    return lines
+
+
+def write_outputs(args: argparse.Namespace, runs: pd.DataFrame) -> None:
     """The tables, the figure and REPORT.md of the sizes run so far."""
     args.out.mkdir(parents=True, exist_ok=True)
     runs.to_csv(args.out / "depth_by_size_runs.csv", index=False)
@@ -139,11 +149,19 @@ def write_outputs(args: argparse.Namespace, runs: pd.DataFrame, seconds: float) 
         f"{', '.join(map(str, args.seeds))}) on the real {args.dataset} at training-set sizes "
         f"{', '.join(f'{n:,}' for n in sizes)} (10 % of each held out for early stopping and for choosing the "
         "depth; test RMSE on the full test split, reported, never used to choose). Training as the quick profile "
-        "(batch 64, Adam 1e-3, early stopping). Built by `scripts/depth_by_size.py` in "
-        f"{seconds / 60:.0f} min of wall time on this machine (a shared machine: not a benchmark; runs already "
-        "in the store are reused).",
+        "(batch 64, Adam 1e-3, early stopping). The fit sees "
+        + ", ".join(f"{int(n):,}" for n in runs.groupby("n_train")["n_fit"].first())
+        + " images. Built by `scripts/depth_by_size.py` on this machine's two CPU cores, two runs at once: the "
+        f"{len(runs)} runs' own training times add up to {runs['train_seconds'].sum() / 3600:.1f} h "
+        "(a shared machine: not a benchmark; runs already in the store are reused).",
         "",
         "![depth by size](depth_by_size.png)",
+        "",
+        "The depth chosen on validation, by training-set size:",
+        "",
+        *by_size(table),
+        "",
+        "Per size and z, the best depth and how clearly it leads:",
         "",
         *reading(table),
         "",
