@@ -421,17 +421,38 @@ def standardised_composite(measures: Mapping[str, Mapping[str, Sequence[float]]]
         ValueError: no measures, a measure without a direction, different families or units across measures.
     """
     parsed, families = _parse_measures(measures, higher_is_better)
-    standard = []
-    for m, (_, x) in parsed.items():
-        sd = x.std()
-        z = (x - x.mean()) / sd if sd > 0 else np.zeros_like(x)
-        standard.append(z if higher_is_better[m] else -z)
-    scores = np.mean(standard, axis=0)  # (family, unit)
+    scales = {m: (float(x.mean()), float(x.std())) for m, (_, x) in parsed.items()}
+    scores = np.mean([_standardised(x, scales[m], higher_is_better[m]) for m, (_, x) in parsed.items()],
+                     axis=0)  # (family, unit)
     point = scores.mean(axis=1)
     boot = None
     if scores.shape[1] >= 2:
         boot = _ranks(bootstrap_means(dict(zip(families, scores)), n_boot=n_boot, seed=seed).to_numpy(), False)
     return _interval_frame(families, point, _ranks(point, False), boot)
+
+
+def measure_scales(measures: Mapping[str, Mapping[str, Sequence[float]]], *,
+                   higher_is_better: Mapping[str, bool]) -> dict[str, tuple[float, float]]:
+    """Each measure's (mean, sd) over every family and unit: the scale :func:`standardised_composite` puts it on."""
+    parsed, _ = _parse_measures(measures, higher_is_better)
+    return {m: (float(x.mean()), float(x.std())) for m, (_, x) in parsed.items()}
+
+
+def standardised_score(values: Mapping[str, float], scales: Mapping[str, tuple[float, float]], *,
+                       higher_is_better: Mapping[str, bool]) -> float:
+    """One more row (a reference such as PCA) on a composite's scales (:func:`measure_scales`): the mean over
+    measures of its standardised value, sign turned so that higher is better, as the families' scores are."""
+    if set(values) != set(scales):
+        raise ValueError(f"Expected a value for each measure of the scales {sorted(scales)}. "
+                         f"Received: {sorted(values)}")
+    return float(np.mean([_standardised(np.float64(values[m]), scales[m], higher_is_better[m]) for m in scales]))
+
+
+def _standardised(x, scale: tuple[float, float], higher_is_better: bool):
+    """``(x − mean) / sd``, negated where lower is better; 0 for a measure that does not vary."""
+    mean, sd = scale
+    z = (x - mean) / sd if sd > 0 else np.zeros_like(x)
+    return z if higher_is_better else -z
 
 
 def degradation_slope(levels: Sequence[float], values: Sequence[float], *, reference_level: float = 0.0) -> float:

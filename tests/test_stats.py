@@ -363,3 +363,16 @@ def test_standardised_composite_weighs_measures_by_effect_size_not_rank():
     assert by.loc["y", "value"] == pytest.approx(-by.loc["x", "value"])
     flipped = stats.standardised_composite({"a": a, "b": b}, higher_is_better={"a": True, "b": False}, n_boot=200)
     assert flipped.set_index("family").loc["x", "rank"] == 1
+
+
+def test_a_reference_row_is_scored_on_the_composites_own_scales():
+    measures = {"a": {"f": [1.0, 3.0], "g": [5.0, 7.0]}, "b": {"f": [0.2, 0.2], "g": [0.1, 0.1]}}
+    directions = {"a": True, "b": False}
+    scales = stats.measure_scales(measures, higher_is_better=directions)
+    assert scales["a"] == pytest.approx((4.0, np.sqrt(5.0))) and scales["b"] == pytest.approx((0.15, 0.05))
+    # a family's own mean values give its own composite score back
+    table = stats.standardised_composite(measures, higher_is_better=directions).set_index("family")
+    own = stats.standardised_score({"a": 2.0, "b": 0.2}, scales, higher_is_better=directions)
+    assert own == pytest.approx(table.loc["f", "value"])
+    with pytest.raises(ValueError, match=r"Received: \['a'\]"):
+        stats.standardised_score({"a": 2.0}, scales, higher_is_better=directions)

@@ -292,13 +292,11 @@ def _latent_reference(pca_latent: pd.DataFrame | None, per_measure: Mapping, cel
     rows = pca_latent[pca_latent["latent_dim"].isin([c[0] for c in cells])]
     if rows["latent_dim"].nunique() != len(cells) or any(m not in rows for m in measures):
         return None
-    scores = []
-    for m in measures:
-        values = np.array([np.asarray(v, dtype=float) for v in per_measure[m].values()])
-        sd = values.std()
-        z = (float(rows[m].mean()) - values.mean()) / sd if sd > 0 else 0.0
-        scores.append(z if LATENT_MEASURES[m] else -z)
-    return pd.DataFrame([{"family": "pca", "value": float(np.mean(scores)),
+    directions = {m: LATENT_MEASURES[m] for m in measures}
+    scales = stats.measure_scales({m: per_measure[m] for m in measures}, higher_is_better=directions)
+    value = stats.standardised_score({m: float(rows[m].mean()) for m in measures}, scales,
+                                     higher_is_better=directions)
+    return pd.DataFrame([{"family": "pca", "value": value,
                           "over": "reference: PCA with the same z (deterministic), standardised on the families' "
                                   "scale"}])
 
