@@ -119,12 +119,13 @@ def _build(study: Study, out: Path, incomplete: str, *, families: list[str], z_v
                  report.performance_prediction_section(out, by_z=by_z, pca=pca, runs=sweep_runs, ood=ood,
                                                        latent=latent, gen=gen)]
     # paired comparisons and the ranking with its uncertainty (aelib.stats)
-    ranking, ranking_sections = report.ranking_and_comparisons(out, **inputs.ranking_inputs(study),
-                                                               families=families, chosen_z=chosen_z, pca=pca)
+    ranked = inputs.ranking_inputs(study)
+    ranking, ranking_sections = report.ranking_and_comparisons(out, **ranked, families=families, chosen_z=chosen_z,
+                                                               pca=pca)
     sections.extend(ranking_sections)
     if not ranking.empty:
         report.plot_ranks(ranking, study.figures / "ranking")
-    sections.append(report.declared_section(out, **inputs.declared_inputs(study), families=families,
+    sections.append(report.declared_section(out, **inputs.declared_inputs(study, ranked), families=families,
                                             figures=study.figures))
     return ranking, sections, opening, {"architecture": arch_runs, "latent_quality": _of(latent, families)}
 

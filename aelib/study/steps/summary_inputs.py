@@ -178,14 +178,12 @@ class PCASamples:
         return self._rmse[key]
 
 
-def declared_inputs(study: Study) -> dict:
+def declared_inputs(study: Study, ranked: dict) -> dict:
     """The keyword arguments of :func:`aelib.report.declared_section` but ``out``, ``families`` and ``figures``:
-    the step tables (this study's settings), the per-image RMSE of the runs and of PCA."""
-    ood = read_current(study, "ood_rmse")
-    return {"sweep_runs": read_current(study, "latent_sweep_runs"), "ood": ood,
-            "latent": read_current(study, "latent_quality"),
-            "generative_samples": read_current(study, "generative_samples"), "samples": RunSamples(study),
-            "pca_samples": PCASamples(study, ood)}
+    the step tables and the runs' per-image RMSE already read for the ranking (``ranked``, from
+    :func:`ranking_inputs`: each file is read once), and PCA's per-image RMSE."""
+    names = ("sweep_runs", "ood", "latent", "generative_samples", "samples")
+    return {**{name: ranked[name] for name in names}, "pca_samples": PCASamples(study, ranked["ood"])}
 
 
 def missing_rows(study: Study, families: Sequence[str], chosen_z: Sequence[int]) -> pd.DataFrame:
