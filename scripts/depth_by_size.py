@@ -35,7 +35,7 @@ from aelib.study.study import Study  # noqa: E402
 from aelib.training import TRAINING_FIELDS  # noqa: E402
 
 
-def train_sizes(args: argparse.Namespace, start: float) -> pd.DataFrame:
+def train_sizes(args: argparse.Namespace) -> pd.DataFrame:
     """Run the depth search at each size, writing the outputs after each (so an interrupted experiment leaves the
     sizes it finished reported); the runs' rows with their ``n_train``."""
     common = PROFILES["quick"]["common"]
@@ -118,9 +118,30 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     parser.add_argument("--workers", type=int, default=None, help="training processes (default: the study's)")
     args = parser.parse_args(argv)
-    train_sizes(args, time.perf_counter())
+    problem = check_data(args.dataset, args.sizes)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    train_sizes(args)
     print((args.out / "REPORT.md").read_text(encoding="utf-8"))
     return 0
+
+
+def check_data(dataset: str, sizes: list[int]) -> str | None:
+    """Why the experiment cannot run on ``dataset`` at ``sizes`` (the data cannot be loaded, or a size is larger
+    than its training split), or None."""
+    from aelib.data import load_dataset
+
+    try:
+        x, _ = load_dataset(dataset, "train")
+    except Exception as err:  # noqa: BLE001 — any failure to load is reported with what to do
+        return (f"cannot load the {dataset!r} training split: {err}. The experiment needs the real data set; "
+                "see README.md, \"Data\", for where aelib looks for it offline.")
+    too_big = [n for n in sizes if n > len(x)]
+    if too_big or any(n < 100 for n in sizes):
+        return (f"Expected training-set sizes between 100 and the {len(x):,} images of {dataset!r}'s training split. "
+                f"Received: --sizes {' '.join(map(str, sizes))}")
+    return None
 
 
 def by_size(table: pd.DataFrame) -> list[str]:

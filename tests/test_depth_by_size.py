@@ -43,3 +43,24 @@ def test_report_names_the_depth_chosen_at_each_size_and_whether_it_leads_clearly
     assert "Not run yet: training-set sizes 60,000" in text
     table = pd.read_csv(tmp_path / "depth_by_size.csv")
     assert table["best_on_validation"].sum() == 2 and (tmp_path / "depth_by_size.png").is_file()
+
+
+def test_sizes_beyond_the_data_or_a_data_set_that_cannot_load_are_refused_before_training(monkeypatch, capsys):
+    import numpy as np
+
+    import aelib.data
+
+    script = _script()
+    five_thousand = (np.zeros((5000, 28, 28, 1)), np.zeros(5000))
+    monkeypatch.setattr(aelib.data, "load_dataset", lambda name, split: five_thousand)
+    assert script.main(["--sizes", "4000", "15000"]) == 2
+    err = capsys.readouterr().err
+    assert "between 100 and the 5,000 images" in err and "Received: --sizes 4000 15000" in err
+
+    def missing(name, split):
+        raise FileNotFoundError("no fashion_mnist files found")
+
+    monkeypatch.setattr(aelib.data, "load_dataset", missing)
+    assert script.main(["--dataset", "fashion_mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot load the 'fashion_mnist' training split: no fashion_mnist files found" in err
