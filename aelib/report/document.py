@@ -101,7 +101,8 @@ def invocation_lines(path: Path, last: int = 10) -> list[str]:
             continue  # a line cut short by a kill
     if not records:
         return []
-    rows = [{"finished": rec.get("finished", "?"), "command": " ".join(rec.get("argv", [])),
+    rows = [{"invocation": f"`{rec['invocation']}`" if rec.get("invocation") else "–",
+             "finished": rec.get("finished", "?"), "command": " ".join(rec.get("argv", [])),
              "wall time": f"{round(rec.get('seconds', 0)) // 60} min {round(rec.get('seconds', 0)) % 60:02d} s",
              "steps (status)": ", ".join(f"{s.get('step', '?')[:2]} ({s.get('status')})" for s in rec.get("steps", []))}
             for rec in records[-last:]]

@@ -64,7 +64,7 @@ def run_study(args: argparse.Namespace, argv: list[str] | None = None) -> int:
           + f", results in {units[0]['out_dir'] if units else '-'}", flush=True)
     tag = f"-shard{args.shard.replace('/', 'of')}" if args.shard else ""
     # the lease: other shards' summaries wait for it; the scope: failed runs are logged under this invocation
-    with invocation_lease(units[0]["out_dir"], tag) if units else nullcontext(), invocation_scope():
+    with invocation_lease(units[0]["out_dir"], tag) if units else nullcontext(), invocation_scope() as invocation:
         if args.executor == "local":
             records = run_local(units, tag=tag)
         else:
@@ -81,7 +81,7 @@ def run_study(args: argparse.Namespace, argv: list[str] | None = None) -> int:
               "provenance/failures.jsonl")
     if units:
         provenance = Path(units[0]["out_dir"]) / "provenance"
-        record = {"profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
+        record = {"invocation": invocation, "profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
                   "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": total, "steps": records}
         try:
             atomic_write_json(provenance / f"study{tag}.json", record)  # the latest invocation

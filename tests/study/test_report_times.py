@@ -57,6 +57,8 @@ def test_report_times_are_the_new_runs_own_in_a_folder_of_another_study(tmp_path
     new = executions[-1]["invocation"]
     assert new and new != OLD
     assert [e["invocation"] for e in executions] == [OLD, OLD, new, new]  # the old lines are kept
+    # the invocation's own record names it, so REPORT's invocations match the "built by" column
+    assert json.loads((tmp_path / "provenance" / "invocations.jsonl").read_text().splitlines()[-1])["invocation"] == new
     logged = {e["step"]: e for e in executions if e["invocation"] == new}
     assert set(logged) == {"02_latent_sweep", "08_summary"}
     assert logged["02_latent_sweep"]["runs"] == {"complete": 1, "failed": 0, "skipped": 0}
