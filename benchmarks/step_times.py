@@ -18,8 +18,9 @@ Per step (01..08 in the study's order, then the family notebooks ``models/<famil
     the wall time. Runs written outside every logged execution are one row of their own; a copy of the
     store that did not keep the files' times (a fresh git checkout) puts every run there.
 
-The total wall time is the sum of the rows' wall seconds (shards add up: machine time, not elapsed time);
-it is a lower bound when any step is unlogged.
+The total wall time is the time the counted executions cover, each second once (steps that ran at once
+overlap; shards on other machines too); the steps' own times are also summed. It is a lower bound when any
+step is unlogged.
 
 ``--baseline`` takes a git revision (its ``steps.jsonl`` at the same path is read with ``git show``) or a
 folder (its ``provenance/steps.jsonl``), and adds its wall seconds per step and the ratio new / baseline.
@@ -40,7 +41,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from aelib.report.document import step_times
+from aelib.report.document import counted_executions, step_times
 from aelib.study.steps import STEP_NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,6 +54,11 @@ UNLOGGED = "earlier, unlogged"
 #: the label of the runs whose metrics.json was written outside every logged execution
 OUTSIDE = "runs outside any logged execution"
 TOTAL = "total"
+#: the step that makes each kind of analysis run (the analysis steps run at once, so time alone cannot tell);
+#: training runs come from steps 01, 02 and any step that trains what it lacks, and go by time
+KIND_STEPS = {"reconstruction": "03_reconstruction", "latent": "04_latent_space", "ood": "05_ood_reconstruction",
+              "generative": "06_generative", "samples": "06_generative", "classifier": "06_generative",
+              "augmentation": "07_augmentation", "augmentation_fcae": "07_augmentation"}
 #: seconds of slack at the end of an execution's interval: ``finished`` is written to the whole second
 SLACK = 1.0
 COLUMNS = ["step", "wall_s", "unlogged", "invocations", "baseline_wall_s", "ratio", "runs", "run_s",
@@ -75,6 +81,27 @@ def log_path(out_dir: Path) -> Path:
     return path
 
 
+def _interval(entry: dict) -> tuple[float, float]:
+    """(start, end) of an execution in epoch seconds (``finished`` is the writing machine's local time)."""
+    end = time.mktime(time.strptime(entry["finished"], "%Y-%m-%d %H:%M:%S"))
+    return end - float(entry["seconds"]), end
+
+
+def elapsed(log: Path) -> float | None:
+    """Seconds covered by the executions that built the results (:func:`counted_executions`), each interval
+    counted once: steps run at once (the analysis steps, the family notebooks) overlap. None when an execution
+    has no readable end time."""
+    try:
+        spans = sorted(_interval(e) for entries, _ in counted_executions(log).values() for e in entries)
+    except (KeyError, ValueError, TypeError):
+        return None
+    total, reach = 0.0, float("-inf")
+    for start, end in spans:
+        total += max(0.0, end - max(start, reach))
+        reach = max(reach, end)
+    return total
+
+
 def executions(log: Path) -> list[dict]:
     """The log's entries with a duration and an end time, each with ``start`` and ``end`` (epoch seconds;
     ``finished`` is the local time of the machine that wrote it). Lines cut short by a kill are skipped."""
@@ -82,11 +109,10 @@ def executions(log: Path) -> list[dict]:
     for line in log.read_text(encoding="utf-8").splitlines():
         try:
             entry = json.loads(line)
-            end = time.mktime(time.strptime(entry["finished"], "%Y-%m-%d %H:%M:%S"))
-            seconds = float(entry["seconds"])
+            start, end = _interval(entry)
         except (ValueError, KeyError, TypeError):
             continue
-        entries.append({**entry, "start": end - seconds, "end": end + SLACK})
+        entries.append({**entry, "start": start, "end": end + SLACK})
     return entries
 
 
@@ -122,8 +148,8 @@ def baseline_log(baseline: str, out_dir: Path, scratch: Path) -> tuple[Path, str
 
 def run_costs(out_dir: Path, entries: list[dict]) -> dict[tuple[str, str], dict[str, list[float]]]:
     """(step, shard) → kind → [run seconds, runs]: each complete run of the store under the logged execution
-    that was running when its ``metrics.json`` was written (the narrowest, where two overlap), or under
-    (:data:`OUTSIDE`, "") when none was."""
+    that was running when its ``metrics.json`` was written (where several were: the one of the step that makes
+    that kind, :data:`KIND_STEPS`, else the narrowest), or under (:data:`OUTSIDE`, "") when none was."""
     costs: dict[tuple[str, str], dict[str, list[float]]] = {}
     runs = Path(out_dir) / "runs"
     for metrics_path in sorted(runs.glob("*/*/metrics.json")) if runs.is_dir() else []:
@@ -139,8 +165,9 @@ def run_costs(out_dir: Path, entries: list[dict]) -> dict[tuple[str, str], dict[
         if not isinstance(seconds, (int, float)):
             continue
         during = [e for e in entries if e["start"] <= written <= e["end"]]
+        own = [e for e in during if e.get("step") == KIND_STEPS.get(kind)]  # steps at once: the kind's own step
         if during:
-            entry = min(during, key=lambda e: e["end"] - e["start"])
+            entry = min(own or during, key=lambda e: e["end"] - e["start"])
             key = (str(entry.get("step")), str(entry.get("shard") or ""))
         else:
             key = (OUTSIDE, "")
@@ -179,7 +206,8 @@ def _row(label: str, wall: float | None, invocations: list[str], kinds: dict[str
 
 
 def step_rows(times: dict[tuple[str, str], tuple[float, list[str]]],
-              costs: dict[tuple[str, str], dict[str, list[float]]] | None = None) -> list[dict]:
+              costs: dict[tuple[str, str], dict[str, list[float]]] | None = None,
+              covered: float | None = None) -> list[dict]:
     """One row per step (01..08, then any other logged step), the family notebooks summed as one row
     ``family notebooks (N)``, the runs outside every logged execution, and the total."""
     costs = costs or {}
@@ -202,9 +230,10 @@ def step_rows(times: dict[tuple[str, str], tuple[float, list[str]]],
     if (OUTSIDE, "") in costs:
         rows.append(_row(OUTSIDE, None, [], costs[(OUTSIDE, "")]))
     walls = [r["wall_s"] for r in rows if r["wall_s"] is not None]
-    rows.append({"step": TOTAL, "wall_s": sum(walls), "unlogged": any(r["unlogged"] for r in rows),
-                 "invocations": "", "runs": sum(r["runs"] for r in rows), "run_s": sum(r["run_s"] for r in rows),
-                 "run_s_by_kind": ""})
+    # the study's wall time: the executions' intervals counted once (steps at once overlap), else their sum
+    rows.append({"step": TOTAL, "wall_s": sum(walls) if covered is None else covered, "steps_s": sum(walls),
+                 "unlogged": any(r["unlogged"] for r in rows), "invocations": "",
+                 "runs": sum(r["runs"] for r in rows), "run_s": sum(r["run_s"] for r in rows), "run_s_by_kind": ""})
     return rows
 
 
@@ -263,7 +292,9 @@ def markdown(rows: list[dict], *, source: str, baseline: str | None = None) -> s
         "which exceeds wall time when two workers train at once. The runs written outside every logged "
         "execution are a row of their own.",
         "",
-        f"Total wall time of the study: {total['wall_s']:,.0f} s ({_minutes(total['wall_s'])}), {bound}.",
+        f"Total wall time of the study: {total['wall_s']:,.0f} s ({_minutes(total['wall_s'])}), {bound}; the "
+        "executions' intervals, each second counted once (the analysis steps and the family notebooks run two "
+        f"at a time); the steps' own times add up to {total.get('steps_s', total['wall_s']):,.0f} s.",
     ]
     if with_baseline:
         notes += ["", f"Baseline: {baseline}. new / baseline above 1 is slower."]
@@ -285,12 +316,12 @@ def report(out_dir: Path, *, baseline: str | None = None) -> tuple[list[dict], s
     """The rows and the markdown for ``out_dir``, with ``baseline``'s wall times beside them."""
     out_dir = Path(out_dir)
     log = log_path(out_dir)
-    rows = step_rows(step_times(log), run_costs(out_dir, executions(log)))
+    rows = step_rows(step_times(log), run_costs(out_dir, executions(log)), elapsed(log))
     named = None
     if baseline is not None:
         with tempfile.TemporaryDirectory() as scratch:
             base_log, named = baseline_log(baseline, out_dir, Path(scratch))
-            rows = add_baseline(rows, step_rows(step_times(base_log)))
+            rows = add_baseline(rows, step_rows(step_times(base_log), covered=elapsed(base_log)))
     return rows, markdown(rows, source=f"`{log}`", baseline=named)
 
 

@@ -164,3 +164,24 @@ def test_baseline_folder_without_log_exits_2(study, tmp_path, capsys):
     assert step_times.main(["--out", str(study), "--baseline", str(tmp_path / "bare"),
                             "--results", str(tmp_path / "r")]) == 2
     assert str(tmp_path / "bare" / "provenance" / "steps.jsonl") in capsys.readouterr().err
+
+
+def test_steps_run_at_once_count_once_in_the_total(tmp_path):
+    # lanes: 04 and 06 both started at 12:00:00; 04 took 100 s, 06 150 s; then 08 alone for 30 s
+    out = _write_log(tmp_path / "out", [_line(B, "04_latent_space", 100.0, "2026-01-01 12:01:40"),
+                                        _line(B, "06_generative", 150.0, "2026-01-01 12:02:30"),
+                                        _line(B, "08_summary", 30.0, "2026-01-01 12:03:00")])
+    rows, text = step_times.report(out)
+    total = _by_step(rows)["total"]
+    assert total["wall_s"] == pytest.approx(150 + 30) and total["steps_s"] == pytest.approx(100 + 150 + 30)
+    assert "Total wall time of the study: 180 s" in text and "add up to 280 s" in text
+
+
+def test_a_run_made_while_two_steps_ran_at_once_goes_to_the_step_of_its_kind(tmp_path):
+    out = _write_log(tmp_path / "out", [_line(B, "04_latent_space", 100.0, "2026-01-01 12:01:40"),
+                                        _line(B, "06_generative", 150.0, "2026-01-01 12:02:30")])
+    _run(out, "generative", "fcae-z2", {"seconds": 4.0}, "2026-01-01 12:01:00")  # during both; 04 is narrower
+    _run(out, "latent", "fcae-z2", {"seconds": 2.0}, "2026-01-01 12:01:00")
+    by = _by_step(step_times.report(out)[0])
+    assert by["06_generative"]["run_s_by_kind"] == "generative 4 s (1)"
+    assert by["04_latent_space"]["run_s_by_kind"] == "latent 2 s (1)"

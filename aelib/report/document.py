@@ -110,9 +110,10 @@ def invocation_lines(path: Path, last: int = 10) -> list[str]:
              "being skipped):"), "", markdown(pd.DataFrame(rows))]
 
 
-def step_times(log: Path) -> dict[tuple[str, str], tuple[float, list[str]]]:
-    """(step, shard) → (seconds, invocations) of the executions that built the step's current results, from
-    ``provenance/steps.jsonl`` (one line per step execution: invocation, step, shard, seconds, run counts).
+def counted_executions(log: Path) -> dict[tuple[str, str], tuple[list[dict], bool]]:
+    """(step, shard) → (the executions that built the step's current results, newest first; whether some of its
+    runs came from executions that logged nothing), from ``provenance/steps.jsonl`` (one line per step
+    execution: invocation, step, shard, seconds, run counts).
 
     The newest execution counts; when it reused runs already complete (``skipped``), the earlier executions
     that ran some (``complete`` > 0) count too, newest first, until their runs add up to the newest's total.
@@ -126,25 +127,31 @@ def step_times(log: Path) -> dict[tuple[str, str], tuple[float, list[str]]]:
             continue
         if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float)):
             executions.setdefault((str(entry.get("step")), str(entry.get("shard") or "")), []).append(entry)
-    times = {}
+    counted = {}
     for key, entries in executions.items():
         newest = entries[-1]
         runs = newest.get("runs") or {}
         needed = sum(int(runs.get(k, 0)) for k in ("complete", "skipped"))
-        seconds, built_by = float(newest["seconds"]), [str(newest.get("invocation"))]
-        found = int(runs.get("complete", 0))
+        chosen, found = [newest], int(runs.get("complete", 0))
         for entry in reversed(entries[:-1]):
             if found >= needed:
                 break
             done = int((entry.get("runs") or {}).get("complete", 0))
             if done > 0:
-                seconds += float(entry["seconds"])
+                chosen.append(entry)
                 found += done
-                if str(entry.get("invocation")) not in built_by:
-                    built_by.append(str(entry.get("invocation")))
-        if found < needed:  # some runs came from executions that logged no time (killed, or before steps.jsonl)
-            built_by.append("earlier, unlogged")
-        times[key] = (seconds, built_by)
+        counted[key] = (chosen, found < needed)  # short: some runs from executions that logged no time
+    return counted
+
+
+def step_times(log: Path) -> dict[tuple[str, str], tuple[float, list[str]]]:
+    """(step, shard) → (seconds, invocations) of the executions that built the step's current results
+    (:func:`counted_executions`); the invocations end with ``"earlier, unlogged"`` when some of its runs came
+    from executions that logged no time (killed, or before steps.jsonl)."""
+    times = {}
+    for key, (entries, partial) in counted_executions(log).items():
+        built_by = list(dict.fromkeys(str(e.get("invocation")) for e in entries))
+        times[key] = (sum(float(e["seconds"]) for e in entries), built_by + (["earlier, unlogged"] if partial else []))
     return times
 
 
