@@ -74,12 +74,13 @@ def test_report_lists_invocations_and_skips_a_cut_line(tmp_path):
     log = tmp_path / "invocations.jsonl"
     record = {"invocation": "vm-1-x", "finished": "2026-01-01 10:00:00", "argv": ["run", "--steps", "02"],
               "seconds": 125.4,
-              "steps": [{"step": "02_latent_sweep", "status": "complete", "seconds": 120.0}]}
+              "steps": [{"step": "02_latent_sweep", "status": "complete", "seconds": 120.0},
+                        {"step": "models/vae", "status": "failed", "seconds": 3.0}]}
     log.write_text(json.dumps(record) + "\n" + '{"finished": "2026-01-01 11:0')  # the second was cut by a kill
     lines = invocation_lines(log)
     table = "\n".join(lines)
     assert "2026-01-01 10:00:00" in table and "run --steps 02" in table and "2 min 05 s" in table
-    assert "02 (complete)" in table and "11:0" not in table and "`vm-1-x`" in table
+    assert "02 (complete), vae (failed)" in table and "11:0" not in table and "`vm-1-x`" in table
 
 
 def test_report_opens_with_convergence_and_marks_runs_that_hit_the_cap():

@@ -89,6 +89,11 @@ def other_settings_note(left_out: pd.Series) -> str:
             "(`tables/settings/<setting>.json` says what each means).\n")
 
 
+def _step_label(step: str) -> str:
+    """A step's two digits (``02_latent_sweep`` → ``02``), a family notebook's family (``models/vae`` → ``vae``)."""
+    return step[:2] if step[:2].isdigit() else step.removeprefix("models/")
+
+
 def invocation_lines(path: Path, last: int = 10) -> list[str]:
     """Report lines for the study's command-line invocations (the latest ``last``)."""
     if not path.is_file():
@@ -104,7 +109,8 @@ def invocation_lines(path: Path, last: int = 10) -> list[str]:
     rows = [{"invocation": f"`{rec['invocation']}`" if rec.get("invocation") else "–",
              "finished": rec.get("finished", "?"), "command": " ".join(rec.get("argv", [])),
              "wall time": f"{round(rec.get('seconds', 0)) // 60} min {round(rec.get('seconds', 0)) % 60:02d} s",
-             "steps (status)": ", ".join(f"{s.get('step', '?')[:2]} ({s.get('status')})" for s in rec.get("steps", []))}
+             "steps (status)": ", ".join(f"{_step_label(s.get('step', '?'))} ({s.get('status')})"
+                                         for s in rec.get("steps", []))}
             for rec in records[-last:]]
     return [("Invocations of the study (`provenance/invocations.jsonl`; wall time includes runs already complete "
              "being skipped):"), "", markdown(pd.DataFrame(rows))]

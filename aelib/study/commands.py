@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import shlex
 import sys
 import time
@@ -18,8 +19,8 @@ from pathlib import Path
 from aelib.io import atomic_write_json
 from aelib.study.audit import check_store
 from aelib.study.claims import invocation_lease
-from aelib.study.execution import invocation_scope, run_local
-from aelib.study.failures import explain
+from aelib.study.execution import invocation_scope, log_step_execution, run_local
+from aelib.study.failures import STEP_STARTED_ENV, explain
 from aelib.study.planning import MODELS, default_out, is_model_unit, plan
 from aelib.study.profiles import PROFILES
 from aelib.study.progress import format_seconds
@@ -79,19 +80,29 @@ def run_study(args: argparse.Namespace, argv: list[str] | None = None) -> int:
     if n_failed_runs:
         print(f"  {n_failed_runs} run(s) failed; their causes are listed at the end of each step above and in "
               "provenance/failures.jsonl")
-    if units:
-        provenance = Path(units[0]["out_dir"]) / "provenance"
-        record = {"invocation": invocation, "profile": args.profile, "argv": sys.argv[1:] if argv is None else argv,
-                  "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": total, "steps": records}
-        try:
-            atomic_write_json(provenance / f"study{tag}.json", record)  # the latest invocation
-            with open(provenance / "invocations.jsonl", "a", encoding="utf-8") as log:  # every invocation, a line each
-                steps = [{k: r.get(k) for k in ("step", "status", "seconds")} for r in records]
-                log.write(json.dumps({**record, "steps": steps}) + "\n")
-        except OSError as err:
-            print(f"error: could not record the invocation: {explain(err)}", file=sys.stderr)
-            return 1
+    if units and not record_invocation(Path(units[0]["out_dir"]), invocation, args.profile,
+                                       sys.argv[1:] if argv is None else argv, total, records, tag=tag):
+        return 1
     return 1 if failed else 0
+
+
+def record_invocation(out_dir: Path, invocation: str, profile: str, argv: list[str], seconds: float,
+                      records: list[dict], *, tag: str = "", latest: bool = True) -> bool:
+    """Append the invocation to ``provenance/invocations.jsonl`` (and, when ``latest``, write it as
+    ``study<tag>.json``, the options a later ``aelib report`` takes); False, with a message, when it cannot."""
+    provenance = out_dir / "provenance"
+    record = {"invocation": invocation, "profile": profile, "argv": argv,
+              "finished": time.strftime("%Y-%m-%d %H:%M:%S"), "seconds": seconds, "steps": records}
+    try:
+        if latest:
+            atomic_write_json(provenance / f"study{tag}.json", record)
+        with open(provenance / "invocations.jsonl", "a", encoding="utf-8") as log:  # every invocation, a line each
+            steps = [{k: r.get(k) for k in ("step", "status", "seconds")} for r in records]
+            log.write(json.dumps({**record, "steps": steps}) + "\n")
+    except OSError as err:
+        print(f"error: could not record the invocation: {explain(err)}", file=sys.stderr)
+        return False
+    return True
 
 
 def last_run_options(out_dir: Path, parser: argparse.ArgumentParser) -> argparse.Namespace | None:
@@ -140,7 +151,22 @@ def run_report(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int
         return 2
     print(f"aelib report: rebuilding the summary of {unit['out_dir']} (profile {unit['parameters']['profile']})",
           flush=True)
-    print(f"aelib report: wrote {summarize(unit)}")
+    out_dir = Path(unit["out_dir"])
+    with invocation_scope() as invocation:  # its REPORT row and its logged time are this invocation's
+        os.environ[STEP_STARTED_ENV] = repr(time.time())
+        start = time.perf_counter()
+        try:
+            path = summarize(unit)
+        finally:
+            os.environ.pop(STEP_STARTED_ENV, None)
+        seconds = time.perf_counter() - start
+        log_step_execution(out_dir, unit["step"], tag="", status="complete", seconds=seconds)
+        # logged, not the latest run's options: study.json keeps the options of the last `aelib run`
+        if not record_invocation(out_dir, invocation, unit["parameters"]["profile"], ["report", *sys.argv[2:]],
+                                 seconds, [{"step": unit["step"], "status": "complete", "seconds": seconds}],
+                                 latest=False):
+            return 1
+    print(f"aelib report: wrote {path}")
     return 0
 
 

@@ -82,3 +82,15 @@ def test_report_times_are_the_new_runs_own_in_a_folder_of_another_study(tmp_path
     assert OLD not in "|".join(rows["08_summary"]) and when != OLD_WHEN, what_ran
     assert built_by == "this invocation (running)", what_ran
     assert shown.endswith(" so far") and _seconds(shown.removesuffix(" so far")) <= logged["08_summary"]["seconds"]
+
+    # `aelib report` rebuilds the summary as an invocation of its own: logged, listed, its row its own
+    assert cli.main(["report", "--out", str(tmp_path)]) == 0
+    executions = [json.loads(line) for line in (tmp_path / "provenance" / "steps.jsonl").read_text().splitlines()]
+    report_run = executions[-1]
+    assert report_run["step"] == "08_summary" and report_run["invocation"] not in (new, OLD)
+    log = (tmp_path / "provenance" / "invocations.jsonl").read_text()
+    invocations = [json.loads(line) for line in log.splitlines()]
+    assert invocations[-1]["invocation"] == report_run["invocation"] and invocations[-1]["argv"][0] == "report"
+    text = (tmp_path / "REPORT.md").read_text()
+    assert re.search(r"\| 08_summary \| [^|]+ \| \d+ min \d\d s so far \| this invocation \(running\) \|", text)
+    assert f"`{report_run['invocation']}`" not in text.split("## What ran", 1)[1].split("\ntime: ", 1)[0]
