@@ -185,8 +185,10 @@ def default_lanes() -> int:
     return default_workers()
 
 
-def _lane_unit(unit: dict, tag: str, threads: int, workers: int) -> dict:
-    """One unit in a lane process: its kernel inherits the thread limits and the training workers set here."""
+def _lane_unit(unit: dict, tag: str, threads: int, workers: int, number: tuple[int, int]) -> dict:
+    """One unit in a lane process: its kernel inherits the thread limits and the training workers set here; its
+    banner is printed when it starts, not when it is queued."""
+    _banner(unit, *number, "")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
     os.environ.setdefault("AELIB_WORKERS", str(workers))
@@ -253,8 +255,7 @@ def _run_phase(phase: list[dict], position: dict, n_units: int, tag: str, lanes:
         with ProcessPoolExecutor(lanes, mp_context=context) as pool:
             futures = {}
             for unit in order:
-                _banner(unit, position[id(unit)] + 1, n_units, "")
-                futures[pool.submit(_lane_unit, unit, tag, threads, workers)] = unit
+                futures[pool.submit(_lane_unit, unit, tag, threads, workers, (position[id(unit)] + 1, n_units))] = unit
             for future, unit in futures.items():
                 try:
                     records[position[id(unit)]] = future.result()
