@@ -45,10 +45,10 @@ FAMILIES: dict[str, FamilyInfo] = {info.key: info for info in (
     FamilyInfo("cae", "Convolutional AE", "CAE", "#d55e00", "v", 5.0),
     FamilyInfo("vae", "Variational AE", "VAE", "#cc78bc", "D", 1.0),
     FamilyInfo("aae", "Adversarial AE", "AAE", "#ca9161", "P", 1.5),
-    FamilyInfo("rae", "Recurrent AE", "RAE", "#fbafe4", "X", 16.0),
+    FamilyInfo("rae", "Recurrent AE", "RAE", "#fbafe4", "X", 8.0),
     FamilyInfo("sae", "Sparse AE", "SAE", "#949494", "<", 1.6),
     FamilyInfo("conae", "Contractive AE", "ConAE", "#ece133", ">", 2.8),
-    FamilyInfo("mae", "Masked AE", "MAE", "#56b4e9", "h", 3.5),
+    FamilyInfo("mae", "Masked AE", "MAE", "#56b4e9", "h", 2.6),
     FamilyInfo("mmae", "Masked MLP AE", "MMAE", "#005f73", "p", 1.1),
 )}
 #: The PCA baseline, shown beside the families (black, a star, dashed in figures); not a registered model.

@@ -316,13 +316,14 @@ class _CompiledSteps:
     this study's small models (``benchmarks/README.md``, "The training loop").
     """
 
-    def __init__(self, step, sample_shape: tuple, batch_size: int) -> None:
+    def __init__(self, step, sample_shape: tuple, batch_size: int, *, xla: bool = False) -> None:
         import tensorflow as tf
 
         # Each traced once: a full batch (static size: the recurrent and convolutional kernels are slower on
         # a dynamic one), the short last batch (any size), and the loop over any number of full batches,
         # which calls the first rather than tracing the step again.
-        self.full = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((batch_size, *sample_shape))])
+        self.full = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((batch_size, *sample_shape))],
+                                jit_compile=xla or None)
         self.one = tf.function(lambda x: step((x, x)), input_signature=[tf.TensorSpec((None, *sample_shape))])
 
         def many(xs):
@@ -367,8 +368,11 @@ def _fit(model: Autoencoder, x: np.ndarray, x_val: np.ndarray | None, config: Tr
                                                  add_progbar=config.verbose != 0,
                                                  verbose=config.verbose, epochs=config.epochs, steps=n_batches,
                                                  model=model)
-    train_steps = _CompiledSteps(model.train_step, x.shape[1:], batch_size)
-    test_steps = _CompiledSteps(model.test_step, x.shape[1:], batch_size)
+    # A family may ask for its full-batch step to be compiled by XLA (the option ``xla``, part of its runs'
+    # keys): it fuses the many small kernels of an overhead-bound model (mae), and slows the others.
+    xla = bool(getattr(model, "xla", False))
+    train_steps = _CompiledSteps(model.train_step, x.shape[1:], batch_size, xla=xla)
+    test_steps = _CompiledSteps(model.test_step, x.shape[1:], batch_size, xla=xla)
     order_rng = np.random.default_rng([int(config.seed), SHUFFLE_STREAM])
     model.stop_training = False
     callback_list.on_train_begin()

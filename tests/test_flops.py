@@ -125,10 +125,12 @@ def test_masked_transformer_counts_visible_patches_in_the_encoder():
     assert count["encoder"] == encoder and count["forward"] == encoder + decoder
 
 
-def test_recurrent_family_counts_both_grus():
-    model = build_model("rae", latent_dim=40, seed=0)  # 128 units, 28 rows of 28 values
-    encoder = 28 * 3 * (28 + 128) * 128 + 128 * 40
-    decoder = 40 * 128 + 28 * 3 * (40 + 128) * 128 + 28 * 128 * 28
+@pytest.mark.parametrize("rows_per_step", [1, 2])
+def test_recurrent_family_counts_both_grus(rows_per_step):
+    model = build_model("rae", latent_dim=40, seed=0, rows_per_step=rows_per_step)  # 128 units
+    steps, values = 28 // rows_per_step, 28 * rows_per_step  # 28 steps of one row, or 14 of two
+    encoder = steps * 3 * (values + 128) * 128 + 128 * 40
+    decoder = 40 * 128 + steps * 3 * (40 + 128) * 128 + steps * 128 * values
     assert flops.training_macs(model)["forward"] == encoder + decoder
     assert flops.has_recurrence(model) and not flops.has_recurrence(build_model("cae", latent_dim=40, seed=0))
 

@@ -240,6 +240,16 @@ class MaskedAE(Autoencoder):
         decoder_depth: transformer blocks in the decoder, >= 1.
         decoder_num_heads: attention heads of the decoder blocks.
         norm_pix_loss: per-patch normalised targets (module docstring).
+        xla: compile the training step with XLA (default ``True``). The
+            model's many small kernels (16 tokens of width 64) cost more to
+            launch than to compute; XLA fuses them: 0.69-0.72x the time per
+            epoch in the quick profile's training. At z = 40 the run kept its
+            91 epochs and its test RMSE to five digits; at z = 2 round-off
+            took it another way (54 epochs instead of 72, RMSE 1.2 % higher,
+            inside the seeds' spread) (benchmarks/README.md, "Family options
+            against their baseline"). Part of every run's key, since it
+            changes the last digits; ``False`` gives aelib's mae before
+            2026-12-08.
         **kwargs: see :class:`~aelib.models.base.Autoencoder`.
 
     Raises:
@@ -264,9 +274,11 @@ class MaskedAE(Autoencoder):
         decoder_depth: int = 1,
         decoder_num_heads: int = 4,
         norm_pix_loss: bool = False,
+        xla: bool = True,
         **kwargs: Any,
     ) -> None:
         check_float("mask_ratio", mask_ratio, minimum=0, below=1)
+        self.xla = check_bool("xla", xla)
         check_float("mlp_ratio", mlp_ratio, above=0)
         self.loss_on = check_choice("loss_on", loss_on, LOSS_ON)
         self.norm_pix_loss = check_bool("norm_pix_loss", norm_pix_loss)

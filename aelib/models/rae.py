@@ -4,10 +4,21 @@ RNN encoder–decoder for statistical machine translation", EMNLP 2014, used as
 an autoencoder): a GRU or LSTM reads the image as a sequence of rows, the code
 is a dense map of its final state, and a recurrent decoder emits the rows.
 
-For a 28×28×1 image: 28 steps of 28 values → GRU(units) → Dense → z;
-z → initial state tanh(V z) of a GRU(units, return_sequences) that gets z as
-its input at each of the 28 steps → per-row Dense(28, output activation) →
-28×28×1. ``depth`` and ``widths`` do not apply (``widths_rule_used == "n/a"``).
+Each time step is a band of ``rows_per_step`` image rows (default 2). For a
+28×28×1 image: 14 steps of 56 values → GRU(units) → Dense → z; z → initial
+state tanh(V z) of a GRU(units, return_sequences) that gets z as its input at
+each of the 14 steps → per-step Dense(56, output activation) → 28×28×1.
+``depth`` and ``widths`` do not apply (``widths_rule_used == "n/a"``).
+
+Why two rows a step. The recurrence is sequential: each of its steps is a
+small dependent matrix product, so the cost of an epoch grows with the number
+of steps rather than with the arithmetic. Two rows a step halve the steps; in
+the quick profile's training (seed 0, one run of both) a converged model took
+0.65x the time at z = 2 and 0.45x at z = 40, at a 2.7 % and 1.7 % lower test
+RMSE (benchmarks/README.md, "Family options against their baseline"). Four
+rows a step (7 steps) was faster still but 6 % worse at z = 40. The model
+stays an RNN encoder–decoder over the image's sequence of rows; ``rows_per_step=1``
+gives the row-by-row model of aelib before 2026-12-08.
 
 The recurrent state is on the path twice (the encoder's final state, the
 decoder's per-step state), so ``units`` below ``latent_dim`` would cap the
@@ -33,7 +44,7 @@ from typing import Any
 
 import keras
 
-from aelib.checks import check_auto_or_int, check_choice
+from aelib.checks import check_auto_or_int, check_choice, check_int
 from aelib.models.base import Autoencoder
 from aelib.models.blocks import require_image_shape
 from aelib.models.registry import register_model
@@ -62,20 +73,24 @@ class RecurrentAE(Autoencoder):
             reads z at every step, as in Cho et al.) or ``"repeat"`` (a zero
             initial state and tanh(V z) repeated as its input: aelib's
             decoder before 2026-12, kept to reproduce earlier results).
+        rows_per_step: image rows read (and emitted) per time step, a
+            divisor of the image's height: 2 (default) or 1 (row by row).
         **kwargs: see :class:`~aelib.models.base.Autoencoder`.
 
     Raises:
         ValueError: for inputs that are not (H, W, C) images, an unknown
-            ``cell`` or ``decoder``, or ``units`` neither ``"auto"`` nor an int >= 1.
+            ``cell`` or ``decoder``, ``units`` neither ``"auto"`` nor an int >= 1,
+            or ``rows_per_step`` not dividing the image's height.
     """
 
     option_attributes = {"decoder": "decoder_input"}
 
     def __init__(self, *args: Any, cell: str = "gru", units: int | str = "auto", decoder: str = "state",
-                 **kwargs: Any) -> None:
+                 rows_per_step: int = 2, **kwargs: Any) -> None:
         self.cell = check_choice("cell", cell, tuple(CELLS))
         self.decoder_input = check_choice("decoder", decoder, DECODERS)
         self.units = check_auto_or_int("units", units)
+        self.rows_per_step = check_int("rows_per_step", rows_per_step)
         super().__init__(*args, **kwargs)
 
     @property
@@ -96,8 +111,12 @@ class RecurrentAE(Autoencoder):
         )
 
     def build_networks(self) -> None:
-        rows, width, channels = require_image_shape(self.family, self.sample_shape)
-        row_size = width * channels
+        height, width, channels = require_image_shape(self.family, self.sample_shape)
+        if height % self.rows_per_step:
+            raise ValueError(f"Expected rows_per_step to divide the image's {height} rows (1 always does). "
+                             f"Received: rows_per_step={self.rows_per_step}")
+        rows = height // self.rows_per_step  # time steps
+        row_size = self.rows_per_step * width * channels  # values per step
         x_in = keras.Input(self.sample_shape, name="x")
         h = keras.layers.Reshape((rows, row_size), name="rows")(x_in)
         h = self._recurrent(return_sequences=False, name="enc_rnn")(h)

@@ -37,10 +37,10 @@ VERSIONS: dict[str, tuple[int, str]] = {
     "cae": (1, "2cc7ae43164d"),
     "vae": (1, "948c616b868d"),
     "aae": (1, "5cae45cb9895"),
-    "rae": (1, "2845d50b9d1b"),
+    "rae": (2, "049556b8738a"),
     "sae": (1, "abb545f1014c"),
     "conae": (4, "38f3704e8af2"),
-    "mae": (2, "040188b5ce8b"),
+    "mae": (3, "ac695a2e7949"),
     "mmae": (1, "8b4ac43191f2"),
 }
 

@@ -191,7 +191,7 @@ def _lane_unit(unit: dict, tag: str, threads: int, workers: int, number: tuple[i
     _banner(unit, *number, "")
     for name in THREAD_VARIABLES:
         os.environ[name] = str(threads)
-    os.environ.setdefault("AELIB_WORKERS", str(workers))
+    os.environ["AELIB_WORKERS"] = str(workers)  # the share of this lane, not the whole machine's
     return _announced(unit, tag)
 
 

@@ -80,6 +80,36 @@ def test_bad_options_raise(options, message):
 
 
 @pytest.mark.parametrize(
-    "options", [{"cell": "lstm", "units": 16}, {}, {"decoder": "repeat"}, {"cell": "lstm", "decoder": "repeat"}])
+    "options", [{"cell": "lstm", "units": 16}, {}, {"decoder": "repeat"}, {"cell": "lstm", "decoder": "repeat"},
+                {"rows_per_step": 1}, {"rows_per_step": 4, "units": 16}])
 def test_config_round_trip(options):
     assert_config_round_trip(FAMILY, options, IMAGES)
+
+
+@pytest.mark.parametrize("rows_per_step, steps", [(1, 28), (2, 14), (4, 7)])
+def test_rae_reads_bands_of_rows_per_step(rows_per_step, steps):
+    """Each time step is a band of ``rows_per_step`` rows, in image order: the encoder's sequence is the
+    image's rows, joined in twos by default, and the decoder emits the same bands back into the image."""
+    model = build_model("rae", latent_dim=3, units=8, rows_per_step=rows_per_step)
+    sequence = model.get_layer("encoder").get_layer("rows")
+    assert sequence.output.shape[1:] == (steps, 28 * rows_per_step)
+    assert model.get_layer("decoder").get_layer("dec_repeat").output.shape[1] == steps
+    image = np.arange(28 * 28, dtype="float32").reshape(1, 28, 28, 1)
+    bands = keras_model_of(model.get_layer("encoder"), "rows")(image)
+    np.testing.assert_array_equal(np.asarray(bands)[0, 1], image[0, rows_per_step:2 * rows_per_step].ravel())
+    assert model.reconstruct(IMAGES[:2]).shape == (2, 28, 28, 1)
+
+
+def keras_model_of(network, layer_name):
+    import keras
+
+    return keras.Model(network.inputs, network.get_layer(layer_name).output)
+
+
+def test_rae_rows_per_step_must_divide_the_height():
+    assert build_model("rae", latent_dim=3, units=8).get_config()["rows_per_step"] == 2
+    with pytest.raises(ValueError, match=r"Expected rows_per_step to divide the image's 28 rows \(1 always does\)\. "
+                                         r"Received: rows_per_step=3"):
+        build_model("rae", latent_dim=3, units=8, rows_per_step=3)
+    with pytest.raises(ValueError, match="rows_per_step"):
+        build_model("rae", latent_dim=3, units=8, rows_per_step=0)
