@@ -16,7 +16,7 @@ of steps rather than with the arithmetic. Two rows a step halve the steps; in
 the quick profile's training (seed 0, one run of both) a converged model took
 0.65x the time at z = 2 and 0.45x at z = 40, at a 2.7 % and 1.7 % lower test
 RMSE (benchmarks/README.md, "Family options against their baseline"). Four
-rows a step (7 steps) was faster still but 6 % worse at z = 40. The model
+rows a step (7 steps) was faster still but 8 % worse than two at z = 40. The model
 stays an RNN encoder–decoder over the image's sequence of rows; ``rows_per_step=1``
 gives the row-by-row model of aelib before 2026-12-08.
 
