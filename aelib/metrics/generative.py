@@ -2,7 +2,6 @@
 feature distributions and the spread of predicted classes."""
 from __future__ import annotations
 
-
 import numpy as np
 
 from aelib.checks import check_float
